@@ -1,0 +1,66 @@
+"""What the command-line tools share: pipeline options, the default model, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from facemask.detection import DETECTORS
+from facemask.errors import FacemaskError
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPOSITORY / "models" / "mask_detector.keras"
+DEFAULT_DETECTOR = "ssd"
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The detector, model and threshold options every tool that runs the pipeline takes."""
+    parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL,
+                        help="mask classifier, .keras or .tflite (default: the shipped models/mask_detector.keras)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help=f"face detector backend (default: {DEFAULT_DETECTOR})")
+    parser.add_argument("--face", "-f", type=Path, default=None,
+                        help="folder with an SSD deploy.prototxt and .caffemodel (default: the packaged res10 SSD)")
+    parser.add_argument("--confidence", "-c", type=float, default=0.5,
+                        help="minimum face detection confidence (default: 0.5)")
+
+
+def check_probability(value: float, name: str) -> None:
+    """Reject a threshold outside [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise FacemaskError(f"{name} must be between 0 and 1, got {value}")
+
+
+def load_pipeline(args: argparse.Namespace):
+    """The pipeline the options describe, loaded once."""
+    from facemask.pipeline import MaskPipeline
+
+    check_probability(args.confidence, "--confidence")
+    return MaskPipeline.load(args.model, args.detector, args.confidence, args.face)
+
+
+def display_available() -> bool:
+    """Whether a window can be opened here (an X11 or Wayland display on Linux; always on macOS/Windows)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def error(message: str) -> None:
+    """Print a one-line error to stderr."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call `main`, turning FacemaskError into a one-line message with exit code 2 and Ctrl-C into 130."""
+    try:
+        return main(argv)
+    except FacemaskError as problem:
+        error(str(problem))
+        return 2
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130

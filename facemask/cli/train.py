@@ -1,0 +1,58 @@
+"""train_mask_detector.py: train the mask classifier on a folder dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facemask.cli.common import DEFAULT_MODEL, error, run
+from facemask.errors import FacemaskError
+from facemask.imageio import check_writable
+from facemask.training import TrainingConfig, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainingConfig()
+    parser = argparse.ArgumentParser(description="Train the mask / no-mask classifier (MobileNetV2 + softmax head) "
+                                                 "on DATASET/<class>/ image folders.")
+    parser.add_argument("--dataset", "-d", type=Path, required=True, help="folder with one sub-folder per class")
+    parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL, help="output model, .keras")
+    parser.add_argument("--plot", "-p", type=Path, default=None,
+                        help="output loss/accuracy plot (default: MODEL with .png)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="initial Adam learning rate, halved by the last epoch (inverse-time decay)")
+    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
+                        help="stratified fraction held back for the report")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--fine-tune-layers", type=int, default=defaults.fine_tune_layers,
+                        help="also train the last N layers of MobileNetV2 (default: 0, head only)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.model.suffix != ".keras":
+        raise FacemaskError(f"model output must end in .keras: {args.model}")
+    if args.epochs < 1 or args.batch_size < 1 or args.image_size < 32 or args.fine_tune_layers < 0:
+        raise FacemaskError("epochs and batch size must be at least 1, image size at least 32, fine-tune layers >= 0")
+    plot = args.plot or args.model.with_suffix(".png")
+    for output in (args.model, plot, args.model.with_suffix(".json")):
+        check_writable(output, args.force)
+    config = TrainingConfig(args.epochs, args.batch_size, args.learning_rate, args.validation_fraction, args.seed,
+                            args.image_size, args.fine_tune_layers)
+    result = train(args.dataset, args.model, plot, config,
+                   on_unreadable=lambda item: error(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
+    print(result.report)
+    print(f"held-back accuracy {result.metrics['accuracy']:.4f}; model {args.model}, plot {plot}, "
+          f"metadata {args.model.with_suffix('.json')}")
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(run(main))

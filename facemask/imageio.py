@@ -1,0 +1,132 @@
+"""Reading images of any kind OpenCV reads, listing them, and writing outputs atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from imutils import paths
+
+from facemask.errors import FacemaskError
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_JPEG_END = b"\xff\xd9"
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """All image files under `folder` (recursively), sorted by path; an error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FacemaskError(f"not a folder: {folder}")
+    images = sorted(Path(p) for p in paths.list_images(str(folder)))
+    if not images:
+        raise FacemaskError(f"no images found in folder: {folder}")
+    return images
+
+
+def resolve_inputs(path: str | Path) -> list[Path]:
+    """The images named by `path`: the file itself, or every image in the folder."""
+    path = Path(path)
+    if path.is_dir():
+        return list_images(path)
+    if not path.exists():
+        raise FacemaskError(f"no such file or folder: {path}")
+    return [path]
+
+
+def _to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (gray, BGR, BGRA; 8, 16 bit or float) as 3-channel 8-bit BGR, alpha over white."""
+    if image.dtype == np.uint16:
+        image = (image / 257.0).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float32) * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        white = np.full_like(image[:, :, :3], 255, dtype=np.float32)
+        return (image[:, :, :3] * alpha + white * (1.0 - alpha)).round().astype(np.uint8)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The image at `path` as 8-bit BGR, upright as a viewer shows it (EXIF orientation applied).
+
+    Grayscale, 16-bit and images with alpha (composited over white) are converted; a missing, unreadable,
+    truncated or non-image file raises FacemaskError naming the path.
+    """
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except (FileNotFoundError, IsADirectoryError):
+        raise FacemaskError(f"no such image file: {path}") from None
+    except OSError as error:
+        raise FacemaskError(f"cannot read {path}: {error.strerror or error}") from None
+    if data.size == 0:
+        raise FacemaskError(f"empty file: {path}")
+    raw = data.tobytes()
+    if raw.startswith(_JPEG_MAGIC) and _JPEG_END not in raw[-64:]:
+        raise FacemaskError(f"truncated JPEG image: {path}")
+    try:
+        if raw.startswith(_JPEG_MAGIC):
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
+        else:
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            if image is not None and image.ndim == 3 and image.shape[2] != 4:
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
+    except cv2.error as error:
+        raise FacemaskError(f"cannot decode image {path}: {error.err}") from None
+    if image is None or image.size == 0:
+        raise FacemaskError(f"not an image or corrupt image file: {path}")
+    return _to_bgr8(image)
+
+
+def check_writable(path: str | Path, force: bool) -> Path:
+    """`path` as an output: its folder must exist and it must not exist already unless `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FacemaskError(f"output exists (use --force to overwrite): {path}")
+    if path.is_dir():
+        raise FacemaskError(f"output is a folder, expected a file: {path}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FacemaskError(f"output folder does not exist: {parent}")
+    return path
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, so `path` is never half-written."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
+    """Encode `image` in the format its extension names and write it atomically."""
+    path = Path(path)
+    extension = path.suffix.lower() or ".png"
+    try:
+        ok, encoded = cv2.imencode(extension, image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise FacemaskError(f"cannot write an image with extension {extension!r}: {path}")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    """Write `payload` as indented JSON, atomically."""
+    write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))

@@ -1,0 +1,85 @@
+"""Detect faces, crop them and classify each: the one pipeline behind images, video and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facemask.classification import MaskClassifier, Prediction, crop_face
+from facemask.detection import Box, Detection, FaceDetector, create_detector
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """How a detector box becomes the classifier's input: margin (fraction per side) and squaring."""
+
+    margin: float = 0.0
+    square: bool = False
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face in an image: where it is, how sure the detector is, and what the classifier says."""
+
+    box: Box
+    score: float
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+
+    def to_json(self) -> dict:
+        """The face as the `--json` results give it."""
+        return {"box": self.box.as_list(), "score": round(self.score, 4), "label": self.label,
+                "probabilities": {name: round(p, 4) for name, p in self.probabilities.items()}}
+
+
+@dataclass
+class ImageResult:
+    """Every face found in one image."""
+
+    image: str
+    width: int
+    height: int
+    faces: list[FaceResult] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The image as one object of the `--json` results array."""
+        return {"image": self.image, "width": self.width, "height": self.height,
+                "faces": [face.to_json() for face in self.faces]}
+
+
+class MaskPipeline:
+    """A face detector and a mask classifier, each loaded once, run together on images or frames."""
+
+    def __init__(self, detector: FaceDetector, classifier: MaskClassifier, crop: CropSettings = CropSettings()):
+        self.detector = detector
+        self.classifier = classifier
+        self.crop = crop
+
+    @classmethod
+    def load(cls, model_path: str | Path, detector: str = "ssd", confidence: float = 0.5,
+             face_folder: str | Path | None = None, crop: CropSettings = CropSettings()) -> MaskPipeline:
+        """Load the named detector and the classifier at `model_path`."""
+        return cls(create_detector(detector, confidence, face_folder), MaskClassifier(model_path), crop)
+
+    def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        """The classifier's input for each box."""
+        size = self.classifier.input_size
+        return [crop_face(image, box, size, self.crop.margin, self.crop.square) for box in boxes]
+
+    def classify(self, image: np.ndarray, detections: list[Detection]) -> list[FaceResult]:
+        """Classify the faces at `detections` in `image`."""
+        predictions: list[Prediction] = self.classifier.predict(self.crops(image, [d.box for d in detections]))
+        return [FaceResult(d.box, d.score, p.label, p.probability, p.probabilities)
+                for d, p in zip(detections, predictions)]
+
+    def process(self, image: np.ndarray) -> list[FaceResult]:
+        """Find every face in an 8-bit BGR image and classify it."""
+        return self.classify(image, self.detector.detect(image))
+
+    def process_image(self, image: np.ndarray, name: str) -> ImageResult:
+        """`process`, wrapped as the result for the image called `name`."""
+        height, width = image.shape[:2]
+        return ImageResult(name, width, height, self.process(image))

@@ -1,0 +1,217 @@
+"""Training the mask classifier: MobileNetV2 (ImageNet) with a small softmax head, on a folder dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facemask.classification import import_tensorflow, metadata_path
+from facemask.data import Dataset, Unreadable, load_dataset, split_dataset
+from facemask.errors import FacemaskError
+from facemask.imageio import write_json_atomic
+
+IMAGENET_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every setting of a training run (the defaults are the recipe)."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    validation_fraction: float = 0.2
+    seed: int = 42
+    image_size: int = 224
+    fine_tune_layers: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced: per-epoch history, held-back metrics and the report text."""
+
+    history: dict[str, list[float]]
+    metrics: dict
+    report: str
+
+
+def keras_cache_hint() -> str:
+    """Where Keras looks for the ImageNet weights file before it tries to download it."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return str(home / "models" / IMAGENET_WEIGHTS)
+
+
+def build_model(num_classes: int, config: TrainingConfig):
+    """MobileNetV2 base (ImageNet, frozen except its last `fine_tune_layers`) with the recipe's head.
+
+    The model takes RGB pixels 0-255 and scales them to [-1, 1] itself, so every user of it feeds raw crops.
+    """
+    import_tensorflow()
+    import keras
+    from keras import layers
+
+    size = config.image_size
+    try:
+        base = keras.applications.MobileNetV2(weights="imagenet", include_top=False, input_shape=(size, size, 3))
+    except Exception as error:  # no network and no cached weights
+        raise FacemaskError(f"cannot get the ImageNet MobileNetV2 weights ({type(error).__name__}): connect to the "
+                            f"internet once or copy {IMAGENET_WEIGHTS} to {keras_cache_hint()}") from None
+    base.trainable = config.fine_tune_layers > 0
+    if config.fine_tune_layers > 0:
+        for layer in base.layers[:-config.fine_tune_layers]:
+            layer.trainable = False
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+    inputs = keras.Input((size, size, 3), name="rgb_pixels")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale_to_unit_range")(inputs)
+    x = base(x, training=False)
+    pool = max(1, size // 32)
+    x = layers.AveragePooling2D(pool_size=(pool, pool))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="mask_classifier")
+
+
+def augmentation(seed: int):
+    """The recipe's augmentation: rotation 20 deg, zoom 0.15, shifts 0.2, shear 0.15, horizontal flips."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(20.0 / 360.0, fill_mode="nearest", seed=seed),
+        layers.RandomZoom(0.15, fill_mode="nearest", seed=seed),
+        layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
+        layers.RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="nearest", seed=seed),
+        layers.RandomFlip("horizontal", seed=seed),
+    ], name="augmentation")
+
+
+def make_datasets(train: Dataset, held: Dataset, config: TrainingConfig):
+    """tf.data pipelines over the decoded images: shuffled and augmented for training, plain for evaluation."""
+    import tensorflow as tf
+
+    num_classes = len(train.class_names)
+    augment = augmentation(config.seed)
+
+    def one_hot(images, labels):
+        return tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)
+
+    training = (tf.data.Dataset.from_tensor_slices((train.images, train.labels))
+                .shuffle(len(train.labels), seed=config.seed, reshuffle_each_iteration=True)
+                .batch(config.batch_size)
+                .map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
+                .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+                .prefetch(tf.data.AUTOTUNE))
+    evaluation = (tf.data.Dataset.from_tensor_slices((held.images, held.labels))
+                  .batch(config.batch_size)
+                  .map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
+                  .cache()
+                  .prefetch(tf.data.AUTOTUNE))
+    return training, evaluation
+
+
+def held_back_metrics(model, held: Dataset, batch_size: int) -> tuple[dict, str]:
+    """Accuracy, per-class report (dict and text) and confusion matrix of `model` on the held-back split."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    probabilities = model.predict(held.images.astype(np.float32), batch_size=batch_size, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    names = list(held.class_names)
+    labels = list(range(len(names)))
+    report_text = classification_report(held.labels, predicted, labels=labels, target_names=names, digits=4,
+                                        zero_division=0)
+    report = classification_report(held.labels, predicted, labels=labels, target_names=names, output_dict=True,
+                                   zero_division=0)
+    metrics = {"accuracy": float((predicted == held.labels).mean()), "report": report,
+               "confusion_matrix": confusion_matrix(held.labels, predicted, labels=labels).tolist()}
+    return metrics, report_text
+
+
+def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
+    """Training and held-back loss and accuracy per epoch, written atomically as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    loss_axis.plot(epochs, history["loss"], label="train")
+    loss_axis.plot(epochs, history["val_loss"], label="held-back")
+    loss_axis.set(title="Loss", xlabel="epoch", ylabel="categorical cross-entropy")
+    accuracy_axis.plot(epochs, history["accuracy"], label="train")
+    accuracy_axis.plot(epochs, history["val_accuracy"], label="held-back")
+    accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
+    for axis in (loss_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    descriptor, temporary = tempfile.mkstemp(suffix=path.suffix or ".png", dir=path.parent)
+    os.close(descriptor)
+    try:
+        figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        Path(temporary).unlink(missing_ok=True)
+
+
+def save_model_atomic(model, path: str | Path) -> None:
+    """Save `model` so that `path` is either the old file or the complete new one, never a partial file."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(descriptor)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Path, config: TrainingConfig,
+          on_unreadable: Callable[[Unreadable], None] = lambda item: None, verbose: int = 1) -> TrainingResult:
+    """Train on the class folders under `dataset_root`; write the model, its metadata JSON and the plot."""
+    import_tensorflow()
+    import keras
+
+    started = time.time()
+    dataset = load_dataset(dataset_root, config.image_size, on_unreadable)
+    train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(len(dataset.class_names), config)
+    steps_per_epoch = int(np.ceil(len(train_split.labels) / config.batch_size))
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        config.learning_rate, decay_steps=steps_per_epoch * config.epochs, decay_rate=1.0)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    training, evaluation = make_datasets(train_split, held, config)
+    fitted = model.fit(training, validation_data=evaluation, epochs=config.epochs, verbose=verbose)
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    metrics, report = held_back_metrics(model, held, config.batch_size)
+
+    save_model_atomic(model, model_path)
+    save_plot(history, plot_path)
+    write_json_atomic(metadata_path(model_path), {
+        "class_names": list(dataset.class_names),
+        "input": {"size": config.image_size, "channels": "RGB", "range": "0-255 (the model scales to [-1, 1])"},
+        "settings": asdict(config),
+        "dataset": {"root": str(dataset_root), "counts": dataset.counts(), "train": train_split.counts(),
+                    "held_back": held.counts()},
+        "held_back": metrics,
+        "history": history,
+        "seconds": round(time.time() - started, 1),
+        "versions": {"keras": keras.__version__, "python": platform.python_version()},
+    })
+    return TrainingResult(history, metrics, report)
