@@ -1,0 +1,137 @@
+"""augment_masks.py: draw synthetic masks on the faces of unmasked photos, optionally as a ready dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facemask.cli.common import DEFAULT_DETECTOR, REPOSITORY, check_probability, error, run
+from facemask.detection import DETECTORS, create_detector
+from facemask.errors import FacemaskError
+from facemask.imageio import check_writable, list_images, read_image, write_bytes_atomic, write_image_atomic
+from facemask.synthesis import FaceLandmarker, MaskPainter, mask_faces
+from facemask.templates import load_templates
+
+DEFAULT_TEMPLATES = REPOSITORY / "mask-templates"
+WITH_MASK, WITHOUT_MASK, INCORRECT = "with_mask", "without_mask", "mask_worn_incorrectly"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Synthesize masked faces: find each face and its 68 landmarks, "
+                                                 "warp a mask template onto it and light it like the face.")
+    parser.add_argument("--input", "-i", type=Path, required=True, help="folder of unmasked photos or face crops")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="output folder (not inside --input)")
+    parser.add_argument("--templates", "-t", type=Path, default=DEFAULT_TEMPLATES,
+                        help="folder of mask templates, PNG + JSON (default: the repository's mask-templates/)")
+    parser.add_argument("--per-face", "-n", type=int, default=1, help="masked versions of each photo (default: 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: 0)")
+    parser.add_argument("--types", nargs="+", default=None, metavar="TYPE",
+                        help="mask kinds (surgical, n95, kn95, cloth) or template names to use (default: all)")
+    parser.add_argument("--incorrect-fraction", type=float, default=0.0,
+                        help="fraction of versions worn incorrectly, below the nose or on the chin (default: 0)")
+    parser.add_argument("--dataset", action="store_true",
+                        help=f"write a dataset layout: {WITH_MASK}/ synthesized, {WITHOUT_MASK}/ the originals, "
+                             f"{INCORRECT}/ the incorrectly worn versions (only with --incorrect-fraction > 0)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help=f"face detector backend (default: {DEFAULT_DETECTOR})")
+    parser.add_argument("--confidence", "-c", type=float, default=0.5,
+                        help="minimum face detection confidence (default: 0.5)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    return parser
+
+
+@dataclass
+class Summary:
+    """Counts reported at the end of a run."""
+
+    images: int = 0
+    unreadable: int = 0
+    faces: int = 0
+    faces_whole_image: int = 0
+    no_face: int = 0
+    no_landmarks: int = 0
+    with_mask: int = 0
+    incorrect: int = 0
+    originals: int = 0
+
+    def text(self) -> str:
+        return (f"{self.images} images: {self.faces} faces masked ({self.faces_whole_image} of them face crops the "
+                f"detector missed, fitted as a whole), skipped {self.no_face} images with no face and "
+                f"{self.no_landmarks} faces without usable landmarks, {self.unreadable} unreadable; wrote "
+                f"{self.with_mask} masked, {self.incorrect} worn incorrectly, {self.originals} originals")
+
+
+def check_folders(source: Path, output: Path) -> None:
+    """The input must be a folder and the output must not be it, or inside it."""
+    if not source.is_dir():
+        raise FacemaskError(f"input is not a folder: {source}")
+    source, target = source.resolve(), output.resolve()
+    if target == source or source in target.parents:
+        raise FacemaskError(f"output folder must not be inside the input folder: {output}")
+    if output.exists() and not output.is_dir():
+        raise FacemaskError(f"output is not a folder: {output}")
+
+
+def output_name(relative: Path, index: int, template: str, placement: str) -> Path:
+    suffix = "" if placement == "correct" else f"_{placement}"
+    return relative.parent / f"{relative.stem}_mask{index}_{template}{suffix}.jpg"
+
+
+def write(path: Path, image: np.ndarray, force: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image_atomic(check_writable(path, force), image)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    check_probability(args.incorrect_fraction, "--incorrect-fraction")
+    check_probability(args.confidence, "--confidence")
+    if args.per_face < 1:
+        raise FacemaskError(f"--per-face must be at least 1, got {args.per_face}")
+    check_folders(args.input, args.output)
+    templates = load_templates(args.templates, args.types)
+    inputs = list_images(args.input)
+    landmarker = FaceLandmarker(create_detector(args.detector, args.confidence))
+    painter, rng, summary = MaskPainter(), np.random.default_rng(args.seed), Summary()
+    args.output.mkdir(parents=True, exist_ok=True)
+    for path in tqdm(inputs, desc="masking", unit="image", disable=args.quiet):
+        summary.images += 1
+        relative = path.relative_to(args.input)
+        try:
+            image = read_image(path)
+        except FacemaskError as problem:
+            summary.unreadable += 1
+            tqdm.write(f"error: skipped {problem}", file=sys.stderr)
+            continue
+        if args.dataset:
+            original = args.output / WITHOUT_MASK / relative
+            original.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(check_writable(original, args.force), path.read_bytes())
+            summary.originals += 1
+        search = landmarker.find(image)
+        summary.no_landmarks += search.without_landmarks
+        if not search.faces:
+            summary.no_face += search.without_landmarks == 0
+            continue
+        summary.faces += len(search.faces)
+        summary.faces_whole_image += sum(face.source == "whole image" for face in search.faces)
+        for index, version in enumerate(mask_faces(image, search.faces, templates, args.per_face,
+                                                   args.incorrect_fraction, rng, painter)):
+            name = output_name(relative, index, version.masks[0].template, version.placement)
+            if args.dataset:
+                name = Path(WITH_MASK if version.worn_correctly else INCORRECT) / name
+            write(args.output / name, version.image, args.force)
+            summary.with_mask += version.worn_correctly
+            summary.incorrect += not version.worn_correctly
+    print(summary.text())
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(run(main))

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Draw the project's mask templates into mask-templates/ (RGBA PNG + JSON anchors): python scripts/make_mask_templates.py"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from facemask.cli.common import run  # noqa: E402
+from facemask.errors import FacemaskError  # noqa: E402
+from facemask.templates import draw_template, save_template, template_designs  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Draw the mask templates (pictures and anchor points).")
+    parser.add_argument("--output", "-o", type=Path, default=Path(__file__).resolve().parents[1] / "mask-templates")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fabric noise and patterns")
+    args = parser.parse_args(argv)
+    if args.output.exists() and not args.output.is_dir():
+        raise FacemaskError(f"output is not a folder: {args.output}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    for design in template_designs():
+        picture, _ = save_template(draw_template(design, args.seed), args.output)
+        print(picture)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
