@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,23 +18,27 @@ from facemask.errors import FacemaskError
 DEFAULT_CLASS_NAMES = ("with_mask", "without_mask")
 
 
-def import_tensorflow():
-    """Import TensorFlow with its C++ start-up chatter kept off the terminal; returns the module.
-
-    TensorFlow's native logging writes to file descriptor 2 before any setting can stop it, so that
-    descriptor points at /dev/null while the import runs (Python errors still surface normally).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: TensorFlow's and LiteRT's native logging writes
+    there before any setting can stop it (Python errors still surface normally)."""
     saved = os.dup(2)
     with open(os.devnull, "w") as devnull:
         os.dup2(devnull.fileno(), 2)
         try:
-            import tensorflow
-
-            tensorflow.config.list_physical_devices()  # device probing logs too
+            yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ start-up chatter kept off the terminal; returns the module."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_native_stderr():
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing logs too
     return tensorflow
 
 
@@ -137,22 +143,38 @@ def _load_keras(path: Path):
     return (lambda batch: call(batch).numpy()), size, int(model.output_shape[-1])
 
 
+class _TFLiteRunner:
+    """A TFLite model on the LiteRT interpreter, its tensors re-allocated only when the batch shape changes."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise FacemaskError("TFLite models need the 'ai-edge-litert' package: pip install ai-edge-litert") from None
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        except (ValueError, RuntimeError) as error:
+            raise FacemaskError(f"cannot load TFLite model {path}: {str(error).splitlines()[0][:200]}") from None
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.input_shape = tuple(int(n) for n in self.interpreter.get_input_details()[0]["shape"])
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+        self.outputs = int(self.interpreter.get_output_details()[0]["shape"][-1])
+        if len(self.input_shape) != 4 or self.input_shape[1] != self.input_shape[2] or self.input_shape[3] != 3:
+            raise FacemaskError(f"not an image classifier (input {list(self.input_shape)}): {path}")
+        with quiet_native_stderr():  # the first allocation announces the XNNPACK delegate
+            self.interpreter.allocate_tensors()
+        self.allocated = self.input_shape
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape != self.allocated:
+            self.interpreter.resize_tensor_input(self.input_index, batch.shape)
+            self.interpreter.allocate_tensors()
+            self.allocated = batch.shape
+        self.interpreter.set_tensor(self.input_index, batch)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output_index).copy()
+
+
 def _load_tflite(path: Path):
-    tf = import_tensorflow()
-
-    try:
-        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
-    except (ValueError, RuntimeError) as error:
-        raise FacemaskError(f"cannot load TFLite model {path}: {str(error).splitlines()[0][:200]}") from None
-    input_detail = interpreter.get_input_details()[0]
-    output_detail = interpreter.get_output_details()[0]
-    size = int(input_detail["shape"][1])
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        interpreter.resize_tensor_input(input_detail["index"], batch.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(input_detail["index"], batch)
-        interpreter.invoke()
-        return interpreter.get_tensor(output_detail["index"])
-
-    return run, size, int(output_detail["shape"][-1])
+    runner = _TFLiteRunner(path)
+    return runner, runner.input_shape[1], runner.outputs
