@@ -18,7 +18,7 @@ from facemask.data import Dataset, Unreadable, load_dataset, split_dataset
 from facemask.errors import FacemaskError
 from facemask.imageio import write_json_atomic
 
-IMAGENET_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+IMAGENET_SIZES = (96, 128, 160, 192, 224)
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,11 @@ class TrainingResult:
     report: str
 
 
-def keras_cache_hint() -> str:
-    """Where Keras looks for the ImageNet weights file before it tries to download it."""
+def imagenet_weights_file(size: int) -> Path:
+    """Where Keras looks for the ImageNet MobileNetV2 weights for `size` px inputs before it downloads them."""
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return str(home / "models" / IMAGENET_WEIGHTS)
+    nearest = size if size in IMAGENET_SIZES else 224
+    return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{nearest}_no_top.h5"
 
 
 def build_model(num_classes: int, config: TrainingConfig):
@@ -62,8 +63,9 @@ def build_model(num_classes: int, config: TrainingConfig):
     try:
         base = keras.applications.MobileNetV2(weights="imagenet", include_top=False, input_shape=(size, size, 3))
     except Exception as error:  # no network and no cached weights
+        target = imagenet_weights_file(size)
         raise FacemaskError(f"cannot get the ImageNet MobileNetV2 weights ({type(error).__name__}): connect to the "
-                            f"internet once or copy {IMAGENET_WEIGHTS} to {keras_cache_hint()}") from None
+                            f"internet once, or copy {target.name} to {target}") from None
     base.trainable = config.fine_tune_layers > 0
     if config.fine_tune_layers > 0:
         for layer in base.layers[:-config.fine_tune_layers]:

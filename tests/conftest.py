@@ -58,11 +58,33 @@ def shipped_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def run_script():
+def keras_home(tmp_path_factory) -> str | None:
+    """A KERAS_HOME holding the ImageNet MobileNetV2 weights from ../shared, where Keras' own cache lacks them.
+
+    None keeps the user's Keras cache (which has the weights, or downloads them on first use).
+    """
+    from facemask.training import imagenet_weights_file
+
+    cached = imagenet_weights_file(224)
+    shared = _shared_dir() / "weights" / cached.name
+    if cached.is_file() or not shared.is_file():
+        return None
+    home = tmp_path_factory.mktemp("keras_home")
+    (home / "models").mkdir()
+    (home / "models" / cached.name).symlink_to(shared)
+    return str(home)
+
+
+@pytest.fixture(scope="session")
+def run_script(keras_home):
     """Run a root script as a user would: `run_script("detect_mask_image.py", "--image", ...)`."""
 
-    def run(script: str, *args: str | os.PathLike, timeout: float = 600) -> subprocess.CompletedProcess:
+    def run(script: str, *args: str | os.PathLike, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = dict(os.environ if env is None else env)
+        if keras_home:
+            env["KERAS_HOME"] = keras_home
         return subprocess.run([sys.executable, str(REPOSITORY / script), *map(str, args)], cwd=REPOSITORY,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
     return run

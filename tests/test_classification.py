@@ -1,0 +1,83 @@
+"""The shipped classifier on real faces, crops, and the errors a missing or wrong model gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from facemask.classification import MaskClassifier, crop_face, read_class_names
+from facemask.detection import Box
+from facemask.errors import FacemaskError
+from facemask.imageio import read_image
+from scenes import annotated_faces
+
+
+@pytest.fixture(scope="module")
+def classifier(shipped_model):
+    return MaskClassifier(shipped_model)
+
+
+def test_shipped_model_tells_masked_from_unmasked_on_annotated_scene_faces(classifier, scenes_dir):
+    """The classifier alone, on the ground-truth boxes of real scenes (faces 40 px and wider)."""
+    crops, truth = [], []
+    for name, faces in annotated_faces(scenes_dir).items():
+        image = read_image(scenes_dir / "images" / name)
+        for box, label in faces:
+            if box.w >= 40 and label in classifier.class_names:
+                crops.append(crop_face(image, box, classifier.input_size))
+                truth.append(label)
+    predicted = [p.label for p in classifier.predict(crops)]
+    accuracy = np.mean([p == t for p, t in zip(predicted, truth)])
+    assert len(truth) > 100 and accuracy >= 0.85, f"accuracy {accuracy:.3f} on {len(truth)} faces"
+
+
+def test_probabilities_are_a_distribution(classifier, scenes_dir):
+    image = read_image(sorted((scenes_dir / "images").glob("*.jpg"))[0])
+    crops = [crop_face(image, Box(0, 0, 50, 50), classifier.input_size)] * 3
+    predictions = classifier.predict(crops)
+    assert len(predictions) == 3 and classifier.predict([]) == []
+    for prediction in predictions:
+        assert set(prediction.probabilities) == set(classifier.class_names)
+        assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert prediction.probability == max(prediction.probabilities.values())
+
+
+def test_crop_is_square_rgb_even_at_the_border():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:, :, 0] = 255  # blue in BGR
+    crop = crop_face(image, Box(180, 90, 40, 30), 64, margin=0.2, square=True)
+    assert crop.shape == (64, 64, 3)
+    assert (crop[:, :, 2] == 255).all() and (crop[:, :, 0] == 0).all()  # RGB order, border replicated
+
+
+def test_margin_and_square_widen_the_crop():
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[90:110, 90:110] = 255
+    box = Box(90, 80, 20, 40)
+    assert crop_face(image, box, 40).mean() > crop_face(image, box, 40, margin=0.5, square=True).mean()
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(FacemaskError, match="model file not found") as raised:
+        MaskClassifier(tmp_path / "none.keras")
+    assert "none.keras" in str(raised.value)
+
+
+def test_corrupt_model_is_one_error(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"definitely not a zip archive")
+    with pytest.raises(FacemaskError, match="cannot load model") as raised:
+        MaskClassifier(bad)
+    assert str(bad) in str(raised.value)
+
+
+def test_class_names_come_from_metadata(shipped_model, tmp_path):
+    copy = tmp_path / "model.keras"
+    shutil.copy(shipped_model, copy)
+    assert read_class_names(copy, 2) == ("with_mask", "without_mask")  # no metadata: the two defaults
+    copy.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))
+    with pytest.raises(FacemaskError, match="names 3 classes but the model has 2"):
+        MaskClassifier(copy)

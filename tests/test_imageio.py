@@ -1,0 +1,116 @@
+"""Reading images of every kind a user may give, listing them, and writing outputs safely."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from facemask.errors import FacemaskError
+from facemask.imageio import (check_writable, list_images, read_image, resolve_inputs, write_image_atomic,
+                              write_json_atomic)
+
+
+@pytest.fixture
+def scene(scenes_dir):
+    """One real annotated scene photo."""
+    return sorted((scenes_dir / "images").glob("*.jpg"))[0]
+
+
+def test_reads_a_real_photo_as_8bit_bgr(scene):
+    image = read_image(scene)
+    reference = cv2.imread(str(scene))
+    assert image.dtype == np.uint8 and image.shape == reference.shape
+    assert np.array_equal(image, reference)
+
+
+def test_grayscale_becomes_three_equal_channels(scene, tmp_path):
+    gray = cv2.cvtColor(cv2.imread(str(scene)), cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(tmp_path / "gray.png"), gray)
+    image = read_image(tmp_path / "gray.png")
+    assert image.shape == (*gray.shape, 3)
+    assert np.array_equal(image[:, :, 0], gray) and np.array_equal(image[:, :, 2], gray)
+
+
+def test_alpha_is_composited_over_white(scene, tmp_path):
+    bgr = cv2.imread(str(scene))
+    alpha = np.full(bgr.shape[:2], 255, np.uint8)
+    alpha[:, : bgr.shape[1] // 2] = 0
+    cv2.imwrite(str(tmp_path / "alpha.png"), np.dstack([bgr, alpha]))
+    image = read_image(tmp_path / "alpha.png")
+    assert image.shape == bgr.shape
+    assert (image[:, : bgr.shape[1] // 2] == 255).all()
+    assert np.array_equal(image[:, bgr.shape[1] // 2:], bgr[:, bgr.shape[1] // 2:])
+
+
+def test_16_bit_is_scaled_to_8_bit(scene, tmp_path):
+    bgr = cv2.imread(str(scene))
+    cv2.imwrite(str(tmp_path / "deep.png"), bgr.astype(np.uint16) * 257)
+    image = read_image(tmp_path / "deep.png")
+    assert image.dtype == np.uint8 and np.array_equal(image, bgr)
+
+
+def test_exif_orientation_is_applied(scene, tmp_path):
+    photo = Image.open(scene)
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored sideways, to be shown rotated 90 degrees clockwise
+    photo.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    image = read_image(tmp_path / "rotated.jpg")
+    assert image.shape[:2] == (photo.width, photo.height)
+    stored = cv2.imread(str(tmp_path / "rotated.jpg"), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    assert np.abs(image.astype(int) - cv2.rotate(stored, cv2.ROTATE_90_CLOCKWISE).astype(int)).mean() < 1
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty file"),
+    (b"this is not an image\n", "not an image"),
+])
+def test_bad_files_raise_an_error_naming_the_path(tmp_path, content, problem):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(FacemaskError, match=problem) as raised:
+        read_image(path)
+    assert str(path) in str(raised.value)
+
+
+def test_truncated_jpeg_is_reported(scene, tmp_path):
+    data = scene.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(FacemaskError, match="truncated"):
+        read_image(tmp_path / "cut.jpg")
+
+
+def test_missing_file_and_empty_folder(tmp_path):
+    with pytest.raises(FacemaskError, match="no such"):
+        read_image(tmp_path / "missing.jpg")
+    with pytest.raises(FacemaskError, match="no such file or folder"):
+        resolve_inputs(tmp_path / "missing")
+    with pytest.raises(FacemaskError, match="no images found"):
+        list_images(tmp_path)
+
+
+def test_listing_is_sorted_and_recursive(scenes_dir):
+    images = list_images(scenes_dir)
+    assert len(images) == len(list((scenes_dir / "images").glob("*.jpg")))
+    assert images == sorted(images)
+
+
+def test_outputs_are_not_overwritten_without_force(tmp_path):
+    existing = tmp_path / "out.json"
+    existing.write_text("keep me")
+    with pytest.raises(FacemaskError, match="--force"):
+        check_writable(existing, force=False)
+    assert check_writable(existing, force=True) == existing
+    with pytest.raises(FacemaskError, match="folder does not exist"):
+        check_writable(tmp_path / "nowhere" / "out.json", force=False)
+
+
+def test_atomic_writes_leave_only_the_result(scene, tmp_path):
+    write_image_atomic(tmp_path / "copy.png", read_image(scene))
+    write_json_atomic(tmp_path / "result.json", {"ok": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.png", "result.json"]
+    assert np.array_equal(cv2.imread(str(tmp_path / "copy.png")), read_image(scene))
+    with pytest.raises(FacemaskError, match="extension"):
+        write_image_atomic(tmp_path / "copy.xyz", read_image(scene))
+    assert not list(tmp_path.glob(".*"))

@@ -1,0 +1,43 @@
+"""The detect-and-classify pipeline on real scenes, with the real detector and the shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facemask.imageio import read_image
+from facemask.pipeline import MaskPipeline
+from scenes import single_face_scenes
+
+
+@pytest.fixture(scope="module")
+def pipeline(shipped_model):
+    return MaskPipeline.load(shipped_model)
+
+
+@pytest.mark.parametrize("label", ["with_mask", "without_mask"])
+def test_finds_and_labels_the_annotated_face(pipeline, scenes_dir, label):
+    scenes = single_face_scenes(scenes_dir, label)
+    assert scenes, f"no single-face {label} scene to test with"
+    for path, truth in scenes:
+        faces = pipeline.process(read_image(path))
+        best = max(faces, key=lambda face: face.box.iou(truth), default=None)
+        assert best is not None and best.box.iou(truth) > 0.5, f"{path.name}: annotated face not found"
+        assert best.label == label, f"{path.name}: {best.label} {best.probabilities}"
+
+
+def test_image_result_carries_size_and_clipped_boxes(pipeline, scenes_dir):
+    path, _ = single_face_scenes(scenes_dir, "without_mask")[0]
+    image = read_image(path)
+    result = pipeline.process_image(image, str(path))
+    assert (result.width, result.height) == (image.shape[1], image.shape[0])
+    for face in result.faces:
+        assert 0 <= face.box.x and face.box.x + face.box.w <= result.width
+        assert 0 <= face.box.y and face.box.y + face.box.h <= result.height
+        assert 0.0 < face.score <= 1.0
+    assert result.to_json()["faces"][0]["label"] == result.faces[0].label
+
+
+def test_a_photo_without_faces_gives_no_faces(pipeline):
+    sky = np.dstack([np.linspace(120, 250, 480 * 640).reshape(480, 640).astype(np.uint8)] * 3)
+    assert pipeline.process(sky) == []

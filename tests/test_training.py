@@ -1,0 +1,78 @@
+"""Training a tiny model for one epoch on real faces with the script, loading it back, and bad datasets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from facemask.classification import MaskClassifier, crop_face
+from facemask.imageio import read_image
+from facemask.detection import Box
+from test_data import make_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_model(faces_dir, tmp_path_factory, run_script):
+    """A model trained for one epoch on 24 real faces per class, with the script a user runs.
+
+    Input size stays 224: the ImageNet weights on hand are those of the 224 px MobileNetV2."""
+    root = tmp_path_factory.mktemp("training")
+    dataset = make_dataset(faces_dir, root / "dataset", 24)
+    model = root / "tiny.keras"
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", model, "--epochs", "1",
+                      "--batch-size", "16", "--quiet")
+    assert done.returncode == 0, done.stderr
+    return model, done
+
+
+@pytest.mark.slow
+def test_training_writes_model_metadata_and_plot(tiny_model):
+    model, done = tiny_model
+    assert "precision" in done.stdout and "held-back accuracy" in done.stdout
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["class_names"] == ["with_mask", "without_mask"]
+    assert meta["dataset"]["counts"] == {"with_mask": 24, "without_mask": 24}
+    assert meta["dataset"]["held_back"] == {"with_mask": 5, "without_mask": 5}
+    assert 0.0 <= meta["held_back"]["accuracy"] <= 1.0
+    assert len(meta["history"]["loss"]) == 1 and meta["settings"]["epochs"] == 1
+    assert model.with_suffix(".png").stat().st_size > 10_000
+    assert not list(model.parent.glob(".*.keras"))
+
+
+@pytest.mark.slow
+def test_trained_model_loads_back_and_classifies(tiny_model, faces_dir):
+    model, _ = tiny_model
+    classifier = MaskClassifier(model)
+    assert classifier.input_size == 224 and classifier.class_names == ("with_mask", "without_mask")
+    face = read_image(sorted((faces_dir / "with_mask").glob("*.jpg"))[-1])
+    crop = crop_face(face, Box(0, 0, face.shape[1], face.shape[0]), classifier.input_size)
+    (prediction,) = classifier.predict([crop])
+    assert prediction.label in classifier.class_names
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_existing_model_is_not_overwritten(tiny_model, run_script):
+    model, _ = tiny_model
+    before = model.read_bytes()
+    done = run_script("train_mask_detector.py", "--dataset", model.parent / "dataset", "--model", model)
+    assert done.returncode == 2 and "--force" in done.stderr and "Traceback" not in done.stderr
+    assert model.read_bytes() == before
+
+
+def test_one_class_dataset_gives_a_one_line_error(faces_dir, tmp_path, run_script):
+    dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
+    shutil.rmtree(dataset / "with_mask")
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.keras")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert "at least two class folders" in done.stderr and str(dataset) in done.stderr
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_model_must_be_a_keras_file(faces_dir, tmp_path, run_script):
+    dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.h5")
+    assert done.returncode == 2 and ".keras" in done.stderr
