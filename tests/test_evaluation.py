@@ -1,0 +1,148 @@
+"""The scene evaluation: annotation loading, IoU matching, the metrics, and evaluate_pipeline.py run as a user would."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from facemask.detection import Box
+from facemask.errors import FacemaskError
+from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, load_scenes, match_boxes,
+                                 size_band, summarize)
+
+HEADER = "image,x,y,w,h,label\n"
+
+
+def test_matching_takes_best_overlap_first_and_one_box_per_face():
+    left, right = Box(0, 0, 100, 100), Box(60, 0, 100, 100)
+    # The box between both faces overlaps `right` best; the exact `left` box then goes to `left`.
+    between, exact_left = Box(50, 0, 100, 100), Box(0, 0, 100, 100)
+    assert match_boxes([left, right], [between, exact_left]) == {0: 1, 1: 0}
+    # One predicted box cannot count for two faces.
+    assert match_boxes([left, Box(0, 0, 100, 100)], [exact_left]) in ({0: 0}, {1: 0})
+
+
+def test_matching_needs_iou_above_one_half():
+    face = Box(0, 0, 100, 100)
+    half = Box(0, 0, 100, 50)  # IoU exactly 0.5: not a match
+    assert face.iou(half) == pytest.approx(0.5)
+    assert match_boxes([face], [half]) == {}
+    assert match_boxes([face], [Box(0, 0, 100, 51)]) == {0: 0}
+    assert match_boxes([], [face]) == {} and match_boxes([face], []) == {}
+
+
+def test_size_bands():
+    assert [size_band(w) for w in (7, 19, 20, 49, 50, 99, 100, 870)] == [
+        "< 20 px", "< 20 px", "20-50 px", "20-50 px", "50-100 px", "50-100 px", ">= 100 px", ">= 100 px"]
+
+
+def _face(label: str, predicted: str | None, direct: str, width: int = 30) -> FaceOutcome:
+    unmasked = {None: None, "without_mask": 0.9}.get(predicted, 0.1)
+    return FaceOutcome("a.jpg", Box(0, 0, width, width), label, predicted, unmasked, direct,
+                       0.9 if direct == "without_mask" else 0.1)
+
+
+def test_summary_counts_tnr_fnr_and_keeps_other_labels_apart():
+    evaluation = SceneEvaluation(images=2, seconds=[0.1, 0.3], faces=[
+        _face("without_mask", "without_mask", "without_mask"),
+        _face("without_mask", "with_mask", "without_mask"),
+        _face("without_mask", None, "without_mask", width=10),
+        _face("with_mask", "with_mask", "with_mask", width=200),
+        _face("with_mask", "without_mask", "with_mask"),
+        _face("with_mask", "with_mask", "without_mask"),
+        _face("with_mask", None, "with_mask", width=10),
+        _face("mask_worn_incorrectly", "without_mask", "without_mask"),
+    ], false_detections=[FalseDetection("a.jpg", Box(1, 1, 5, 5), 0.6, "without_mask", 0.2),
+                         FalseDetection("b.jpg", Box(1, 1, 5, 5), 0.7, "with_mask", 0.0)])
+    summary = summarize(evaluation)
+    assert summary["faces"] == 8 and summary["images"] == 2
+    assert summary["tnr"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summary["fnr"] == pytest.approx(1 / 4, abs=1e-4)
+    assert summary["per_label"]["without_mask"] == {"faces": 3, "found_right": 1, "found_wrong": 1, "not_found": 1,
+                                                     "found_called": {"without_mask": 1, "with_mask": 1}}
+    assert summary["per_label"]["mask_worn_incorrectly"]["found_called"] == {"without_mask": 1}
+    assert summary["detector_recall"]["overall"] == {"faces": 8, "found": 6, "recall": 0.75}
+    assert summary["detector_recall"]["per_size"]["< 20 px"] == {"faces": 2, "found": 0, "recall": 0.0}
+    # Accuracy leaves the third label out: 5 found masked/unmasked faces, 3 right; 7 annotated boxes, 6 right.
+    assert summary["classifier_accuracy"]["found_faces"] == pytest.approx(3 / 5, abs=1e-4)
+    assert summary["classifier_accuracy"]["annotated_boxes"] == pytest.approx(6 / 7, abs=1e-4)
+    assert summary["false_detections"] == {"count": 2, "per_image": 1.0, "called_unmasked": 1}
+    assert summary["seconds_per_image"] == pytest.approx(0.2)
+    assert summary["roc"]["classifier_on_annotated_boxes"]["auc"] < 1.0
+
+
+def test_load_scenes_reads_every_annotated_face(scenes_dir: Path):
+    scenes = load_scenes(scenes_dir)
+    with (scenes_dir / "annotations.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(scenes) == len(list((scenes_dir / "images").iterdir()))
+    assert sum(len(scene.faces) for scene in scenes) == len(rows)
+    first = next(scene for scene in scenes if scene.name == rows[0]["image"])
+    assert first.faces[0].box == Box(*(int(rows[0][key]) for key in "xywh"))
+    assert first.faces[0].label == rows[0]["label"]
+
+
+def _scene_folder(tmp_path: Path, scenes_dir: Path, names: list[str]) -> Path:
+    """A small scenes folder: the named scenes-dev images and their annotation rows."""
+    folder = tmp_path / "scenes"
+    (folder / "images").mkdir(parents=True)
+    lines = (scenes_dir / "annotations.csv").read_text().splitlines()[1:]
+    rows = [line for line in lines if line.split(",")[0] in names]
+    for name in names:
+        shutil.copy(scenes_dir / "images" / name, folder / "images" / name)
+    (folder / "annotations.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("problem", ["no folder", "no csv", "bad columns", "bad box", "missing image", "not utf-8"])
+def test_bad_scenes_are_one_line_errors(tmp_path: Path, scenes_dir: Path, run_script, problem: str):
+    folder = _scene_folder(tmp_path, scenes_dir, ["93.jpg"])
+    csv_path = folder / "annotations.csv"
+    expected = {"no folder": "scenes folder not found", "no csv": "no annotations.csv",
+                "bad columns": "missing label", "bad box": "bad box on line 2",
+                "missing image": "annotated image not found", "not utf-8": "cannot read annotations"}[problem]
+    if problem == "no folder":
+        folder = tmp_path / "absent"
+    elif problem == "no csv":
+        csv_path.unlink()
+    elif problem == "bad columns":
+        csv_path.write_text("image,x,y,w,h\n93.jpg,1,2,3,4\n")
+    elif problem == "bad box":
+        csv_path.write_text(HEADER + "93.jpg,1,2,wide,4,with_mask\n")
+    elif problem == "missing image":
+        csv_path.write_text(HEADER + "93.jpg,1,2,3,4,with_mask\nelsewhere.jpg,1,2,3,4,with_mask\n")
+    else:
+        csv_path.write_bytes(HEADER.encode() + b"\xff\xfe93.jpg,1,2,3,4,with_mask\n")
+    with pytest.raises(FacemaskError, match=expected):
+        load_scenes(folder)
+    result = run_script("evaluate_pipeline.py", "--scenes", folder, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, shipped_model: Path, run_script):
+    names = ["93.jpg", "107.jpg", "240.jpg", "103.jpg"]
+    folder = _scene_folder(tmp_path, scenes_dir, names)
+    rows = list(csv.DictReader((folder / "annotations.csv").open(newline="")))
+    output, plots = tmp_path / "dev.json", tmp_path / "plots"
+    result = run_script("evaluate_pipeline.py", "--scenes", folder, "--json", output, "--plots", plots, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "TNR" in result.stdout and "false detections" in result.stdout
+    summary = json.loads(output.read_text())
+    assert summary["images"] == len(names) and summary["faces"] == len(rows)
+    for label, row in summary["per_label"].items():
+        assert row["found_right"] + row["found_wrong"] + row["not_found"] == row["faces"]
+        assert row["faces"] == sum(r["label"] == label for r in rows)
+    bands = summary["detector_recall"]["per_size"].values()
+    assert sum(band["faces"] for band in bands) == len(rows)
+    assert sum(band["found"] for band in bands) == summary["detector_recall"]["overall"]["found"]
+    for name in ("roc.png", "recall_by_size.png", "missed_faces.png", "false_detections.png"):
+        assert (plots / name).read_bytes().startswith(b"\x89PNG"), name
+    again = run_script("evaluate_pipeline.py", "--scenes", folder, "--json", output, "--quiet")
+    assert again.returncode == 2 and "--force" in again.stderr
