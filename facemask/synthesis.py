@@ -98,7 +98,7 @@ class FaceSearch:
 class FaceLandmarker:
     """The project's face detector followed by dlib's 68-point shape predictor."""
 
-    def __init__(self, detector: FaceDetector, model_path: str | Path | None = None, whole_image_fallback: bool = True):
+    def __init__(self, detector: FaceDetector, model_path: str | Path | None = None, whole_image_fallback: bool = False):
         import dlib
 
         path = Path(model_path) if model_path is not None else locate_landmark_model()
@@ -133,8 +133,9 @@ class FaceLandmarker:
         return found
 
     def find(self, image: np.ndarray) -> FaceSearch:
-        """Every face the detector finds in a BGR image, with landmarks; for a face crop the detector misses,
-        the whole image as the face box when the landmarks fitted in it are plausible."""
+        """Every face the detector finds in a BGR image, with landmarks. With `whole_image_fallback` (for folders
+        of face crops only: landmarks fit plausibly to almost any picture), an image where the detector finds
+        nothing is taken as one face filling it."""
         rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         detections = self.detect(image)
         faces: list[FaceLandmarks] = []

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"face detector backend (default: {DEFAULT_DETECTOR})")
     parser.add_argument("--confidence", "-c", type=float, default=0.5,
                         help="minimum face detection confidence (default: 0.5)")
+    parser.add_argument("--whole-crops", action="store_true",
+                        help="the input holds face crops: where the detector finds no face, fit the landmarks to the "
+                             "whole image (do not use on other photos)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     check_folders(args.input, args.output)
     templates = load_templates(args.templates, args.types)
     inputs = list_images(args.input)
-    landmarker = FaceLandmarker(create_detector(args.detector, args.confidence))
+    landmarker = FaceLandmarker(create_detector(args.detector, args.confidence),
+                                whole_image_fallback=args.whole_crops)
     painter, rng, summary = MaskPainter(), np.random.default_rng(args.seed), Summary()
     args.output.mkdir(parents=True, exist_ok=True)
     for path in tqdm(inputs, desc="masking", unit="image", disable=args.quiet):
