@@ -59,9 +59,9 @@ class MaskPipeline:
         self.crop = crop
 
     @classmethod
-    def load(cls, model_path: str | Path, detector: str = "ssd", confidence: float = 0.5,
+    def load(cls, model_path: str | Path, detector: str = "yunet", confidence: float | None = None,
              face_folder: str | Path | None = None, crop: CropSettings = CropSettings()) -> MaskPipeline:
-        """Load the named detector and the classifier at `model_path`."""
+        """Load the named detector (at its default confidence unless given) and the classifier at `model_path`."""
         return cls(create_detector(detector, confidence, face_folder), MaskClassifier(model_path), crop)
 
     def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:

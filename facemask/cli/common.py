@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from facemask.detection import DETECTORS
+from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
 from facemask.errors import FacemaskError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPOSITORY / "models" / "mask_detector.keras"
-DEFAULT_DETECTOR = "ssd"
+DEFAULT_DETECTOR = "yunet"  # best recall at few false detections on real scenes: docs/evaluation.md
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +24,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"face detector backend (default: {DEFAULT_DETECTOR})")
     parser.add_argument("--face", "-f", type=Path, default=None,
                         help="folder with an SSD deploy.prototxt and .caffemodel (default: the packaged res10 SSD)")
-    parser.add_argument("--confidence", "-c", type=float, default=0.5,
-                        help="minimum face detection confidence (default: 0.5)")
+    defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
+    parser.add_argument("--confidence", "-c", type=float, default=None,
+                        help=f"minimum face detection confidence (default per detector: {defaults})")
 
 
 def check_probability(value: float, name: str) -> None:
@@ -38,7 +39,8 @@ def load_pipeline(args: argparse.Namespace):
     """The pipeline the options describe, loaded once."""
     from facemask.pipeline import MaskPipeline
 
-    check_probability(args.confidence, "--confidence")
+    if args.confidence is not None:
+        check_probability(args.confidence, "--confidence")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(summary))
     if args.json is not None:
         write_json_atomic(args.json, {"scenes": str(args.scenes), "detector": args.detector,
-                                      "model": str(args.model), "confidence": args.confidence, **summary})
+                                      "model": str(args.model), "confidence": pipeline.detector.confidence,
+                                      "crop": asdict(pipeline.crop), **summary})
     if args.plots is not None:
         for path in write_plots(evaluation, summary, scenes, args.plots):
             print(f"wrote {path}")

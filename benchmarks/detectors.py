@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Face detector backends on annotated real scenes: recall, false detections and seconds per image, side by side.
+
+    python benchmarks/detectors.py --scenes ../shared/data/scenes-dev
+
+Every backend runs in this one process on the same decoded images (decoding is not timed); the first row is the
+tutorial's setting (res10 SSD, one 300x300 pass, confidence 0.5) and the speed ratio is against it. A face is
+found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.match_boxes). The classifier is not
+involved: this measures detection alone. Results are recorded in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from facemask.cli.common import run  # noqa: E402
+from facemask.detection import (DEFAULT_CONFIDENCE, MTCNNDetector, SSDDetector, YuNetDetector,  # noqa: E402
+                                create_detector)
+from facemask.evaluation import load_scenes, match_boxes, size_band  # noqa: E402
+from facemask.imageio import read_image  # noqa: E402
+
+
+def backends(names: list[str]) -> dict:
+    """The detector settings to compare: the tutorial baseline first, then each named backend at its default."""
+    settings = {"tutorial ssd-300 @0.5": lambda: SSDDetector(None, 0.5, input_size=300, tiles=1)}
+    extra = {
+        "yunet single pass @0.5": lambda: YuNetDetector(0.5, upscale=1.0, large_face_side=0, box_height_gain=1.0,
+                                                        box_shift_down=0.0),
+        "yunet pyramid, raw boxes": lambda: YuNetDetector(box_height_gain=1.0, box_shift_down=0.0),
+        "yunet pyramid @0.6": lambda: YuNetDetector(0.6),
+        "ssd-300 + 3x3 tiles @0.5": lambda: SSDDetector(None, 0.5, input_size=300, tiles=3),
+        "mtcnn min face 12": lambda: MTCNNDetector(min_face_size=12),
+    }
+    for name in names:
+        if name in DEFAULT_CONFIDENCE:
+            settings[f"{name} (default) @{DEFAULT_CONFIDENCE[name]}"] = lambda name=name: create_detector(name)
+        elif name == "extra":
+            settings.update(extra)
+    return settings
+
+
+def measure(detector, scenes, images) -> dict:
+    found = faces = false = 0
+    masked = [0, 0]
+    small = [0, 0]
+    seconds = 0.0
+    detector.detect(images[0])  # warm-up
+    for scene, image in zip(scenes, images):
+        start = time.perf_counter()
+        boxes = [d.box for d in detector.detect(image)]
+        seconds += time.perf_counter() - start
+        truth = [face.box for face in scene.faces]
+        matched = match_boxes(truth, boxes)
+        found += len(matched)
+        faces += len(truth)
+        false += len(boxes) - len(matched)
+        for index, face in enumerate(scene.faces):
+            if face.label == "with_mask":
+                masked[0] += index in matched
+                masked[1] += 1
+            if size_band(face.box.w) == "< 20 px":
+                small[0] += index in matched
+                small[1] += 1
+    return {"recall": found / faces, "masked": masked[0] / max(1, masked[1]), "small": small[0] / max(1, small[1]),
+            "false": false, "per_image": false / len(images), "seconds": seconds / len(images)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
+                        "scenes-dev")
+    parser.add_argument("--backends", nargs="+", default=["yunet", "ssd", "mtcnn", "extra"],
+                        help="backends to compare after the baseline ('extra': further settings of the study)")
+    args = parser.parse_args(argv)
+    scenes = load_scenes(args.scenes)
+    images = [read_image(scene.path) for scene in scenes]
+    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}")
+    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'s/image':>9}{'x base':>8}")
+    baseline = None
+    for name, make in backends(args.backends).items():
+        result = measure(make(), scenes, images)
+        baseline = baseline or result["seconds"]
+        print(f"{name:<30}{result['recall']:>7.3f}{result['masked']:>7.3f}{result['small']:>7.3f}{result['false']:>6}"
+              f"{result['per_image']:>7.2f}{result['seconds']:>9.3f}{result['seconds'] / baseline:>8.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

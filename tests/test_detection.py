@@ -1,0 +1,92 @@
+"""Face detectors on real annotated scenes: the default finds the faces, every backend works, bad input is an error."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import pytest
+
+from facemask.cli.common import DEFAULT_DETECTOR
+from facemask.detection import (DETECTORS, Box, Detection, YuNetDetector, create_detector, locate_ssd_files,
+                                non_max_suppression)
+from facemask.errors import FacemaskError
+from facemask.evaluation import load_scenes, match_boxes
+from facemask.imageio import read_image
+
+
+@pytest.fixture(scope="module")
+def scenes(scenes_dir: Path) -> dict:
+    return {scene.name: scene for scene in load_scenes(scenes_dir)}
+
+
+@pytest.fixture(scope="module")
+def default_detector():
+    return create_detector(DEFAULT_DETECTOR)
+
+
+def found_and_false(detector, scene) -> tuple[int, int]:
+    """How many annotated faces of `scene` the detector finds (IoU > 0.5) and how many boxes match no face."""
+    boxes = [d.box for d in detector.detect(read_image(scene.path))]
+    matched = match_boxes([face.box for face in scene.faces], boxes)
+    return len(matched), len(boxes) - len(matched)
+
+
+def test_box_iou_and_clipping():
+    assert Box(0, 0, 10, 10).iou(Box(5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert Box(0, 0, 10, 10).iou(Box(20, 20, 5, 5)) == 0.0
+    assert Box.from_corners(-5.0, -5.0, 30.0, 12.0, width=20, height=10) == Box(0, 0, 20, 10)
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    kept = non_max_suppression([Detection(Box(0, 0, 10, 10), 0.6), Detection(Box(1, 1, 10, 10), 0.9),
+                                Detection(Box(50, 50, 10, 10), 0.7)], 0.4)
+    assert kept == [Detection(Box(1, 1, 10, 10), 0.9), Detection(Box(50, 50, 10, 10), 0.7)]
+
+
+@pytest.mark.parametrize("name", ["93.jpg", "246.jpg", "0.jpg"])
+def test_default_detector_finds_every_face_of_hand_checked_scenes(default_detector, scenes, name):
+    # 93.jpg: three people in masks; 246.jpg: three without; 0.jpg: one large masked face in a 934x1401 photo.
+    scene = scenes[name]
+    assert found_and_false(default_detector, scene) == (len(scene.faces), 0)
+
+
+def test_pyramid_finds_small_masked_faces_a_single_pass_misses(default_detector, scenes):
+    # 37.jpg: a street with seven masked faces 10-19 px wide.
+    single_pass = YuNetDetector(upscale=1.0, large_face_side=0)
+    found_default, _ = found_and_false(default_detector, scenes["37.jpg"])
+    found_single, _ = found_and_false(single_pass, scenes["37.jpg"])
+    assert found_default >= 4 and found_default > found_single
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_every_backend_finds_clear_faces(scenes, name):
+    detector = create_detector(name)
+    image = read_image(scenes["240.jpg"].path)  # three unmasked faces, 41-71 px wide
+    detections = detector.detect(image)
+    matched = match_boxes([face.box for face in scenes["240.jpg"].faces], [d.box for d in detections])
+    assert len(matched) == 3
+    height, width = image.shape[:2]
+    for detection in detections:
+        box = detection.box
+        assert 0 <= box.x and 0 <= box.y and box.x + box.w <= width and box.y + box.h <= height
+        assert detector.confidence <= detection.score <= 1.0
+    assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
+
+
+def test_yunet_on_a_large_photo_gives_no_warning_and_scores_below_one(default_detector, scenes):
+    image = read_image(scenes["0.jpg"].path)  # 934 x 1401, enlarged twice by the pyramid
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detections = default_detector.detect(cv2.resize(image, None, fx=1.5, fy=1.5))
+    assert detections and all(0.0 < d.score <= 1.0 for d in detections)
+
+
+def test_unknown_detector_and_bad_ssd_folder_are_errors(tmp_path: Path):
+    with pytest.raises(FacemaskError, match="unknown face detector 'hog'"):
+        create_detector("hog")
+    with pytest.raises(FacemaskError, match="face detector folder not found"):
+        locate_ssd_files(tmp_path / "absent")
+    with pytest.raises(FacemaskError, match="no deploy .prototxt"):
+        locate_ssd_files(tmp_path)
