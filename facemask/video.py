@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,17 +48,26 @@ def is_stream(source: int | str) -> bool:
     return isinstance(source, str) and "://" in source
 
 
-def _open_capture(source: int | str) -> cv2.VideoCapture:
-    """cv2.VideoCapture on `source` with OpenCV's own warnings kept quiet (the caller reports failures)."""
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Keep OpenCV's and FFmpeg's own messages about sources off the terminal (the caller reports failures;
+    set OPENCV_FFMPEG_LOGLEVEL=16 to see FFmpeg's reasons)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _open_capture(source: int | str) -> cv2.VideoCapture:
+    """cv2.VideoCapture on a camera or stream, quietly; streams time out after STREAM_TIMEOUT_MS."""
+    with _quiet_opencv():
         if is_stream(source):
             return cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                                                           cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
         return cv2.VideoCapture(source)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
 
 def retry_delays(max_retries: int, first: float = 1.0, longest: float = 30.0) -> Iterator[float]:
@@ -82,7 +92,8 @@ class FileSource:
     def __init__(self, path: str, queue_size: int = 32) -> None:
         if not Path(path).is_file():
             raise FacemaskError(f"video file not found: {path}")
-        self._stream = FileVideoStream(path, queue_size=queue_size)
+        with _quiet_opencv():
+            self._stream = FileVideoStream(path, queue_size=queue_size)
         capture = self._stream.stream
         if not capture.isOpened():
             raise FacemaskError(f"cannot open video file (not a video OpenCV can decode?): {path}")
@@ -137,7 +148,8 @@ class LiveSource:
             capture = _open_capture(self.source)
             if capture.isOpened():
                 return capture
-        raise FacemaskError(f"cannot open {self._describe()} after {self.max_retries} retries")
+        retries = f" after {self.max_retries} retries" if self.max_retries else ""
+        raise FacemaskError(f"cannot open {self._describe()}{retries}")
 
     def _run(self) -> None:
         while not self._stopped:
@@ -395,6 +407,15 @@ class Alerts:
             self._running = [process for process in self._running if process.poll() is None]
             environment = {**os.environ, "FACEMASK_EVENT": json.dumps(event.to_json())}
             self._running.append(subprocess.Popen(self.command, stdin=subprocess.DEVNULL, env=environment))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait (up to `timeout` seconds each) for alert commands still running."""
+        for process in self._running:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._running = []
 
 
 # ---------------------------------------------------------------------------------------------------- overlay

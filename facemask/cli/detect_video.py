@@ -7,10 +7,10 @@ import signal
 import sys
 from pathlib import Path
 
-from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, run
+from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
-from facemask.video import Alerts, EventLog, MonitorSettings, Recorder, monitor, open_source, parse_command
+from facemask.video import Alerts, Event, EventLog, MonitorSettings, Recorder, monitor, open_source, parse_command
 
 DEFAULT_CLASSIFY_EVERY = 5
 
@@ -52,7 +52,11 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def print_event(event) -> None:
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def print_event(event: Event) -> None:
     print(f"frame {event.frame}: {event.label} face (track {event.track}) at {event.box.as_list()} "
           f"{event.probability:.1%}", flush=True)
 
@@ -62,20 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_retries < 0 or args.classify_every < 1:
         raise FacemaskError("--max-retries must be 0 or more and --classify-every at least 1")
     if args.output is not None:
+        if Path(args.source).exists() and Path(args.source).resolve() == args.output.resolve():
+            raise FacemaskError(f"--output would overwrite the --source video: {args.output}")
         check_writable(args.output, args.force)
     command = parse_command(args.alert_command) if args.alert_command else None
-    display = not args.no_display and display_available()
-    if not args.no_display and not display:
-        error("no display found, running without a window")
-    source = open_source(args.source, args.max_retries, on_retry=error)
+    alerts = Alerts(banner=args.alert or command is not None,
+                    sound=args.alert and not args.no_sound and command is None, command=command)
+    source = open_source(args.source, args.max_retries, on_retry=warn)
     recorder = events = None
     try:
-        pipeline = load_pipeline(args)
-        alerts = Alerts(banner=args.alert or command is not None,
-                        sound=args.alert and not args.no_sound and command is None, command=command)
-        settings = MonitorSettings(classify_every=args.classify_every, display=display, alerts=alerts)
         recorder = Recorder(args.output, source.info.fps) if args.output is not None else None
         events = EventLog(args.events) if args.events is not None else None
+        display = not args.no_display and display_available()
+        if not args.no_display and not display:
+            warn("no display found, running without a window")
+        pipeline = load_pipeline(args)
+        settings = MonitorSettings(classify_every=args.classify_every, display=display, alerts=alerts)
         stop_on_sigterm()
         summary = monitor(pipeline, source, settings, recorder, events, on_event=print_event)
     finally:
@@ -84,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             recorder.close()
         if events is not None:
             events.close()
+        alerts.close()
     print(f"{source.info.name}: {summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} FPS), "
           f"{summary.events} unmasked-face events; stopped by {summary.stopped_by}")
     if recorder is not None and recorder.frames:

@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.model.suffix != ".keras":
+        raise FacemaskError(f"only a .keras model can be exported: {args.model}")
+    if not args.model.is_file():
+        raise FacemaskError(f"model file not found: {args.model}")
     if args.output_dir is not None and not args.output_dir.is_dir():
         raise FacemaskError(f"output folder does not exist: {args.output_dir}")
     targets = {kind: export_path(args.model, kind, args.output_dir) for kind in dict.fromkeys(args.quantization)}

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Frames per second of live monitoring: the tutorial's loop against the project's, in one process.
+
+    python benchmarks/video_fps.py --model models/mask_detector.keras
+
+Builds a 640x480 test video from real annotated photos (scenes with 1 to 4 faces, each shown for a while, as
+people standing in front of a camera), then times on it:
+- the tutorial's loop: width-400 resize, res10 SSD on a 300x300 blob, Keras `model.predict` on the frame's faces,
+  boxes drawn, frames read on the main thread;
+- the project's loop (facemask.video.monitor, the code behind detect_mask_video.py) in several settings: Keras
+  compiled call or TFLite, every face classified in every frame or tracked faces re-classified every N frames,
+  frames read on a thread or not.
+Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
+tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import imutils  # noqa: E402
+import numpy as np  # noqa: E402
+
+from facemask.classification import import_tensorflow  # noqa: E402
+from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
+from facemask.detection import create_detector, locate_ssd_files  # noqa: E402
+from facemask.evaluation import load_scenes  # noqa: E402
+from facemask.export import export_path, export_tflite  # noqa: E402
+from facemask.imageio import read_image  # noqa: E402
+from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.video import FileSource, MonitorSettings, monitor  # noqa: E402
+
+SIZE = (640, 480)
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit `size` (width, height), centred on black."""
+    height, width = image.shape[:2]
+    scale = min(size[0] / width, size[1] / height)
+    resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((size[1], size[0], 3), np.uint8)
+    top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
+    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return frame
+
+
+def build_video(scenes_dir: Path, path: Path, scene_count: int, frames_each: int) -> tuple[int, list[str]]:
+    """Write the test video: `scene_count` scenes with 1-4 annotated faces of at least 40 px once letterboxed,
+    each for `frames_each` frames. Returns the frame count and the scene names."""
+    chosen = []
+    for scene in load_scenes(scenes_dir):
+        if not 1 <= len(scene.faces) <= 4:
+            continue
+        image = read_image(scene.path)
+        scale = min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
+        if min(face.box.w for face in scene.faces) * scale >= 40:
+            chosen.append((scene.name, letterbox(image, SIZE)))
+        if len(chosen) == scene_count:
+            break
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, SIZE)
+    for _, frame in chosen:
+        for _ in range(frames_each):
+            writer.write(frame)
+    writer.release()
+    return len(chosen) * frames_each, [name for name, _ in chosen]
+
+
+def tutorial_loop(video: Path, keras_model: Path, confidence: float) -> tuple[float, float]:
+    """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame)."""
+    import_tensorflow()
+    import keras
+
+    prototxt, weights = locate_ssd_files(None)
+    face_net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
+    mask_net = keras.models.load_model(keras_model, compile=False)
+    mask_net.predict(np.zeros((1, 224, 224, 3), np.float32), verbose=0)  # first-call set-up outside the timing
+    capture = cv2.VideoCapture(str(video))
+    frames = faces_seen = 0
+    start = time.perf_counter()
+    while True:
+        grabbed, frame = capture.read()
+        if not grabbed:
+            break
+        frame = imutils.resize(frame, width=400)
+        (h, w) = frame.shape[:2]
+        face_net.setInput(cv2.dnn.blobFromImage(frame, 1.0, (300, 300), (104.0, 177.0, 123.0)))
+        detections = face_net.forward()
+        faces, locations = [], []
+        for i in range(detections.shape[2]):
+            if detections[0, 0, i, 2] > confidence:
+                box = detections[0, 0, i, 3:7] * np.array([w, h, w, h])
+                (start_x, start_y, end_x, end_y) = box.astype("int")
+                (start_x, start_y) = (max(0, start_x), max(0, start_y))
+                (end_x, end_y) = (min(w - 1, end_x), min(h - 1, end_y))
+                face = frame[start_y:end_y, start_x:end_x]
+                if face.size == 0:
+                    continue
+                face = cv2.resize(cv2.cvtColor(face, cv2.COLOR_BGR2RGB), (224, 224))
+                faces.append(face.astype("float32"))  # the model scales 0-255 itself (preprocess_input's job)
+                locations.append((start_x, start_y, end_x, end_y))
+        predictions = mask_net.predict(np.array(faces), batch_size=32, verbose=0) if faces else []
+        for (start_x, start_y, end_x, end_y), (mask, without_mask) in zip(locations, predictions):
+            label = "Mask" if mask > without_mask else "No Mask"
+            colour = (0, 255, 0) if label == "Mask" else (0, 0, 255)
+            cv2.putText(frame, f"{label}: {max(mask, without_mask) * 100:.2f}%", (start_x, start_y - 10),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 2)
+            cv2.rectangle(frame, (start_x, start_y), (end_x, end_y), colour, 2)
+        frames += 1
+        faces_seen += len(faces)
+    elapsed = time.perf_counter() - start
+    return frames / elapsed, faces_seen / max(frames, 1)
+
+
+class PlainSource:
+    """Frames read on the calling thread (to measure what the reader thread buys)."""
+
+    def __init__(self, path: Path) -> None:
+        self.capture = cv2.VideoCapture(str(path))
+
+    def read(self) -> np.ndarray | None:
+        grabbed, frame = self.capture.read()
+        return frame if grabbed else None
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threaded: bool) -> tuple[float, float]:
+    """detect_mask_video.py's loop, headless, on a file: (FPS, faces per frame)."""
+    pipeline.process(np.zeros((SIZE[1], SIZE[0], 3), np.uint8))  # first-call set-up outside the timing
+    pipeline.classifier.predict(np.zeros((1, pipeline.classifier.input_size, pipeline.classifier.input_size, 3)))
+    source = FileSource(str(video)) if threaded else PlainSource(video)
+    try:
+        summary = monitor(pipeline, source, MonitorSettings(classify_every=classify_every))
+    finally:
+        source.close()
+    return summary.fps, summary.faces / max(summary.frames, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .keras classifier")
+    parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+                        / "scenes-dev", help="annotated scenes to build the video from")
+    parser.add_argument("--detector", default="ssd", help="face detector of the project's loop (default: ssd)")
+    parser.add_argument("--scene-count", type=int, default=12)
+    parser.add_argument("--frames-each", type=int, default=20)
+    parser.add_argument("--classify-every", type=int, default=5)
+    parser.add_argument("--confidence", type=float, default=0.5)
+    parser.add_argument("--quick", action="store_true", help="only the tutorial's loop and the default setting")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        video = folder / "scenes_640x480.avi"
+        frames, names = build_video(args.scenes, video, args.scene_count, args.frames_each)
+        print(f"test video: {frames} frames of 640x480 from {len(names)} scenes of {args.scenes} "
+              f"({', '.join(names)})", flush=True)
+        tflite = export_path(folder / args.model.name, "float32")
+        int8 = export_path(folder / args.model.name, "int8")
+        export_tflite(args.model, {"float32": tflite} if args.quick else {"float32": tflite, "int8": int8})
+        detector = create_detector(args.detector, args.confidence)
+        keras_pipeline = MaskPipeline(detector, MaskClassifier(args.model))
+        tflite_pipeline = MaskPipeline(detector, MaskClassifier(tflite))
+
+        settings = [("project: TFLite float32, re-classify every "
+                     f"{args.classify_every} frames, threaded reading (default)", tflite_pipeline,
+                     args.classify_every, True)]
+        if not args.quick:
+            settings += [
+                ("project: Keras compiled call, every face every frame", keras_pipeline, 1, True),
+                (f"project: Keras compiled call, re-classify every {args.classify_every}", keras_pipeline,
+                 args.classify_every, True),
+                ("project: TFLite float32, every face every frame", tflite_pipeline, 1, True),
+                ("project: TFLite int8, every face every frame", MaskPipeline(detector, MaskClassifier(int8)), 1,
+                 True),
+                (f"project: TFLite float32, re-classify every {args.classify_every}, reading on the main thread",
+                 tflite_pipeline, args.classify_every, False),
+            ]
+        baseline, baseline_faces = tutorial_loop(video, args.model, args.confidence)
+        print(f"{'loop':<88} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
+        print(f"{'tutorial: SSD 300 + Keras model.predict every frame':<88} {baseline:6.1f} {baseline_faces:11.2f} "
+              f"{1.0:6.2f}", flush=True)
+        for name, pipeline, every, threaded in settings:
+            fps, faces = project_loop(video, pipeline, every, threaded)
+            print(f"{name:<88} {fps:6.1f} {faces:11.2f} {fps / baseline:6.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,243 @@
+"""detect_mask_video.py run headless on a video made from real annotated photos, with the real detector and the
+shipped model; sources that do not open; tracking and back-off."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facemask.detection import Box, Detection, create_detector
+from facemask.evaluation import load_scenes
+from facemask.imageio import read_image
+from facemask.video import FaceTracker, retry_delays
+
+SIZE = (640, 480)
+SCENE_FRAMES = 8
+GAP_FRAMES = 12  # longer than the tracker's patience (10 frames), so each scene's face is a new person
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the test video showing one annotated photo."""
+
+    name: str
+    label: str
+    first: int
+    last: int
+    box: Box  # the annotated face, in video coordinates
+
+
+def letterbox(image: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """`image` fitted into a 640x480 frame: the frame, the scale and the offsets."""
+    scale = min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    frame = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
+    top, left = (SIZE[1] - resized.shape[0]) // 2, (SIZE[0] - resized.shape[1]) // 2
+    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return frame, scale, left, top
+
+
+def chosen_scenes(scenes_dir: Path) -> list[tuple[object, str]]:
+    """Per label, the two single-face scenes whose face is widest while 60-160 px once in the video (faces of a
+    person a few metres from a camera), unmasked and masked alternating."""
+    picked = {}
+    for label in ("without_mask", "with_mask"):
+        candidates = []
+        for scene in load_scenes(scenes_dir):
+            if len(scene.faces) == 1 and scene.faces[0].label == label:
+                height, width = read_image(scene.path).shape[:2]
+                width_in_video = scene.faces[0].box.w * min(SIZE[0] / width, SIZE[1] / height)
+                if 60 <= width_in_video <= 160:
+                    candidates.append((-round(width_in_video), scene.name, scene))
+        picked[label] = [scene for _, _, scene in sorted(candidates, key=lambda c: c[:2])[:2]]
+        assert len(picked[label]) == 2, f"not enough single-face {label} scenes in {scenes_dir}"
+    return [(picked[label][i], label) for i in range(2) for label in ("without_mask", "with_mask")]
+
+
+@pytest.fixture(scope="module")
+def scene_video(scenes_dir: Path, tmp_path_factory) -> tuple[Path, list[Segment], int]:
+    """An MJPG video: four annotated photos for 8 frames each, grey gaps of 12 frames between them."""
+    path = tmp_path_factory.mktemp("video") / "scenes.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, SIZE)
+    segments, index = [], 0
+    for number, (scene, label) in enumerate(chosen_scenes(scenes_dir)):
+        if number:
+            for _ in range(GAP_FRAMES):
+                writer.write(np.full((SIZE[1], SIZE[0], 3), 128, np.uint8))
+            index += GAP_FRAMES
+        frame, scale, left, top = letterbox(read_image(scene.path))
+        face = scene.faces[0].box
+        box = Box(round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale),
+                  round(face.h * scale))
+        segments.append(Segment(scene.name, label, index, index + SCENE_FRAMES - 1, box))
+        for _ in range(SCENE_FRAMES):
+            writer.write(frame)
+        index += SCENE_FRAMES
+    writer.release()
+    return path, segments, index
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        grabbed, frame = capture.read()
+        if not grabbed:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def banner_is_red(frame: np.ndarray) -> bool:
+    """Whether the alert banner (bottom centre) is showing."""
+    band = frame[-12:, SIZE[0] // 2 - 40:SIZE[0] // 2 + 40].reshape(-1, 3).mean(axis=0)
+    return band[2] > 170 and band[0] < 90 and band[1] < 90
+
+
+@pytest.fixture(scope="module")
+def headless_run(scene_video, shipped_model, run_script, tmp_path_factory):
+    """One headless run of the script recording, logging events and running an alert command."""
+    video, segments, frames = scene_video
+    folder = tmp_path_factory.mktemp("run")
+    output, events, alerts = folder / "annotated.mp4", folder / "events.jsonl", folder / "alerts.jsonl"
+    events.write_text('{"earlier": "line"}\n')
+    hook = folder / "hook.py"
+    hook.write_text("import os, sys\nopen(sys.argv[1], 'a').write(os.environ['FACEMASK_EVENT'] + '\\n')\n")
+    command = shlex.join([sys.executable, str(hook), str(alerts)])
+    result = run_script("detect_mask_video.py", "--source", video, "--model", shipped_model, "--output", output,
+                        "--events", events, "--alert-command", command, "--no-display")
+    return result, output, events, alerts, segments, frames
+
+
+def test_run_ends_cleanly_at_the_end_of_the_file(headless_run):
+    result, *_, frames = headless_run
+    assert result.returncode == 0, result.stderr
+    assert f"{frames} frames" in result.stdout
+    assert "stopped by end of video" in result.stdout
+
+
+def test_recording_has_every_frame_at_the_source_size(headless_run):
+    result, output, *_, frames = headless_run
+    recorded = read_video(output)
+    assert len(recorded) == frames
+    assert {frame.shape for frame in recorded} == {(SIZE[1], SIZE[0], 3)}
+    assert not list(output.parent.glob(".annotated*")), "temporary recording left behind"
+
+
+def test_each_unmasked_person_is_one_event_and_masked_ones_none(headless_run):
+    result, _, events, _, segments, _ = headless_run
+    lines = events.read_text().splitlines()
+    assert json.loads(lines[0]) == {"earlier": "line"}, "the events file must be appended to"
+    logged = [json.loads(line) for line in lines[1:]]
+    assert {"time", "frame", "box", "probability", "label", "track"} <= set(logged[0])
+    for segment in segments:
+        inside = [event for event in logged if segment.first <= event["frame"] <= segment.last]
+        if segment.label == "with_mask":
+            assert inside == [], f"{segment.name} (masked) raised {inside}"
+        else:
+            assert len(inside) == 1, f"{segment.name} (unmasked, {SCENE_FRAMES} frames) raised {inside}"
+            assert inside[0]["frame"] == segment.first
+            assert Box(*inside[0]["box"]).iou(segment.box) > 0.3
+            assert inside[0]["label"] != "with_mask" and 0.5 <= inside[0]["probability"] <= 1.0
+    assert len(logged) == sum(segment.label != "with_mask" for segment in segments)
+    assert sum(line.startswith("frame ") for line in result.stdout.splitlines()) == len(logged)
+
+
+def test_alert_command_gets_each_event_and_banner_shows_while_unmasked(headless_run):
+    _, output, events, alerts, segments, _ = headless_run
+    assert alerts.read_text().splitlines() == events.read_text().splitlines()[1:]
+    recorded = read_video(output)
+    for segment in segments:
+        middle = recorded[(segment.first + segment.last) // 2]
+        assert banner_is_red(middle) == (segment.label != "with_mask"), segment.name
+
+
+def test_classifying_every_frame_gives_the_same_events(scene_video, shipped_model, run_script, tmp_path):
+    video, segments, _ = scene_video
+    events = tmp_path / "events.jsonl"
+    result = run_script("detect_mask_video.py", "--source", video, "--model", shipped_model, "--events", events,
+                        "--classify-every", "1", "--no-display")
+    assert result.returncode == 0, result.stderr
+    frames = sorted(json.loads(line)["frame"] for line in events.read_text().splitlines())
+    assert frames == [segment.first for segment in segments if segment.label != "with_mask"]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("99", "cannot open camera 99"),
+    ("missing.mp4", "video file not found: missing.mp4"),
+    ("rtsp://127.0.0.1:9/none", "cannot open stream rtsp://127.0.0.1:9/none after 1 retries"),
+])
+def test_a_source_that_does_not_open_is_a_one_line_error(run_script, source, message):
+    result = run_script("detect_mask_video.py", "--source", source, "--max-retries", "1", "--no-display")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    if source.startswith("rtsp"):
+        assert "retrying in 1 s" in result.stderr
+
+
+def test_a_file_that_is_not_a_video(run_script, tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("not a video")
+    result = run_script("detect_mask_video.py", "--source", fake, "--no-display")
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: cannot open video file")
+
+
+def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_path):
+    video = scene_video[0]
+    existing = tmp_path / "existing.mp4"
+    existing.write_bytes(b"keep me")
+    cases = [(["--output", existing], "output exists (use --force to overwrite)"),
+             (["--output", tmp_path / "clip.gif"], "recording needs one of the extensions"),
+             (["--output", video, "--force"], "would overwrite the --source video"),
+             (["--events", tmp_path / "no" / "events.jsonl"], "events folder does not exist"),
+             (["--alert-command", "no-such-program-here --now"], "program not found")]
+    for arguments, message in cases:
+        result = run_script("detect_mask_video.py", "--source", video, "--no-display", *arguments)
+        assert result.returncode == 2 and message in result.stderr, (arguments, result.stderr)
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_tracker_follows_moving_faces_and_forgets_them_after_its_patience(scenes_dir):
+    scene = next(scene for scene in load_scenes(scenes_dir)
+                 if len(scene.faces) >= 2 and min(face.box.w for face in scene.faces) >= 50)
+    found = create_detector("ssd").detect(read_image(scene.path))
+    assert len(found) >= 2
+    tracker = FaceTracker(iou_threshold=0.3, patience=3, classify_every=2)
+
+    def moved(step: int) -> list[Detection]:
+        shift = step * max(1, min(d.box.w for d in found) // 20)
+        return [Detection(Box(d.box.x + shift, d.box.y, d.box.w, d.box.h), d.score) for d in found]
+
+    first = tracker.update(moved(0))
+    ids = [track.id for track in first]
+    assert len(set(ids)) == len(found)
+    assert tracker.due(first) == first  # new faces are classified at once
+    for track in first:
+        track.face, track.since_classified = object(), 0
+    for step in range(1, 5):
+        visible = tracker.update(moved(step))
+        assert [track.id for track in visible] == ids
+        assert (tracker.due(visible) == visible) == (step % 2 == 0)
+        for track in tracker.due(visible):
+            track.since_classified = 0
+    for _ in range(3):
+        assert tracker.update([]) == [] and len(tracker.tracks) == len(found)
+    tracker.update([])
+    assert tracker.tracks == []
+    assert all(track.id not in ids for track in tracker.update(moved(0)))
+
+
+def test_back_off_doubles_up_to_thirty_seconds():
+    assert list(retry_delays(7)) == [1, 2, 4, 8, 16, 30, 30]
+    assert list(retry_delays(0)) == []
