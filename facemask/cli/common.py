@@ -16,12 +16,13 @@ DEFAULT_MODEL = REPOSITORY / "models" / "mask_detector.keras"
 DEFAULT_DETECTOR = "yunet"  # best recall at few false detections on real scenes: docs/evaluation.md
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """The detector, model and threshold options every tool that runs the pipeline takes."""
+def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFAULT_DETECTOR) -> None:
+    """The detector, model and threshold options every tool that runs the pipeline takes (`detector`: the
+    default backend, which the video tool sets to one fast enough for real time)."""
     parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL,
                         help="mask classifier, .keras or .tflite (default: the shipped models/mask_detector.keras)")
-    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
-                        help=f"face detector backend (default: {DEFAULT_DETECTOR})")
+    parser.add_argument("--detector", choices=DETECTORS, default=detector,
+                        help=f"face detector backend (default: {detector})")
     parser.add_argument("--face", "-f", type=Path, default=None,
                         help="folder with an SSD deploy.prototxt and .caffemodel (default: the packaged res10 SSD)")
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())

@@ -13,6 +13,7 @@ from facemask.imageio import check_writable
 from facemask.video import Alerts, Event, EventLog, MonitorSettings, Recorder, monitor, open_source, parse_command
 
 DEFAULT_CLASSIFY_EVERY = 5
+VIDEO_DETECTOR = "ssd"  # the only backend fast enough for real time on a CPU: docs/video.md
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="classify a tracked face again every N frames; new faces are classified at once "
                              f"(default: {DEFAULT_CLASSIFY_EVERY}; 1 classifies every face in every frame)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output video")
-    add_pipeline_arguments(parser)
+    add_pipeline_arguments(parser, detector=VIDEO_DETECTOR)
     return parser
 
 
