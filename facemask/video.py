@@ -506,7 +506,6 @@ def monitor(pipeline: MaskPipeline, source, settings: MonitorSettings, recorder:
             if frame is None:
                 break
             index = summary.frames
-            summary.frames += 1
             visible = tracker.update(pipeline.detector.detect(frame))
             due = tracker.due(visible)
             for track, face in zip(due, pipeline.classify(frame, [track.detection for track in due])):
@@ -526,6 +525,7 @@ def monitor(pipeline: MaskPipeline, source, settings: MonitorSettings, recorder:
             annotated = draw_overlay(frame, faces, rate.tick(), settings.alerts.banner)
             if recorder is not None:
                 recorder.write(annotated)
+            summary.frames += 1
             if settings.display:
                 cv2.imshow(settings.window, annotated)
                 if cv2.waitKey(1) & 0xFF == ord("q"):

@@ -3,9 +3,12 @@ shipped model; sources that do not open; tracking and back-off."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import shlex
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,6 +172,49 @@ def test_classifying_every_frame_gives_the_same_events(scene_video, shipped_mode
     assert result.returncode == 0, result.stderr
     frames = sorted(json.loads(line)["frame"] for line in events.read_text().splitlines())
     assert frames == [segment.first for segment in segments if segment.label != "with_mask"]
+
+
+class OneVideoServer:
+    """A local HTTP server that serves a folder until the first download ends, then goes away: a stream that
+    drops for good."""
+
+    def __init__(self, folder: Path) -> None:
+        served = threading.Event()
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):
+                super().do_GET()
+                served.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      functools.partial(Handler, directory=str(folder)))
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._stop_after, args=(served,), daemon=True).start()
+
+    def _stop_after(self, served: threading.Event) -> None:
+        served.wait()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_stream_that_drops_is_retried_then_ends_with_a_clear_error_and_a_closed_recording(
+        scene_video, shipped_model, run_script, tmp_path):
+    video = scene_video[0]
+    server = OneVideoServer(video.parent)
+    url = f"http://127.0.0.1:{server.port}/{video.name}"
+    output = tmp_path / "stream.avi"
+    result = run_script("detect_mask_video.py", "--source", url, "--model", shipped_model, "--output", output,
+                        "--max-retries", "1", "--no-display")
+    assert result.returncode == 2
+    assert f"warning: stream {url} unavailable, retrying in 1 s" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"error: stream {url} dropped: cannot open stream {url} "
+                                                      "after 1 retries")
+    recorded = read_video(output)
+    assert recorded and {frame.shape for frame in recorded} == {(SIZE[1], SIZE[0], 3)}
 
 
 @pytest.mark.parametrize("source, message", [
