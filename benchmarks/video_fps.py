@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 from facemask.classification import import_tensorflow  # noqa: E402
 from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
 from facemask.detection import create_detector, locate_ssd_files  # noqa: E402
+from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
 from facemask.export import export_path, export_tflite  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
@@ -52,25 +53,37 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return frame
 
 
-def build_video(scenes_dir: Path, path: Path, scene_count: int, frames_each: int) -> tuple[int, list[str]]:
-    """Write the test video: `scene_count` scenes with 1-4 annotated faces of at least 40 px once letterboxed,
-    each for `frames_each` frames. Returns the frame count and the scene names."""
-    chosen = []
+def build_video(scenes_dir: Path, path: Path, slide_count: int, frames_each: int) -> tuple[int, int]:
+    """Write the test video: `slide_count` slides of `frames_each` frames, cycling through one single-face
+    scene, one three-face scene, two single-face scenes side by side and a single-face scene beside a three-face
+    one (1, 3, 2 and 4 annotated faces). Returns the frame count and the number of annotated faces shown."""
+    singles, triples = [], []
     for scene in load_scenes(scenes_dir):
-        if not 1 <= len(scene.faces) <= 4:
-            continue
         image = read_image(scene.path)
-        scale = min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
-        if min(face.box.w for face in scene.faces) * scale >= 40:
-            chosen.append((scene.name, letterbox(image, SIZE)))
-        if len(chosen) == scene_count:
-            break
+        narrowest = min(face.box.w for face in scene.faces) * min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
+        if len(scene.faces) == 1 and narrowest >= 80:
+            singles.append(image)
+        elif len(scene.faces) == 3 and narrowest >= 40:
+            triples.append(image)
+    if len(singles) < 4 or len(triples) < 2:
+        raise FacemaskError(f"not enough single- and three-face scenes in {scenes_dir}")
+    layouts = [((singles, 1),), ((triples, 1),), ((singles, 2),), ((singles, 1), (triples, 1))]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, SIZE)
-    for _, frame in chosen:
+    used = {id(singles): 0, id(triples): 0}
+    faces = 0
+    for slide in range(slide_count):
+        pictures = []
+        for pool, count in layouts[slide % len(layouts)]:
+            for _ in range(count):
+                pictures.append(pool[used[id(pool)] % len(pool)])
+                used[id(pool)] += 1
+                faces += 1 if pool is singles else 3
+        column = SIZE[0] // len(pictures)
+        frame = np.hstack([letterbox(picture, (column, SIZE[1])) for picture in pictures])
         for _ in range(frames_each):
             writer.write(frame)
     writer.release()
-    return len(chosen) * frames_each, [name for name, _ in chosen]
+    return slide_count * frames_each, faces
 
 
 def tutorial_loop(video: Path, keras_model: Path, confidence: float) -> tuple[float, float]:
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
                         / "scenes-dev", help="annotated scenes to build the video from")
     parser.add_argument("--detector", default="ssd", help="face detector of the project's loop (default: ssd)")
-    parser.add_argument("--scene-count", type=int, default=12)
+    parser.add_argument("--slides", type=int, default=12, help="photos or pairs of photos in the video")
     parser.add_argument("--frames-each", type=int, default=20)
     parser.add_argument("--classify-every", type=int, default=5)
     parser.add_argument("--confidence", type=float, default=0.5)
@@ -161,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         video = folder / "scenes_640x480.avi"
-        frames, names = build_video(args.scenes, video, args.scene_count, args.frames_each)
-        print(f"test video: {frames} frames of 640x480 from {len(names)} scenes of {args.scenes} "
-              f"({', '.join(names)})", flush=True)
+        frames, faces = build_video(args.scenes, video, args.slides, args.frames_each)
+        print(f"test video: {frames} frames of 640x480, {args.slides} slides of real photos from {args.scenes} "
+              f"showing 1 to 4 people ({faces / args.slides:.2f} annotated faces per frame)", flush=True)
         tflite = export_path(folder / args.model.name, "float32")
         int8 = export_path(folder / args.model.name, "int8")
         export_tflite(args.model, {"float32": tflite} if args.quick else {"float32": tflite, "int8": int8})
