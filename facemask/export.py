@@ -94,7 +94,8 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
     return exports
 
 
-def scene_crops(scenes: list[Scene], size: int, crop: CropSettings = CropSettings()) -> tuple[list[np.ndarray], list[str]]:
+def scene_crops(scenes: list[Scene], size: int,
+                crop: CropSettings = CropSettings()) -> tuple[list[np.ndarray], list[str]]:
     """The classifier's input for every annotated face of `scenes` and its label."""
     crops, labels = [], []
     for scene in scenes:

@@ -10,7 +10,8 @@ from pathlib import Path
 from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
-from facemask.video import Alerts, Event, EventLog, MonitorSettings, Recorder, monitor, open_source, parse_command
+from facemask.video import (Alerts, Event, EventLog, FileSource, MonitorSettings, Recorder, monitor, open_source,
+                            parse_command)
 
 DEFAULT_CLASSIFY_EVERY = 5
 VIDEO_DETECTOR = "ssd"  # the only backend fast enough for real time on a CPU: docs/video.md
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     source = open_source(args.source, args.max_retries, on_retry=warn)
     recorder = events = None
     try:
-        recorder = Recorder(args.output, source.info.fps) if args.output is not None else None
+        if args.output is not None:  # a file keeps its own rate; live video is recorded at the rate it is seen
+            recorder = Recorder(args.output, source.info.fps if isinstance(source, FileSource) else None)
         events = EventLog(args.events) if args.events is not None else None
         display = not args.no_display and display_available()
         if not args.no_display and not display:
