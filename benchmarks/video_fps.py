@@ -17,6 +17,7 @@ tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a te
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ import cv2  # noqa: E402
 import imutils  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.classification import import_tensorflow  # noqa: E402
+from facemask.classification import MaskClassifier, import_tensorflow  # noqa: E402
 from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
 from facemask.detection import create_detector, locate_ssd_files  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
@@ -36,7 +37,6 @@ from facemask.evaluation import load_scenes  # noqa: E402
 from facemask.export import export_path, export_tflite  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
-from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.video import FileSource, MonitorSettings, monitor  # noqa: E402
 
 SIZE = (640, 480)
@@ -86,14 +86,34 @@ def build_video(scenes_dir: Path, path: Path, slide_count: int, frames_each: int
     return slide_count * frames_each, faces
 
 
-def tutorial_loop(video: Path, keras_model: Path, confidence: float) -> tuple[float, float]:
-    """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame)."""
-    import_tensorflow()
-    import keras
+def milliseconds_per_call(call, repeats: int = 15) -> float:
+    """Median wall time of `call()` in milliseconds, after two untimed calls."""
+    call(), call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
 
+
+def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]) -> None:
+    """Print what each part of a frame's work costs: the detector, and each way of classifying 1 or 4 faces."""
+    print(f"{'component (one 640x480 frame with 4 people)':<60} {'ms per call':>12}")
+    print(f"{'face detector ' + detector.name:<60} {milliseconds_per_call(lambda: detector.detect(frame)):12.1f}")
+    for count in (1, 4):
+        faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
+        timings = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
+        timings.update({name: functools.partial(classifier.predict, faces) for name, classifier in classifiers.items()})
+        for name, call in timings.items():
+            print(f"{f'{name}, {count} face' + ('s' if count > 1 else ''):<60} {milliseconds_per_call(call):12.1f}")
+    sys.stdout.flush()
+
+
+def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, float]:
+    """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame)."""
     prototxt, weights = locate_ssd_files(None)
     face_net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
-    mask_net = keras.models.load_model(keras_model, compile=False)
     mask_net.predict(np.zeros((1, 224, 224, 3), np.float32), verbose=0)  # first-call set-up outside the timing
     capture = cv2.VideoCapture(str(video))
     frames = faces_seen = 0
@@ -168,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-each", type=int, default=20)
     parser.add_argument("--classify-every", type=int, default=5)
     parser.add_argument("--confidence", type=float, default=0.5)
-    parser.add_argument("--quick", action="store_true", help="only the tutorial's loop and the default setting")
+    parser.add_argument("--quick", action="store_true", help="no component timings, only the tutorial's loop and the two re-classify settings")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -181,24 +201,33 @@ def main(argv: list[str] | None = None) -> int:
         int8 = export_path(folder / args.model.name, "int8")
         export_tflite(args.model, {"float32": tflite} if args.quick else {"float32": tflite, "int8": int8})
         detector = create_detector(args.detector, args.confidence)
-        keras_pipeline = MaskPipeline(detector, MaskClassifier(args.model))
-        tflite_pipeline = MaskPipeline(detector, MaskClassifier(tflite))
+        classifiers = {"Keras compiled call": MaskClassifier(args.model), "TFLite float32": MaskClassifier(tflite)}
+        keras_pipeline = MaskPipeline(detector, classifiers["Keras compiled call"])
+        tflite_pipeline = MaskPipeline(detector, classifiers["TFLite float32"])
+        import_tensorflow()
+        import keras
 
-        settings = [("project: TFLite float32, re-classify every "
-                     f"{args.classify_every} frames, threaded reading (default)", tflite_pipeline,
-                     args.classify_every, True)]
+        mask_net = keras.models.load_model(args.model, compile=False)
+        every = args.classify_every
+        settings = [(f"project: TFLite float32, re-classify every {every}, threaded reading (recommended)",
+                     tflite_pipeline, every, True),
+                    (f"project: Keras compiled call, re-classify every {every} (the default .keras model)",
+                     keras_pipeline, every, True)]
         if not args.quick:
+            classifiers["TFLite int8"] = MaskClassifier(int8)
+            capture = cv2.VideoCapture(str(video))
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 3 * args.frames_each)  # the fourth slide: 4 people
+            component_timings(capture.read()[1], detector, mask_net, classifiers)
+            capture.release()
             settings += [
                 ("project: Keras compiled call, every face every frame", keras_pipeline, 1, True),
-                (f"project: Keras compiled call, re-classify every {args.classify_every}", keras_pipeline,
-                 args.classify_every, True),
                 ("project: TFLite float32, every face every frame", tflite_pipeline, 1, True),
-                ("project: TFLite int8, every face every frame", MaskPipeline(detector, MaskClassifier(int8)), 1,
-                 True),
-                (f"project: TFLite float32, re-classify every {args.classify_every}, reading on the main thread",
-                 tflite_pipeline, args.classify_every, False),
+                ("project: TFLite int8, every face every frame", MaskPipeline(detector, classifiers["TFLite int8"]),
+                 1, True),
+                (f"project: TFLite float32, re-classify every {every}, frames read on the main thread",
+                 tflite_pipeline, every, False),
             ]
-        baseline, baseline_faces = tutorial_loop(video, args.model, args.confidence)
+        baseline, baseline_faces = tutorial_loop(video, mask_net, args.confidence)
         print(f"{'loop':<88} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
         print(f"{'tutorial: SSD 300 + Keras model.predict every frame':<88} {baseline:6.1f} {baseline_faces:11.2f} "
               f"{1.0:6.2f}", flush=True)
