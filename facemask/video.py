@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import cv2
 import numpy as np
@@ -74,6 +74,16 @@ def retry_delays(max_retries: int, first: float = 1.0, longest: float = 30.0) ->
     """Back-off before each reconnection attempt: 1, 2, 4, ... seconds, at most `longest`, `max_retries` times."""
     for attempt in range(max_retries):
         yield min(longest, first * 2 ** attempt)
+
+
+class FrameSource(Protocol):
+    """Anything the monitor reads frames from."""
+
+    def read(self) -> np.ndarray | None:
+        """The next 8-bit BGR frame, or None when there are no more."""
+
+    def close(self) -> None:
+        """Stop reading and release the source."""
 
 
 @dataclass
@@ -188,7 +198,8 @@ class LiveSource:
         self.capture.release()
 
 
-def open_source(text: str, max_retries: int = 5, on_retry: Callable[[str], None] = lambda message: None):
+def open_source(text: str, max_retries: int = 5,
+                on_retry: Callable[[str], None] = lambda message: None) -> FileSource | LiveSource:
     """A FileSource or LiveSource for a `--source` value: camera index, video file or stream URL."""
     source = parse_source(text)
     if isinstance(source, str) and not is_stream(source):
@@ -516,8 +527,9 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def monitor(pipeline: MaskPipeline, source, settings: MonitorSettings, recorder: Recorder | None = None,
-            events: EventLog | None = None, on_event: Callable[[Event], None] = lambda event: None) -> MonitorSummary:
+def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettings,
+            recorder: Recorder | None = None, events: EventLog | None = None,
+            on_event: Callable[[Event], None] = lambda event: None) -> MonitorSummary:
     """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
     or Ctrl-C; returns the summary. Faces are tracked so a tracked face is classified only every
     `settings.classify_every` frames and an unmasked face makes one event, not one per frame."""
