@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     check_writable(args.output, args.force)
     templates = load_templates(REPOSITORY / "mask-templates")
     landmarker, painter = FaceLandmarker(create_detector("ssd", 0.5)), MaskPainter()
@@ -65,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     header = np.full((24, grid.shape[1], 3), 255, np.uint8)
     for column, caption in enumerate(captions):
         cv2.putText(header, caption, (column * TILE + 8, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(".jpg", np.vstack([header, grid]), [cv2.IMWRITE_JPEG_QUALITY, 82])
     if not ok:
         raise FacemaskError(f"cannot encode the figure as JPEG: {args.output}")
