@@ -170,7 +170,7 @@ def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threa
     """detect_mask_video.py's loop, headless, on a file: (FPS, faces per frame)."""
     pipeline.process(np.zeros((SIZE[1], SIZE[0], 3), np.uint8))  # first-call set-up outside the timing
     pipeline.classifier.predict(np.zeros((1, pipeline.classifier.input_size, pipeline.classifier.input_size, 3)))
-    source = FileSource(str(video)) if threaded else PlainSource(video)
+    source = FileSource(str(video)).start() if threaded else PlainSource(video)
     try:
         summary = monitor(pipeline, source, MonitorSettings(classify_every=classify_every))
     finally:

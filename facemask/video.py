@@ -77,7 +77,7 @@ def retry_delays(max_retries: int, first: float = 1.0, longest: float = 30.0) ->
 
 
 class FrameSource(Protocol):
-    """Anything the monitor reads frames from."""
+    """Anything the monitor reads frames from (started)."""
 
     def read(self) -> np.ndarray | None:
         """The next 8-bit BGR frame, or None when there are no more."""
@@ -109,14 +109,20 @@ class FileSource:
             raise FacemaskError(f"cannot open video file (not a video OpenCV can decode?): {path}")
         self.info = SourceInfo(path, int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), float(capture.get(cv2.CAP_PROP_FPS)))
+
+    def start(self) -> FileSource:
+        """Start decoding on the reader thread."""
         self._stream.start()
+        return self
 
     def read(self) -> np.ndarray | None:
         """The next frame, or None at the end of the file."""
         return self._stream.read()
 
     def close(self) -> None:
-        self._stream.stop()
+        if self._stream.thread.is_alive():
+            self._stream.stop()
+        self._stream.stream.release()
 
 
 class LiveSource:
@@ -138,7 +144,11 @@ class LiveSource:
         self._failure: str | None = None
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
+
+    def start(self) -> LiveSource:
+        """Start reading on the reader thread (opening already happened, so a bad source fails early)."""
         self._thread.start()
+        return self
 
     def _describe(self) -> str:
         return f"camera {self.source}" if isinstance(self.source, int) else f"stream {self.source}"
@@ -194,13 +204,15 @@ class LiveSource:
 
     def close(self) -> None:
         self._stopped = True
-        self._thread.join(timeout=STREAM_TIMEOUT_MS / 1000 + 1)
+        if self._thread.is_alive():
+            self._thread.join(timeout=STREAM_TIMEOUT_MS / 1000 + 1)
         self.capture.release()
 
 
 def open_source(text: str, max_retries: int = 5,
                 on_retry: Callable[[str], None] = lambda message: None) -> FileSource | LiveSource:
-    """A FileSource or LiveSource for a `--source` value: camera index, video file or stream URL."""
+    """A FileSource or LiveSource for a `--source` value (camera index, video file or stream URL), opened but
+    not yet started."""
     source = parse_source(text)
     if isinstance(source, str) and not is_stream(source):
         return FileSource(source)

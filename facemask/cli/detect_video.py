@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = load_pipeline(args)
         settings = MonitorSettings(classify_every=args.classify_every, display=display, alerts=alerts)
         stop_on_sigterm()
-        summary = monitor(pipeline, source, settings, recorder, events, on_event=print_event)
+        summary = monitor(pipeline, source.start(), settings, recorder, events, on_event=print_event)
     finally:
         source.close()
         if recorder is not None:
