@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facemask.cli.common import DEFAULT_DETECTOR, REPOSITORY, check_probability, error, run
-from facemask.detection import DETECTORS, create_detector
+from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, list_images, read_image, write_bytes_atomic, write_image_atomic
 from facemask.synthesis import FaceLandmarker, MaskPainter, mask_faces
@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{INCORRECT}/ the incorrectly worn versions (only with --incorrect-fraction > 0)")
     parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                         help=f"face detector backend (default: {DEFAULT_DETECTOR})")
-    parser.add_argument("--confidence", "-c", type=float, default=0.5,
-                        help="minimum face detection confidence (default: 0.5)")
+    defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
+    parser.add_argument("--confidence", "-c", type=float, default=None,
+                        help=f"minimum face detection confidence (default per detector: {defaults})")
     parser.add_argument("--whole-crops", action="store_true",
                         help="the input holds face crops: where the detector finds no face, fit the landmarks to the "
                              "whole image (do not use on other photos)")
@@ -94,7 +95,8 @@ def write(path: Path, image: np.ndarray, force: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_probability(args.incorrect_fraction, "--incorrect-fraction")
-    check_probability(args.confidence, "--confidence")
+    if args.confidence is not None:
+        check_probability(args.confidence, "--confidence")
     if args.per_face < 1:
         raise FacemaskError(f"--per-face must be at least 1, got {args.per_face}")
     check_folders(args.input, args.output)
