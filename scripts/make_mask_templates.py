@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Draw the project's mask templates into mask-templates/ (RGBA PNG + JSON anchors): python scripts/make_mask_templates.py"""
+"""Draw the mask templates into mask-templates/ (RGBA PNG + JSON anchors).
+
+    python scripts/make_mask_templates.py
+"""
 
 import argparse
 import sys

@@ -2,7 +2,7 @@
 """Draw the README figure of synthesized masks: real unmasked faces from ../shared, then the same face wearing a
 surgical mask, a respirator, a cloth mask and a mask worn incorrectly.
 
-    python scripts/make_synthesis_figure.py --faces ../shared/data/faces/without_mask --output docs/images/synthesized_masks.jpg
+    python scripts/make_synthesis_figure.py --faces ../shared/data/faces/without_mask --force
 """
 
 import argparse

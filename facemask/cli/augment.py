@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facemask.cli.common import DEFAULT_DETECTOR, REPOSITORY, check_probability, error, run
+from facemask.cli.common import DEFAULT_DETECTOR, REPOSITORY, check_probability, run
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, list_images, read_image, write_bytes_atomic, write_image_atomic
