@@ -18,11 +18,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cv2  # noqa: E402
+
 from facemask.cli.common import run  # noqa: E402
-from facemask.detection import (DEFAULT_CONFIDENCE, MTCNNDetector, SSDDetector, YuNetDetector,  # noqa: E402
-                                create_detector)
+from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetector, SSDDetector,  # noqa: E402
+                                YuNetDetector, create_detector)
 from facemask.evaluation import load_scenes, match_boxes, size_band  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
+
+
+class DlibHOG:
+    """dlib's HOG + linear SVM frontal face detector (not a backend of the package: measured for comparison)."""
+
+    name = "dlib-hog"
+
+    def __init__(self, upsample: int = 1) -> None:
+        import dlib
+
+        self.detector, self.upsample = dlib.get_frontal_face_detector(), upsample
+
+    def detect(self, image) -> list[Detection]:
+        height, width = image.shape[:2]
+        rects, scores, _ = self.detector.run(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self.upsample, 0.0)
+        return [Detection(Box.from_corners(r.left(), r.top(), r.right(), r.bottom(), width, height), float(s))
+                for r, s in zip(rects, scores)]
 
 
 def backends(names: list[str]) -> dict:
@@ -31,10 +50,13 @@ def backends(names: list[str]) -> dict:
     extra = {
         "yunet single pass @0.5": lambda: YuNetDetector(0.5, upscale=1.0, large_face_side=0, box_height_gain=1.0,
                                                         box_shift_down=0.0),
-        "yunet pyramid, raw boxes": lambda: YuNetDetector(box_height_gain=1.0, box_shift_down=0.0),
+        "yunet pyramid, raw boxes @0.7": lambda: YuNetDetector(box_height_gain=1.0, box_shift_down=0.0),
         "yunet pyramid @0.6": lambda: YuNetDetector(0.6),
+        "yunet pyramid, max 1280 px": lambda: YuNetDetector(max_side=1280),
         "ssd-300 + 3x3 tiles @0.5": lambda: SSDDetector(None, 0.5, input_size=300, tiles=3),
-        "mtcnn min face 12": lambda: MTCNNDetector(min_face_size=12),
+        "ssd-300 + 3x3 tiles @0.8": lambda: SSDDetector(None, 0.8, input_size=300, tiles=3),
+        "mtcnn @0.7": lambda: MTCNNDetector(0.7),
+        "dlib HOG, upsample 1": DlibHOG,
     }
     for name in names:
         if name in DEFAULT_CONFIDENCE:
@@ -66,7 +88,12 @@ def measure(detector, scenes, images) -> dict:
             if size_band(face.box.w) == "< 20 px":
                 small[0] += index in matched
                 small[1] += 1
-    return {"recall": found / faces, "masked": masked[0] / max(1, masked[1]), "small": small[0] / max(1, small[1]),
+    frame = cv2.resize(images[0], (640, 480))
+    start = time.perf_counter()
+    for _ in range(10):
+        detector.detect(frame)
+    frame_seconds = (time.perf_counter() - start) / 10
+    return {"frame": frame_seconds, "recall": found / faces, "masked": masked[0] / max(1, masked[1]), "small": small[0] / max(1, small[1]),
             "false": false, "per_image": false / len(images), "seconds": seconds / len(images)}
 
 
@@ -80,13 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     scenes = load_scenes(args.scenes)
     images = [read_image(scene.path) for scene in scenes]
     print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}")
-    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'s/image':>9}{'x base':>8}")
+    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
     baseline = None
     for name, make in backends(args.backends).items():
         result = measure(make(), scenes, images)
         baseline = baseline or result["seconds"]
         print(f"{name:<30}{result['recall']:>7.3f}{result['masked']:>7.3f}{result['small']:>7.3f}{result['false']:>6}"
-              f"{result['per_image']:>7.2f}{result['seconds']:>9.3f}{result['seconds'] / baseline:>8.1f}", flush=True)
+              f"{result['per_image']:>7.2f}{result['seconds']:>9.3f}{result['seconds'] / baseline:>8.1f}"
+              f"{result['frame']:>10.3f}", flush=True)
     return 0
 
 

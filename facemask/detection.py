@@ -159,13 +159,15 @@ def resize_by(image: np.ndarray, scale: float) -> np.ndarray:
 class YuNetDetector:
     """YuNet (libfacedetection, compiled into the `yuface` package) over a two-level image pyramid.
 
-    YuNet's anchors cover faces of about 10 to 256 pixels. One pass on the photo enlarged `upscale` times
-    finds faces down to about 10 / `upscale` pixels; a second pass on the photo shrunk to at most
+    YuNet's anchors cover faces of about 10 to 256 pixels. One pass on the photo enlarged up to `upscale`
+    times (but not beyond `max_side` pixels on its long side, which bounds the time on large photos and video
+    frames) finds faces down to about 10 / `upscale` pixels; a second pass on the photo shrunk to at most
     `large_face_side` pixels on its long side (and at least by half) finds faces that fill much of the frame
-    (`large_face_side=0` skips that pass).
-    Both passes are merged with non-maximum suppression. The network runs on the whole enlarged image: the
-    `yuface.detect` wrapper only warns above 960 pixels, and tiling measured no better on real scenes.
-    YuNet scores are 0-100; `confidence` and Detection.score are 0-1.
+    (`large_face_side=0` skips that pass). Both passes are merged with non-maximum suppression. The network
+    runs on the whole enlarged image: the `yuface.detect` wrapper only warns above 960 pixels, and tiling
+    measured no better on real scenes. YuNet scores are 0-100; `confidence` and Detection.score are 0-1.
+    libfacedetection's OpenMP threads spin while they wait: with the classifier (or anything else) busy on the
+    same cores a call took 4-8 times longer than on one thread, so it runs on one thread.
 
     YuNet draws its boxes from the brows to the chin (the WIDER FACE style). Annotated face boxes, and the
     face crops the classifier learns from, reach from the forehead to below the chin: measured on real scenes
@@ -175,15 +177,20 @@ class YuNetDetector:
 
     name = "yunet"
 
-    def __init__(self, confidence: float = 0.7, upscale: float = 2.0, large_face_side: int = 640,
-                 nms_threshold: float = 0.4, box_height_gain: float = 1.06, box_shift_down: float = 0.05) -> None:
+    def __init__(self, confidence: float = 0.7, upscale: float = 2.0, max_side: int = 1600,
+                 large_face_side: int = 640, nms_threshold: float = 0.4, box_height_gain: float = 1.06,
+                 box_shift_down: float = 0.05) -> None:
         try:
             from yuface.yuface import detect as yunet_detect
         except ImportError:
             raise FacemaskError("the YuNet face detector needs the 'yuface' package: pip install yuface") from None
+        from threadpoolctl import ThreadpoolController
+
         self._detect = yunet_detect
+        self._threads = ThreadpoolController()
         self.confidence = confidence
         self.upscale = upscale
+        self.max_side = max_side
         self.large_face_side = large_face_side
         self.nms_threshold = nms_threshold
         self.box_height_gain = box_height_gain
@@ -191,9 +198,11 @@ class YuNetDetector:
 
     def scales(self, width: int, height: int) -> list[float]:
         """The pyramid for a `width` x `height` image: the small-face scale, then the large-face one (if any)."""
+        long_side = max(width, height)
+        small_faces = max(1.0, min(self.upscale, self.max_side / long_side))
         if not self.large_face_side:
-            return [self.upscale]
-        return [self.upscale, min(0.5, self.large_face_side / max(width, height))]
+            return [small_faces]
+        return [small_faces, min(0.5, self.large_face_side / long_side)]
 
     def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Detection]:
         height, width = image.shape[:2]
@@ -212,7 +221,8 @@ class YuNetDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
-        found = [d for scale in self.scales(width, height) for d in self._detect_scaled(image, scale)]
+        with self._threads.limit(limits=1, user_api="openmp"):  # see the class docstring
+            found = [d for scale in self.scales(width, height) for d in self._detect_scaled(image, scale)]
         return non_max_suppression(found, self.nms_threshold)
 
 

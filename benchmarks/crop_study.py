@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Which crop of a detected face should the classifier see? Margin around the box and square crops, measured.
+
+    python benchmarks/crop_study.py --scenes ../shared/data/scenes-dev [--model models/mask_detector.keras]
+
+The default detector runs once per scene; then, for every crop setting, the whole evaluation (facemask.evaluation)
+is repeated with the same detections, so only the crop changes. Printed per setting: classifier accuracy on the
+annotated boxes and on the found faces, TNR, FNR and ROC AUC; seconds are those of the classification only.
+Results are recorded in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.cli.common import DEFAULT_DETECTOR, DEFAULT_MODEL, run  # noqa: E402
+from facemask.detection import Detection, create_detector  # noqa: E402
+from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
+from facemask.imageio import read_image  # noqa: E402
+from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
+
+
+class Replay:
+    """A detector that hands back detections found earlier, one list per call, in order."""
+
+    def __init__(self, detections: list[list[Detection]]) -> None:
+        self.detections = detections
+        self.calls = 0
+
+    def detect(self, image) -> list[Detection]:
+        found = self.detections[self.calls % len(self.detections)]
+        self.calls += 1
+        return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
+                        "scenes-dev")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR)
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
+    args = parser.parse_args(argv)
+    scenes = load_scenes(args.scenes)
+    images = [read_image(scene.path) for scene in scenes]
+    detector = create_detector(args.detector)
+    replay = Replay([detector.detect(image) for image in images])
+    classifier = MaskClassifier(args.model)
+    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces; detector {args.detector}, "
+          f"model {args.model}")
+    print(f"{'margin':>7}{'square':>8}{'acc boxes':>10}{'acc found':>10}{'TNR':>7}{'FNR':>7}{'AUC box':>8}"
+          f"{'AUC pipe':>9}{'s/image':>9}")
+    for margin, square in itertools.product(args.margins, (False, True)):
+        pipeline = MaskPipeline(replay, classifier, CropSettings(margin, square))
+        evaluation = SceneEvaluation()
+        start = time.perf_counter()
+        for scene, image in zip(scenes, images):
+            evaluate_scene(pipeline, scene, image, evaluation)
+        seconds = (time.perf_counter() - start) / len(images)
+        summary = summarize(evaluation)
+        accuracy, roc = summary["classifier_accuracy"], summary["roc"]
+        print(f"{margin:>7.2f}{str(square):>8}{accuracy['annotated_boxes']:>10.3f}{accuracy['found_faces']:>10.3f}"
+              f"{summary['tnr']:>7.3f}{summary['fnr']:>7.3f}{roc['classifier_on_annotated_boxes']['auc']:>8.3f}"
+              f"{roc['pipeline']['auc']:>9.3f}{seconds:>9.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
