@@ -164,11 +164,12 @@ def test_alert_command_gets_each_event_and_banner_shows_while_unmasked(headless_
         assert banner_is_red(middle) == (segment.label != "with_mask"), segment.name
 
 
-def test_classifying_every_frame_gives_the_same_events(scene_video, shipped_model, run_script, tmp_path):
+def test_classifying_every_frame_gives_the_same_events_and_a_sound_alert_never_breaks_a_run(
+        scene_video, shipped_model, run_script, tmp_path):
     video, segments, _ = scene_video
     events = tmp_path / "events.jsonl"
     result = run_script("detect_mask_video.py", "--source", video, "--model", shipped_model, "--events", events,
-                        "--classify-every", "1", "--no-display")
+                        "--classify-every", "1", "--alert", "--no-display")
     assert result.returncode == 0, result.stderr
     frames = sorted(json.loads(line)["frame"] for line in events.read_text().splitlines())
     assert frames == [segment.first for segment in segments if segment.label != "with_mask"]
