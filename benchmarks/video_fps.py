@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from facemask.classification import MaskClassifier, import_tensorflow  # noqa: E402
 from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
-from facemask.detection import create_detector, locate_ssd_files  # noqa: E402
+from facemask.detection import DETECTORS, create_detector, locate_ssd_files  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
 from facemask.export import export_path, export_tflite  # noqa: E402
@@ -101,6 +101,9 @@ def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[s
     """Print what each part of a frame's work costs: the detector, and each way of classifying 1 or 4 faces."""
     print(f"{'component (one 640x480 frame with 4 people)':<60} {'ms per call':>12}")
     print(f"{'face detector ' + detector.name:<60} {milliseconds_per_call(lambda: detector.detect(frame)):12.1f}")
+    for name in sorted(set(DETECTORS) - {detector.name}):
+        other = create_detector(name)
+        print(f"{'face detector ' + name:<60} {milliseconds_per_call(lambda: other.detect(frame), repeats=3):12.1f}")
     for count in (1, 4):
         faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
         timings = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
