@@ -84,6 +84,7 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
         os.close(descriptor)
         try:
             model.export(temporary, format="litert", verbose=False, optimizations=optimizations)
+            os.chmod(temporary, 0o644)  # a model to deploy: readable by the service that runs it
             os.replace(temporary, target)
         finally:
             Path(temporary).unlink(missing_ok=True)
