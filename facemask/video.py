@@ -388,6 +388,7 @@ class Recorder:
             return
         self._writer.release()
         self._writer = None
+        os.chmod(self._temporary, 0o644)  # mkstemp makes it private; a recording is an ordinary file
         os.replace(self._temporary, self.path)
 
 
