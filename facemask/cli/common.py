@@ -10,6 +10,7 @@ from pathlib import Path
 
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
 from facemask.errors import FacemaskError
+from facemask.pipeline import CropSettings, MaskPipeline
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPOSITORY / "models" / "mask_detector.keras"
@@ -28,6 +29,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFA
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
     parser.add_argument("--confidence", "-c", type=float, default=None,
                         help=f"minimum face detection confidence (default per detector: {defaults})")
+    crop = CropSettings()
+    parser.add_argument("--crop-margin", type=float, default=crop.margin,
+                        help="widen each face box by this fraction of its size on every side before classifying "
+                             f"(default: {crop.margin})")
+    parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
+                        help=f"grow the face box to a square before classifying (default: {crop.square})")
 
 
 def check_probability(value: float, name: str) -> None:
@@ -38,11 +45,12 @@ def check_probability(value: float, name: str) -> None:
 
 def load_pipeline(args: argparse.Namespace):
     """The pipeline the options describe, loaded once."""
-    from facemask.pipeline import MaskPipeline
-
     if args.confidence is not None:
         check_probability(args.confidence, "--confidence")
-    return MaskPipeline.load(args.model, args.detector, args.confidence, args.face)
+    if not 0.0 <= args.crop_margin <= 1.0:
+        raise FacemaskError(f"--crop-margin must be between 0 and 1, got {args.crop_margin}")
+    return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
+                             CropSettings(args.crop_margin, args.square_crop))
 
 
 def display_available() -> bool:
