@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from facemask.cli.common import DEFAULT_MODEL, error, run
+from facemask.cli.common import DEFAULT_MODEL, REPOSITORY, error, run
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
 from facemask.training import TrainingConfig, train
@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(description="Train the mask / no-mask classifier (MobileNetV2 + softmax head) "
                                                  "on DATASET/<class>/ image folders.")
-    parser.add_argument("--dataset", "-d", type=Path, required=True, help="folder with one sub-folder per class")
+    parser.add_argument("--dataset", "-d", type=Path, default=REPOSITORY / "dataset",
+                        help="folder with one sub-folder of images per class (default: dataset/)")
     parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL, help="output model, .keras")
     parser.add_argument("--plot", "-p", type=Path, default=None,
                         help="output loss/accuracy plot (default: MODEL with .png)")
