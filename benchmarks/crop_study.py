@@ -66,9 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         seconds = (time.perf_counter() - start) / len(images)
         summary = summarize(evaluation)
         accuracy, roc = summary["classifier_accuracy"], summary["roc"]
-        print(f"{margin:>7.2f}{str(square):>8}{accuracy['annotated_boxes']:>10.3f}{accuracy['found_faces']:>10.3f}"
-              f"{summary['tnr']:>7.3f}{summary['fnr']:>7.3f}{roc['classifier_on_annotated_boxes']['auc']:>8.3f}"
-              f"{roc['pipeline']['auc']:>9.3f}{seconds:>9.3f}", flush=True)
+        values = [accuracy["annotated_boxes"], accuracy["found_faces"], summary["tnr"], summary["fnr"],
+                  (roc["classifier_on_annotated_boxes"] or {}).get("auc"), (roc["pipeline"] or {}).get("auc")]
+        widths = [10, 10, 7, 7, 8, 9]
+        print(f"{margin:>7.2f}{str(square):>8}" + "".join(
+            f"{'n/a' if value is None else format(value, '.3f'):>{width}}" for value, width in zip(values, widths))
+              + f"{seconds:>9.3f}", flush=True)
     return 0
 
 
