@@ -101,6 +101,17 @@ def check_writable(path: str | Path, force: bool) -> Path:
     return path
 
 
+def publish(temporary: str | Path, path: str | Path) -> None:
+    """Move a finished temporary file onto `path` in one step, with the permissions of an ordinary new file.
+
+    (`tempfile.mkstemp` creates files readable by their owner only; outputs are meant to be shared.)
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
+    os.replace(temporary, path)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, so `path` is never half-written."""
     path = Path(path)
@@ -108,7 +119,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-        os.replace(temporary, path)
+        publish(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

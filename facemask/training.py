@@ -16,7 +16,7 @@ import numpy as np
 from facemask.classification import import_tensorflow, metadata_path
 from facemask.data import Dataset, Unreadable, load_dataset, split_dataset
 from facemask.errors import FacemaskError
-from facemask.imageio import write_json_atomic
+from facemask.imageio import publish, write_json_atomic
 
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
 
@@ -146,6 +146,7 @@ def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -157,6 +158,7 @@ def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
     accuracy_axis.plot(epochs, history["val_accuracy"], label="held-back")
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
     for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
@@ -164,7 +166,7 @@ def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
     os.close(descriptor)
     try:
         figure.savefig(temporary, dpi=110)
-        os.replace(temporary, path)
+        publish(temporary, path)
     finally:
         plt.close(figure)
         Path(temporary).unlink(missing_ok=True)
@@ -177,7 +179,7 @@ def save_model_atomic(model, path: str | Path) -> None:
     os.close(descriptor)
     try:
         model.save(temporary)
-        os.replace(temporary, path)
+        publish(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
 
