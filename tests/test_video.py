@@ -164,17 +164,6 @@ def test_alert_command_gets_each_event_and_banner_shows_while_unmasked(headless_
         assert banner_is_red(middle) == (segment.label != "with_mask"), segment.name
 
 
-def test_classifying_every_frame_gives_the_same_events_and_a_sound_alert_never_breaks_a_run(
-        scene_video, shipped_model, run_script, tmp_path):
-    video, segments, _ = scene_video
-    events = tmp_path / "events.jsonl"
-    result = run_script("detect_mask_video.py", "--source", video, "--model", shipped_model, "--events", events,
-                        "--classify-every", "1", "--alert", "--no-display")
-    assert result.returncode == 0, result.stderr
-    frames = sorted(json.loads(line)["frame"] for line in events.read_text().splitlines())
-    assert frames == [segment.first for segment in segments if segment.label != "with_mask"]
-
-
 class OneVideoServer:
     """A local HTTP server that serves a folder until the first download ends, then goes away: a stream that
     drops for good."""
@@ -209,7 +198,7 @@ def test_a_stream_that_drops_is_retried_then_ends_with_a_clear_error_and_a_close
     url = f"http://127.0.0.1:{server.port}/{video.name}"
     output = tmp_path / "stream.avi"
     result = run_script("detect_mask_video.py", "--source", url, "--model", shipped_model, "--output", output,
-                        "--max-retries", "1", "--no-display")
+                        "--max-retries", "1", "--alert", "--no-display")  # a sound, or none, never breaks a run
     assert result.returncode == 2
     assert f"warning: stream {url} unavailable, retrying in 1 s" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (f"error: stream {url} dropped: cannot open stream {url} "
