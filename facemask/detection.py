@@ -156,6 +156,9 @@ def resize_by(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
 
 
+YUNET_MAX_PIXELS = 4096 * 4096  # libfacedetection crashes (segmentation fault) on images of ~70 megapixels
+
+
 class YuNetDetector:
     """YuNet (libfacedetection, compiled into the `yuface` package) over a two-level image pyramid.
 
@@ -200,6 +203,7 @@ class YuNetDetector:
         """The pyramid for a `width` x `height` image: the small-face scale, then the large-face one (if any)."""
         long_side = max(width, height)
         small_faces = max(1.0, min(self.upscale, self.max_side / long_side))
+        small_faces = min(small_faces, np.sqrt(YUNET_MAX_PIXELS / (width * height)))
         if not self.large_face_side:
             return [small_faces]
         return [small_faces, min(0.5, self.large_face_side / long_side)]
