@@ -375,8 +375,8 @@ def _context_crop(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     return cv2.cvtColor(tile, cv2.COLOR_BGR2RGB)
 
 
-def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Path, limit: int = 80,
-                       columns: int = 10, tile: int = 72) -> None:
+def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Path, limit: int = 64,
+                       columns: int = 8, tile: int = 110) -> None:
     """A grid of (image, box, caption) tiles, each box drawn with its surroundings."""
     from matplotlib.figure import Figure
 
@@ -392,7 +392,7 @@ def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Pat
             if image_path not in images:
                 images[image_path] = read_image(image_path)
             axis.imshow(_context_crop(images[image_path], box, tile))
-            axis.set_title(caption, fontsize=5)
+            axis.set_title(caption, fontsize=6)
     more = f" (first {limit} of {len(items)})" if len(items) > limit else ""
     figure.suptitle(f"{title}: {len(items)}{more}" if items else f"{title}: none", fontsize=9)
     figure.tight_layout()
@@ -405,8 +405,8 @@ def write_plots(evaluation: SceneEvaluation, summary: dict, scenes: list[Scene],
     roc, recall, missed, false = (folder / name for name in PLOT_NAMES)
     plot_roc(summary, roc)
     plot_recall_by_size(summary, recall)
-    plot_contact_sheet([(paths[face.image], face.box, f"{face.image} {face.label[:11]} {face.box.w}px")
+    plot_contact_sheet([(paths[face.image], face.box, f"{face.image}\n{face.label} {face.box.w}px")
                         for face in evaluation.faces if not face.found], "Missed faces", missed)
-    plot_contact_sheet([(paths[d.image], d.box, f"{d.image} {d.score:.2f} IoU {d.best_iou:.2f}")
+    plot_contact_sheet([(paths[d.image], d.box, f"{d.image} {d.score:.2f}\nbest IoU {d.best_iou:.2f}")
                         for d in evaluation.false_detections], "False detections", false)
     return [roc, recall, missed, false]

@@ -13,10 +13,14 @@ from facemask.detection import Box, Detection, FaceDetector, create_detector
 
 @dataclass(frozen=True)
 class CropSettings:
-    """How a detector box becomes the classifier's input: margin (fraction per side) and squaring."""
+    """How a detector box becomes the classifier's input: margin (fraction per side, negative narrows) and squaring.
 
-    margin: float = 0.0
-    square: bool = False
+    The default, a square crop narrowed by 15 % per side, was the most accurate on real scenes: the training
+    faces are close-ups the face fills, and a square keeps the face's proportions (docs/evaluation.md).
+    """
+
+    margin: float = -0.15
+    square: bool = True
 
 
 @dataclass(frozen=True)

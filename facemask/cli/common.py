@@ -31,8 +31,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFA
                         help=f"minimum face detection confidence (default per detector: {defaults})")
     crop = CropSettings()
     parser.add_argument("--crop-margin", type=float, default=crop.margin,
-                        help="widen each face box by this fraction of its size on every side before classifying "
-                             f"(default: {crop.margin})")
+                        help="widen (or, below 0, narrow) each face box by this fraction of its size on every side "
+                             f"before classifying, -0.4 to 1 (default: {crop.margin})")
     parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
                         help=f"grow the face box to a square before classifying (default: {crop.square})")
 
@@ -47,8 +47,8 @@ def load_pipeline(args: argparse.Namespace):
     """The pipeline the options describe, loaded once."""
     if args.confidence is not None:
         check_probability(args.confidence, "--confidence")
-    if not 0.0 <= args.crop_margin <= 1.0:
-        raise FacemaskError(f"--crop-margin must be between 0 and 1, got {args.crop_margin}")
+    if not -0.4 <= args.crop_margin <= 1.0:
+        raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
                              CropSettings(args.crop_margin, args.square_crop))
 
