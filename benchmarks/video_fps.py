@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-each", type=int, default=20)
     parser.add_argument("--classify-every", type=int, default=5)
     parser.add_argument("--confidence", type=float, default=0.5)
-    parser.add_argument("--quick", action="store_true", help="no component timings, only the tutorial's loop and the two re-classify settings")
+    parser.add_argument("--rounds", type=int, default=3, help="times each loop runs, interleaved (default: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="no component timings, only the tutorial's loop and the two re-classify settings")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -230,13 +232,19 @@ def main(argv: list[str] | None = None) -> int:
                 (f"project: TFLite float32, re-classify every {every}, frames read on the main thread",
                  tflite_pipeline, every, False),
             ]
-        baseline, baseline_faces = tutorial_loop(video, mask_net, args.confidence)
-        print(f"{'loop':<88} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
-        print(f"{'tutorial: SSD 300 + Keras model.predict every frame':<88} {baseline:6.1f} {baseline_faces:11.2f} "
-              f"{1.0:6.2f}", flush=True)
-        for name, pipeline, every, threaded in settings:
-            fps, faces = project_loop(video, pipeline, every, threaded)
-            print(f"{name:<88} {fps:6.1f} {faces:11.2f} {fps / baseline:6.2f}", flush=True)
+        loops = [("tutorial: SSD 300 + Keras model.predict every frame",
+                  functools.partial(tutorial_loop, video, mask_net, args.confidence))]
+        loops += [(name, functools.partial(project_loop, video, pipeline, every, threaded))
+                  for name, pipeline, every, threaded in settings]
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in loops}
+        for _ in range(args.rounds):  # rounds interleave the loops, so a change in the machine's load hits all
+            for name, loop in loops:
+                results[name].append(loop())
+        baseline = float(np.median([fps for fps, _ in results[loops[0][0]]]))
+        print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<88} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
+        for name, _ in loops:
+            fps = float(np.median([fps for fps, _ in results[name]]))
+            print(f"{name:<88} {fps:6.1f} {results[name][0][1]:11.2f} {fps / baseline:6.2f}", flush=True)
     return 0
 
 
