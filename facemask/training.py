@@ -32,6 +32,8 @@ class TrainingConfig:
     seed: int = 42
     image_size: int = 224
     fine_tune_layers: int = 0
+    low_resolution_fraction: float = 0.5
+    low_resolution_sizes: tuple[int, int] = (12, 64)
 
 
 @dataclass
@@ -99,6 +101,18 @@ def augmentation(seed: int):
     ], name="augmentation")
 
 
+def degrade_resolution(images, fraction: float, sizes: tuple[int, int], seed: int):
+    """Shrink a random `fraction` of a batch to between `sizes` pixels and enlarge it back, blurring it as a face
+    that small is blurred: the training faces are close-ups, while faces in real scenes are often 12-64 px."""
+    import tensorflow as tf
+
+    size = tf.random.uniform([], sizes[0], sizes[1] + 1, dtype=tf.int32, seed=seed)
+    small = tf.image.resize(images, tf.stack([size, size]), antialias=True)
+    restored = tf.image.resize(small, tf.shape(images)[1:3], method="bilinear")
+    chosen = tf.random.uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]), seed=seed + 1) < fraction
+    return tf.where(chosen, restored, images)
+
+
 def make_datasets(train: Dataset, held: Dataset, config: TrainingConfig):
     """tf.data pipelines over the decoded images: shuffled and augmented for training, plain for evaluation."""
     import tensorflow as tf
@@ -114,6 +128,8 @@ def make_datasets(train: Dataset, held: Dataset, config: TrainingConfig):
                 .batch(config.batch_size)
                 .map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
                 .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+                .map(lambda x, y: (degrade_resolution(x, config.low_resolution_fraction, config.low_resolution_sizes,
+                                                      config.seed), y), num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
     evaluation = (tf.data.Dataset.from_tensor_slices((held.images, held.labels))
                   .batch(config.batch_size)

@@ -76,3 +76,26 @@ def test_model_must_be_a_keras_file(faces_dir, tmp_path, run_script):
     dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
     done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.h5")
     assert done.returncode == 2 and ".keras" in done.stderr
+
+
+def test_low_resolution_augmentation_blurs_a_share_of_real_faces(faces_dir, tmp_path):
+    import cv2
+    import numpy as np
+
+    from facemask.classification import import_tensorflow
+    from facemask.data import load_dataset
+    from facemask.training import degrade_resolution
+
+    tf = import_tensorflow()
+    dataset = load_dataset(make_dataset(faces_dir, tmp_path, 16), 224)
+    images = dataset.images.astype(np.float32)
+    degraded = degrade_resolution(tf.constant(images), 0.5, (12, 24), seed=3).numpy()
+    changed = [not np.array_equal(a, b) for a, b in zip(images, degraded)]
+    assert 4 <= sum(changed) <= 28
+
+    def sharpness(image):
+        return cv2.Laplacian(cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+
+    for before, after, was_changed in zip(images, degraded, changed):
+        if was_changed:
+            assert sharpness(after) < 0.5 * sharpness(before)

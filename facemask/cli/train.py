@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--fine-tune-layers", type=int, default=defaults.fine_tune_layers,
                         help="also train the last N layers of MobileNetV2 (default: 0, head only)")
+    parser.add_argument("--low-resolution", type=float, default=defaults.low_resolution_fraction,
+                        help="fraction of training faces shrunk to 12-64 px and enlarged back, like the small faces "
+                             f"of real scenes (default: {defaults.low_resolution_fraction}; 0 turns it off)")
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
@@ -45,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     plot = args.plot or args.model.with_suffix(".png")
     for output in (args.model, plot, args.model.with_suffix(".json")):
         check_writable(output, args.force)
+    if not 0.0 <= args.low_resolution <= 1.0:
+        raise FacemaskError(f"--low-resolution must be between 0 and 1, got {args.low_resolution}")
     config = TrainingConfig(args.epochs, args.batch_size, args.learning_rate, args.validation_fraction, args.seed,
-                            args.image_size, args.fine_tune_layers)
+                            args.image_size, args.fine_tune_layers, args.low_resolution)
     result = train(args.dataset, args.model, plot, config,
                    on_unreadable=lambda item: error(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
     print(result.report)
