@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
@@ -60,7 +61,7 @@ def evaluate(model: Path, scenes: Path, annotations: dict[str, list[tuple[Box, s
     return {"faces": len(truth), "accuracy": float((as_mask == truth).mean()), "recall": recall,
             "balanced_accuracy": float(np.mean(list(recall.values()))),
             "auc": float(roc_auc_score(truth == "with_mask", mask_probability)),
-            "predicted_incorrect": int((predicted == "mask_worn_incorrectly").sum()),
+            "predicted_incorrect": int((predicted == "mask_worn_incorrectly").sum()), "correct": as_mask == truth,
             "confusion": confusion_matrix(truth, as_mask, labels=["with_mask", "without_mask"]).tolist()}
 
 
@@ -80,8 +81,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['recall'].get('without_mask', float('nan')):.4f}           {result['auc']:.4f}  "
               f"{result['predicted_incorrect']}")
     for model, result in list(results.items())[1:]:
+        # McNemar's exact test on the faces exactly one of the two models gets right
+        only_baseline = int((baseline["correct"] & ~result["correct"]).sum())
+        only_model = int((result["correct"] & ~baseline["correct"]).sum())
+        p_value = binomtest(min(only_baseline, only_model), only_baseline + only_model).pvalue \
+            if only_baseline + only_model else 1.0
         print(f"{model}: errors {1 - result['accuracy']:.4f} vs baseline {1 - baseline['accuracy']:.4f} "
-              f"(ratio {(1 - result['accuracy']) / max(1 - baseline['accuracy'], 1e-9):.2f}); "
+              f"(ratio {(1 - result['accuracy']) / max(1 - baseline['accuracy'], 1e-9):.2f}); faces only it gets "
+              f"right {only_model}, only the baseline {only_baseline} (McNemar exact p = {p_value:.3f}); "
               f"confusion [[mask->mask, mask->none], [none->mask, none->none]] {result['confusion']}")
     return 0
 
