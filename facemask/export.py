@@ -13,7 +13,7 @@ import numpy as np
 from facemask.classification import MaskClassifier, crop_face, import_tensorflow, metadata_path
 from facemask.errors import FacemaskError
 from facemask.evaluation import Scene
-from facemask.imageio import read_image, write_json_atomic
+from facemask.imageio import publish, read_image, write_json_atomic
 from facemask.pipeline import CropSettings
 
 QUANTIZATIONS = ("float32", "int8")
@@ -84,8 +84,7 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
         os.close(descriptor)
         try:
             model.export(temporary, format="litert", verbose=False, optimizations=optimizations)
-            os.chmod(temporary, 0o644)  # a model to deploy: readable by the service that runs it
-            os.replace(temporary, target)
+            publish(temporary, target)
         finally:
             Path(temporary).unlink(missing_ok=True)
         sidecar = metadata_path(target)

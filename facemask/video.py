@@ -26,6 +26,7 @@ from imutils.video import FileVideoStream
 from facemask.detection import Box, Detection
 from facemask.drawing import FONT, annotate, draw_caption
 from facemask.errors import FacemaskError
+from facemask.imageio import publish
 from facemask.pipeline import FaceResult, MaskPipeline
 
 MASKED = "with_mask"
@@ -388,8 +389,7 @@ class Recorder:
             return
         self._writer.release()
         self._writer = None
-        os.chmod(self._temporary, 0o644)  # mkstemp makes it private; a recording is an ordinary file
-        os.replace(self._temporary, self.path)
+        publish(self._temporary, self.path)
 
 
 # ---------------------------------------------------------------------------------------------------- alerts
