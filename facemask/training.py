@@ -31,7 +31,7 @@ class TrainingConfig:
     seed: int = 42
     image_size: int = 224
     fine_tune_layers: int = 0
-    low_resolution_fraction: float = 0.5
+    low_resolution_fraction: float = 0.0
     low_resolution_sizes: tuple[int, int] = (12, 64)
 
 

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also train the last N layers of MobileNetV2 (default: 0, head only)")
     parser.add_argument("--low-resolution", type=float, default=defaults.low_resolution_fraction,
                         help="fraction of training faces shrunk to 12-64 px and enlarged back, like the small faces "
-                             f"of real scenes (default: {defaults.low_resolution_fraction}; 0 turns it off)")
+                             f"of real scenes (default: {defaults.low_resolution_fraction}, off; "
+                             "docs/evaluation.md measures 0.5)")
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
