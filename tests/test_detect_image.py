@@ -135,3 +135,12 @@ def test_show_without_a_display_still_annotates(scenes_dir, tmp_path, run_script
     done = run_script(SCRIPT, "--image", path, "--show", "--json", "-", env=env)
     assert done.returncode == 0 and "no display" in done.stderr
     assert json.loads(done.stdout)[0]["image"] == str(path)
+
+
+def test_readme_quick_start_annotates_the_example_photo(repository, tmp_path, run_script):
+    """README's example command, on the example photo shipped in the repository (no ../shared needed)."""
+    example = repository / "examples" / "two_people.jpg"
+    done = run_script(SCRIPT, "--image", example, "--output", tmp_path / "annotated.jpg")
+    assert done.returncode == 0, done.stderr
+    assert "] Mask:" in done.stdout and "] No Mask:" in done.stdout  # the masked astronaut and Grace Hopper
+    assert cv2.imread(str(tmp_path / "annotated.jpg")).shape == cv2.imread(str(example)).shape
