@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = load_pipeline(args)
     report = sys.stderr if to_stdout else sys.stdout
 
-    results, failures = [], 0
+    results, failures, window_open = [], 0, False
     for path, target in zip(inputs, targets):
         try:
             image = read_image(path)
@@ -97,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                 write_image_atomic(target, annotated)
             if show:
                 cv2.imshow("facemask", annotated)
-                if cv2.waitKey(0) & 0xFF == ord("q"):
+                window_open = True
+                if cv2.waitKey(0) & 0xFF == ord("q"):  # q: no more windows, go on annotating
                     show = False
-    if show or args.show:
-        cv2.destroyAllWindows() if show else None
+    if window_open:
+        cv2.destroyAllWindows()
     if to_stdout:
         json.dump(results, sys.stdout, indent=2)
         print()
