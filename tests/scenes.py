@@ -1,22 +1,17 @@
-"""Reading the annotated scenes in tests, to pick photos by what their annotations say."""
+"""Picking annotated scenes in tests by what their annotations say (read with facemask.evaluation.load_scenes)."""
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
 from pathlib import Path
 
 from facemask.detection import Box
+from facemask.evaluation import load_scenes
 
 
 def annotated_faces(scenes_dir: Path) -> dict[str, list[tuple[Box, str]]]:
-    """Each scene image's annotated faces: (box, label)."""
-    faces: dict[str, list[tuple[Box, str]]] = defaultdict(list)
-    with open(scenes_dir / "annotations.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            box = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
-            faces[row["image"]].append((box, row["label"]))
-    return dict(faces)
+    """Each annotated scene image's faces: (box, label)."""
+    return {scene.name: [(face.box, face.label) for face in scene.faces]
+            for scene in load_scenes(scenes_dir) if scene.faces}
 
 
 def single_face_scenes(scenes_dir: Path, label: str, min_size: int = 80, count: int = 3) -> list[tuple[Path, Box]]:
