@@ -7,9 +7,9 @@ Builds a 640x480 test video from real annotated photos (scenes with 1 to 4 faces
 people standing in front of a camera), then times on it:
 - the tutorial's loop: width-400 resize, res10 SSD on a 300x300 blob, Keras `model.predict` on the frame's faces,
   boxes drawn, frames read on the main thread;
-- the project's loop (facemask.video.monitor, the code behind detect_mask_video.py) in several settings: Keras
-  compiled call or TFLite, every face classified in every frame or tracked faces re-classified every N frames,
-  frames read on a thread or not.
+- the project's loop (facemask.video.monitor, the code behind detect_mask_video.py) in several settings: its
+  default detector (YuNet, one pass at 320 px) or the SSD, Keras compiled call or TFLite, every face classified
+  in every frame or tracked faces re-classified every N frames, frames read on a thread or not.
 Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
 tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first.
 """
@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from facemask.classification import MaskClassifier, import_tensorflow  # noqa: E402
 from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
+from facemask.cli.detect_video import VIDEO_DETECTOR, VIDEO_FRAME_SIDE  # noqa: E402
 from facemask.detection import DETECTORS, create_detector, locate_ssd_files  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
@@ -100,10 +101,12 @@ def milliseconds_per_call(call, repeats: int = 15) -> float:
 def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]) -> None:
     """Print what each part of a frame's work costs: the detector, and each way of classifying 1 or 4 faces."""
     print(f"{'component (one 640x480 frame with 4 people)':<60} {'ms per call':>12}")
-    print(f"{'face detector ' + detector.name:<60} {milliseconds_per_call(lambda: detector.detect(frame)):12.1f}")
-    for name in sorted(set(DETECTORS) - {detector.name}):
+    print(f"{'face detector ' + detector.name + ', as the project loop runs it':<60} "
+          f"{milliseconds_per_call(lambda: detector.detect(frame)):12.1f}")
+    for name in DETECTORS:
         other = create_detector(name)
-        print(f"{'face detector ' + name:<60} {milliseconds_per_call(lambda: other.detect(frame), repeats=3):12.1f}")
+        print(f"{'face detector ' + name + ', image settings':<60} "
+              f"{milliseconds_per_call(lambda: other.detect(frame), repeats=3):12.1f}")
     for count in (1, 4):
         faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
         timings = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
@@ -186,14 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .keras classifier")
     parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
                         / "scenes-dev", help="annotated scenes to build the video from")
-    parser.add_argument("--detector", default="ssd", help="face detector of the project's loop (default: ssd)")
+    parser.add_argument("--detector", default=VIDEO_DETECTOR,
+                        help=f"face detector of the project's loop (default: {VIDEO_DETECTOR}, as the video tool)")
+    parser.add_argument("--detection-size", type=int, default=VIDEO_FRAME_SIDE,
+                        help=f"the video tool's --detection-size (default: {VIDEO_FRAME_SIDE})")
     parser.add_argument("--slides", type=int, default=12, help="photos or pairs of photos in the video")
     parser.add_argument("--frames-each", type=int, default=20)
     parser.add_argument("--classify-every", type=int, default=5)
-    parser.add_argument("--confidence", type=float, default=0.5)
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="the project detector's confidence (default: that detector's default)")
     parser.add_argument("--rounds", type=int, default=3, help="times each loop runs, interleaved (default: 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="no component timings, only the tutorial's loop and the two re-classify settings")
+                        help="no component timings, only the tutorial's loop, the two re-classify settings and "
+                             "the SSD in the project's loop")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -205,10 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         tflite = export_path(folder / args.model.name, "float32")
         int8 = export_path(folder / args.model.name, "int8")
         export_tflite(args.model, {"float32": tflite} if args.quick else {"float32": tflite, "int8": int8})
-        detector = create_detector(args.detector, args.confidence)
+        detector = create_detector(args.detector, args.confidence, frame_side=args.detection_size)
         classifiers = {"Keras compiled call": MaskClassifier(args.model), "TFLite float32": MaskClassifier(tflite)}
         keras_pipeline = MaskPipeline(detector, classifiers["Keras compiled call"])
         tflite_pipeline = MaskPipeline(detector, classifiers["TFLite float32"])
+        ssd_pipeline = MaskPipeline(create_detector("ssd"), classifiers["TFLite float32"])
         import_tensorflow()
         import keras
 
@@ -217,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = [(f"project: TFLite float32, re-classify every {every}, threaded reading (recommended)",
                      tflite_pipeline, every, True),
                     (f"project: Keras compiled call, re-classify every {every} (the default .keras model)",
-                     keras_pipeline, every, True)]
+                     keras_pipeline, every, True),
+                    (f"project: res10 SSD 300 instead, TFLite float32, re-classify every {every}",
+                     ssd_pipeline, every, True)]
         if not args.quick:
             classifiers["TFLite int8"] = MaskClassifier(int8)
             capture = cv2.VideoCapture(str(video))
@@ -233,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                  tflite_pipeline, every, False),
             ]
         loops = [("tutorial: SSD 300 + Keras model.predict every frame",
-                  functools.partial(tutorial_loop, video, mask_net, args.confidence))]
+                  functools.partial(tutorial_loop, video, mask_net, 0.5))]
         loops += [(name, functools.partial(project_loop, video, pipeline, every, threaded))
                   for name, pipeline, every, threaded in settings]
         results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in loops}

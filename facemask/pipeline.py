@@ -64,9 +64,11 @@ class MaskPipeline:
 
     @classmethod
     def load(cls, model_path: str | Path, detector: str = "yunet", confidence: float | None = None,
-             face_folder: str | Path | None = None, crop: CropSettings = CropSettings()) -> MaskPipeline:
-        """Load the named detector (at its default confidence unless given) and the classifier at `model_path`."""
-        return cls(create_detector(detector, confidence, face_folder), MaskClassifier(model_path), crop)
+             face_folder: str | Path | None = None, crop: CropSettings = CropSettings(),
+             frame_side: int = 0) -> MaskPipeline:
+        """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
+        see create_detector) and the classifier at `model_path`."""
+        return cls(create_detector(detector, confidence, face_folder, frame_side), MaskClassifier(model_path), crop)
 
     def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """The classifier's input for each box."""

@@ -44,8 +44,9 @@ def check_probability(value: float, name: str) -> None:
         raise FacemaskError(f"{name} must be between 0 and 1, got {value}")
 
 
-def load_pipeline(args: argparse.Namespace):
-    """The pipeline the options describe, loaded once. `--face` names SSD files, so it selects the SSD."""
+def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
+    """The pipeline the options describe, loaded once (`frame_side`: the detector's live-video setting, see
+    create_detector). `--face` names SSD files, so it selects the SSD."""
     if args.face is not None:
         args.detector = "ssd"
     if args.confidence is not None:
@@ -53,7 +54,7 @@ def load_pipeline(args: argparse.Namespace):
     if not -0.4 <= args.crop_margin <= 1.0:
         raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
-                             CropSettings(args.crop_margin, args.square_crop))
+                             CropSettings(args.crop_margin, args.square_crop), frame_side)
 
 
 def display_available() -> bool:
