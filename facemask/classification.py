@@ -16,6 +16,7 @@ from facemask.detection import Box
 from facemask.errors import FacemaskError
 
 DEFAULT_CLASS_NAMES = ("with_mask", "without_mask")
+MASKED, UNMASKED = DEFAULT_CLASS_NAMES
 
 
 @contextmanager
@@ -47,14 +48,28 @@ def metadata_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def read_metadata(model_path: str | Path) -> dict:
+    """The model's metadata JSON as a dict ({} when there is none)."""
+    meta = metadata_path(model_path)
+    if not meta.is_file():
+        return {}
+    try:
+        metadata = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise FacemaskError(f"model metadata is not valid JSON: {meta}") from None
+    if not isinstance(metadata, dict):
+        raise FacemaskError(f"model metadata is not a JSON object: {meta}")
+    return metadata
+
+
 def read_class_names(model_path: str | Path, outputs: int) -> tuple[str, ...]:
     """Class names from the model's metadata JSON, or the two default classes for a 2-output model."""
-    meta = metadata_path(model_path)
-    if meta.is_file():
-        try:
-            names = tuple(json.loads(meta.read_text(encoding="utf-8"))["class_names"])
-        except (ValueError, KeyError, TypeError):
-            raise FacemaskError(f"model metadata has no valid 'class_names' list: {meta}") from None
+    meta, metadata = metadata_path(model_path), read_metadata(model_path)
+    if metadata:
+        names = metadata.get("class_names")
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise FacemaskError(f"model metadata has no valid 'class_names' list: {meta}")
+        names = tuple(names)
     elif outputs == len(DEFAULT_CLASS_NAMES):
         names = DEFAULT_CLASS_NAMES
     else:
@@ -95,13 +110,26 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+def read_unmasked_threshold(model_path: str | Path) -> float | None:
+    """The decision threshold stored in the model's metadata (`unmasked_threshold`), or None."""
+    value = read_metadata(model_path).get("unmasked_threshold")
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise FacemaskError(f"model metadata has an invalid 'unmasked_threshold' ({value!r}): "
+                            f"{metadata_path(model_path)}")
+    return float(value)
+
+
 class MaskClassifier:
     """A trained mask classifier, loaded once and called directly (no per-call `predict` overhead).
 
-    Inputs are RGB crops with values 0-255; the model scales them itself.
+    Inputs are RGB crops with values 0-255; the model scales them itself. A face is called unmasked when its
+    unmasked probability reaches `unmasked_threshold` (default: the threshold stored with the model, else the
+    most probable class wins); below it, the most probable of the other classes.
     """
 
-    def __init__(self, model_path: str | Path) -> None:
+    def __init__(self, model_path: str | Path, unmasked_threshold: float | None = None) -> None:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise FacemaskError(f"model file not found: {self.path}")
@@ -110,6 +138,21 @@ class MaskClassifier:
         else:
             self._run, self.input_size, outputs = _load_keras(self.path)
         self.class_names = read_class_names(self.path, outputs)
+        if unmasked_threshold is None:
+            unmasked_threshold = read_unmasked_threshold(self.path)
+        self.unmasked_threshold = unmasked_threshold if UNMASKED in self.class_names else None
+
+    def decide(self, probabilities: np.ndarray) -> int:
+        """The index of the class a face with these `probabilities` is called."""
+        best = int(np.argmax(probabilities))
+        if self.unmasked_threshold is None:
+            return best
+        unmasked = self.class_names.index(UNMASKED)
+        if probabilities[unmasked] >= self.unmasked_threshold:
+            return unmasked
+        if best != unmasked:
+            return best
+        return int(np.argmax(np.where(np.arange(len(probabilities)) == unmasked, -1.0, probabilities)))
 
     def predict(self, crops: list[np.ndarray] | np.ndarray) -> list[Prediction]:
         """One Prediction per RGB crop (each `input_size` square)."""
@@ -119,7 +162,7 @@ class MaskClassifier:
         probabilities = self._run(batch)
         predictions = []
         for row in probabilities:
-            best = int(np.argmax(row))
+            best = self.decide(row)
             predictions.append(Prediction(self.class_names[best], float(row[best]),
                                           {name: float(p) for name, p in zip(self.class_names, row)}))
         return predictions

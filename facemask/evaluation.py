@@ -12,13 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facemask.classification import MASKED, UNMASKED
 from facemask.detection import Box, Detection
 from facemask.errors import FacemaskError
 from facemask.imageio import list_images, read_image, write_bytes_atomic
 
 ANNOTATION_FIELDS = ("image", "x", "y", "w", "h", "label")
 MATCH_IOU = 0.5
-MASKED, UNMASKED = "with_mask", "without_mask"
 SIZE_BANDS = ((0, 20), (20, 50), (50, 100), (100, None))  # annotated face width in pixels
 PLOT_NAMES = ("roc.png", "recall_by_size.png", "missed_faces.png", "false_detections.png")
 

@@ -65,10 +65,11 @@ class MaskPipeline:
     @classmethod
     def load(cls, model_path: str | Path, detector: str = "yunet", confidence: float | None = None,
              face_folder: str | Path | None = None, crop: CropSettings = CropSettings(),
-             frame_side: int = 0) -> MaskPipeline:
+             frame_side: int = 0, unmasked_threshold: float | None = None) -> MaskPipeline:
         """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
-        see create_detector) and the classifier at `model_path`."""
-        return cls(create_detector(detector, confidence, face_folder, frame_side), MaskClassifier(model_path), crop)
+        see create_detector) and the classifier at `model_path` (see MaskClassifier for `unmasked_threshold`)."""
+        return cls(create_detector(detector, confidence, face_folder, frame_side),
+                   MaskClassifier(model_path, unmasked_threshold), crop)
 
     def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """The classifier's input for each box."""

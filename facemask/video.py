@@ -23,13 +23,13 @@ import cv2
 import numpy as np
 from imutils.video import FileVideoStream
 
+from facemask.classification import MASKED
 from facemask.detection import Box, Detection
 from facemask.drawing import FONT, annotate, draw_caption
 from facemask.errors import FacemaskError
 from facemask.imageio import publish
 from facemask.pipeline import FaceResult, MaskPipeline
 
-MASKED = "with_mask"
 STREAM_TIMEOUT_MS = 5000
 RECORDING_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
 DEFAULT_RECORDING_FPS = 25.0

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from facemask.classification import MaskClassifier, crop_face, read_class_names
+from facemask.classification import UNMASKED, MaskClassifier, crop_face, read_class_names
 from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
@@ -42,7 +42,7 @@ def test_probabilities_are_a_distribution(classifier, scenes_dir):
     for prediction in predictions:
         assert set(prediction.probabilities) == set(classifier.class_names)
         assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-        assert prediction.probability == max(prediction.probabilities.values())
+        assert prediction.probability == prediction.probabilities[prediction.label]
 
 
 def test_crop_is_square_rgb_even_at_the_border():
@@ -80,4 +80,29 @@ def test_class_names_come_from_metadata(shipped_model, tmp_path):
     assert read_class_names(copy, 2) == ("with_mask", "without_mask")  # no metadata: the two defaults
     copy.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))
     with pytest.raises(FacemaskError, match="names 3 classes but the model has 2"):
+        MaskClassifier(copy)
+
+
+def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(shipped_model, scenes_dir, tmp_path):
+    crops = []
+    for name, faces in list(annotated_faces(scenes_dir).items())[:30]:
+        image = read_image(scenes_dir / "images" / name)
+        crops += [crop_face(image, box, 224, -0.15, True) for box, _ in faces]
+    copy = tmp_path / "model.keras"
+    shutil.copy(shipped_model, copy)
+    metadata = json.loads(shipped_model.with_suffix(".json").read_text())
+    copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 0.2}))
+    stored = MaskClassifier(copy)
+    assert stored.unmasked_threshold == 0.2
+    flagged = {}
+    for threshold in (0.2, 0.5, 0.8):
+        predictions = MaskClassifier(copy, threshold).predict(crops)
+        for prediction in predictions:
+            unmasked = prediction.probabilities[UNMASKED] >= threshold
+            assert (prediction.label == UNMASKED) == unmasked
+        flagged[threshold] = sum(p.label == UNMASKED for p in predictions)
+    assert [p.label for p in stored.predict(crops)] == [p.label for p in MaskClassifier(copy, 0.2).predict(crops)]
+    assert flagged[0.2] > flagged[0.5] > flagged[0.8] > 0, flagged
+    copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 1.5}))
+    with pytest.raises(FacemaskError, match="invalid 'unmasked_threshold'"):
         MaskClassifier(copy)

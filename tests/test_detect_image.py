@@ -116,13 +116,15 @@ def test_existing_outputs_and_inputs_are_never_overwritten(scenes_dir, tmp_path,
     assert copy.read_bytes() == path.read_bytes()
 
 
-@pytest.mark.parametrize("problem", ["missing image", "missing model", "corrupt model", "bad face folder"])
+@pytest.mark.parametrize("problem", ["missing image", "missing model", "corrupt model", "bad face folder",
+                                     "threshold out of range"])
 def test_bad_input_gives_a_one_line_error(scenes_dir, tmp_path, run_script, problem):
     image = sorted((scenes_dir / "images").glob("*.jpg"))[0]
     args = {"missing image": ["--image", tmp_path / "nope.jpg"],
             "missing model": ["--image", image, "--model", tmp_path / "nope.keras"],
             "corrupt model": ["--image", image, "--model", tmp_path / "bad.keras"],
-            "bad face folder": ["--image", image, "--face", tmp_path]}[problem]
+            "bad face folder": ["--image", image, "--face", tmp_path],
+            "threshold out of range": ["--image", image, "--unmasked-threshold", "1.5"]}[problem]
     (tmp_path / "bad.keras").write_text("garbage")
     done = run_script(SCRIPT, *args)
     assert one_line_error(done), done.stderr

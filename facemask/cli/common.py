@@ -30,6 +30,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFA
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
     parser.add_argument("--confidence", "-c", type=float, default=None,
                         help=f"minimum face detection confidence (default per detector: {defaults})")
+    parser.add_argument("--unmasked-threshold", "-t", type=float, default=None,
+                        help="call a face unmasked when its without_mask probability is at least this; lower flags "
+                             "more people, raises more false alarms (default: the threshold stored with the model "
+                             "in its .json, else the most probable class)")
     crop = CropSettings()
     parser.add_argument("--crop-margin", type=float, default=crop.margin,
                         help="widen (or, below 0, narrow) each face box by this fraction of its size on every side "
@@ -49,12 +53,13 @@ def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
     create_detector). `--face` names SSD files, so it selects the SSD."""
     if args.face is not None:
         args.detector = "ssd"
-    if args.confidence is not None:
-        check_probability(args.confidence, "--confidence")
+    for value, name in ((args.confidence, "--confidence"), (args.unmasked_threshold, "--unmasked-threshold")):
+        if value is not None:
+            check_probability(value, name)
     if not -0.4 <= args.crop_margin <= 1.0:
         raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
-                             CropSettings(args.crop_margin, args.square_crop), frame_side)
+                             CropSettings(args.crop_margin, args.square_crop), frame_side, args.unmasked_threshold)
 
 
 def display_available() -> bool:

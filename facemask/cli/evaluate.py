@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         write_json_atomic(args.json, {"scenes": str(args.scenes), "detector": args.detector,
                                       "model": str(args.model), "confidence": pipeline.detector.confidence,
+                                      "unmasked_threshold": pipeline.classifier.unmasked_threshold,
                                       "crop": asdict(pipeline.crop), **summary})
     if args.plots is not None:
         for path in write_plots(evaluation, summary, scenes, args.plots):
