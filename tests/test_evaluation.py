@@ -7,12 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facemask.detection import Box
 from facemask.errors import FacemaskError
-from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, load_scenes, match_boxes,
-                                 size_band, summarize)
+from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, load_scenes,
+                                 match_boxes, size_band, summarize)
 
 HEADER = "image,x,y,w,h,label\n"
 
@@ -153,3 +154,39 @@ def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, 
         assert (plots / name).read_bytes().startswith(b"\x89PNG"), name
     again = run_script("evaluate_pipeline.py", "--scenes", folder, "--json", output, "--quiet")
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_best_threshold_sits_inside_the_range_that_meets_both_targets():
+    unmasked = np.array([True] * 4 + [False] * 3)
+    scores = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3])  # every threshold in (0.3, 0.6] is perfect
+    assert 0.4 <= best_threshold(unmasked, scores) <= 0.5
+    # One masked face at 0.65: flagging it costs 1/3 false alarms, far over the 3 % allowed, while
+    # missing the unmasked 0.6 face costs 1/4 misses against 8 % allowed: the threshold goes above 0.65.
+    scores_overlap = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.65])
+    assert 0.65 < best_threshold(unmasked, scores_overlap) <= 0.7
+
+
+def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Path, scenes_dir: Path,
+                                                                    shipped_model: Path, run_script):
+    scenes = [scene for scene in load_scenes(scenes_dir) if scene.faces]
+    names = ([s.name for s in scenes if any(f.label == "with_mask" for f in s.faces)][:6]
+             + [s.name for s in scenes if any(f.label == "without_mask" for f in s.faces)][:6])
+    folder = _scene_folder(tmp_path, scenes_dir, sorted(set(names)))
+    model = tmp_path / "model.keras"
+    shutil.copy(shipped_model, model)
+    shutil.copy(shipped_model.with_suffix(".json"), model.with_suffix(".json"))
+    calibrated = run_script("calibrate_threshold.py", "--scenes", folder, "--model", model, "--folds", "3",
+                            "--write", "--quiet")
+    assert calibrated.returncode == 0, calibrated.stderr
+    stored = json.loads(model.with_suffix(".json").read_text())
+    threshold, choice = stored["unmasked_threshold"], stored["unmasked_threshold_choice"]
+    assert 0.0 < threshold < 1.0 and len(choice["fold_thresholds"]) == 3
+    assert stored["class_names"] == json.loads(shipped_model.with_suffix(".json").read_text())["class_names"]
+    assert f"threshold {threshold:.2f}: TNR {choice['tnr']:.3f}, FNR {choice['fnr']:.3f}" in calibrated.stdout
+    output = tmp_path / "dev.json"
+    evaluated = run_script("evaluate_pipeline.py", "--scenes", folder, "--model", model, "--json", output, "--quiet")
+    assert evaluated.returncode == 0, evaluated.stderr
+    summary = json.loads(output.read_text())
+    assert summary["unmasked_threshold"] == threshold
+    assert summary["tnr"] == pytest.approx(choice["tnr"], abs=1e-4)
+    assert summary["fnr"] == pytest.approx(choice["fnr"], abs=1e-4)
