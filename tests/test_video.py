@@ -229,6 +229,13 @@ def test_a_file_that_is_not_a_video(run_script, tmp_path):
     assert result.returncode == 2 and result.stderr.strip().startswith("error: cannot open video file")
 
 
+@pytest.mark.parametrize("option, value", [("--detection-size", "8"), ("--classify-every", "0"),
+                                           ("--unmasked-threshold", "2")])
+def test_out_of_range_options_are_one_line_errors(scene_video, run_script, option, value):
+    result = run_script("detect_mask_video.py", "--source", scene_video[0], "--no-display", option, value)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and option in result.stderr, result.stderr
+
+
 def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_path):
     video = scene_video[0]
     existing = tmp_path / "existing.mp4"
