@@ -7,6 +7,11 @@ Every backend runs in this one process on the same decoded images (decoding is n
 tutorial's setting (res10 SSD, one 300x300 pass, confidence 0.5) and the speed ratio is against it. A face is
 found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.match_boxes). The classifier is not
 involved: this measures detection alone. Results are recorded in docs/evaluation.md.
+
+    python benchmarks/detectors.py --frame 640x480 --backends ssd video
+
+measures the settings for live video instead: every scene fitted into a 640x480 frame (grey borders), as a
+camera would show it, its annotations scaled with it (docs/video.md).
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from facemask.cli.common import run  # noqa: E402
 from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetector, SSDDetector,  # noqa: E402
                                 YuNetDetector, create_detector)
-from facemask.evaluation import load_scenes, match_boxes, size_band  # noqa: E402
+from facemask.evaluation import AnnotatedFace, Scene, load_scenes, match_boxes, size_band  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 
 
@@ -58,12 +64,30 @@ def backends(names: list[str]) -> dict:
         "mtcnn @0.7": lambda: MTCNNDetector(0.7),
         "dlib HOG, upsample 1": DlibHOG,
     }
+    video = {f"yunet one pass at {side} px @0.7": lambda side=side: YuNetDetector(frame_side=side)
+             for side in (320, 448, 640)}
     for name in names:
         if name in DEFAULT_CONFIDENCE:
             settings[f"{name} (default) @{DEFAULT_CONFIDENCE[name]}"] = lambda name=name: create_detector(name)
         elif name == "extra":
             settings.update(extra)
+        elif name == "video":
+            settings.update(video)
     return settings
+
+
+def fit_into_frame(scene: Scene, image: np.ndarray, size: tuple[int, int]) -> tuple[Scene, np.ndarray]:
+    """The scene shrunk (or enlarged) to fit a `size` (width, height) frame, centred on grey, and its faces."""
+    scale = min(size[0] / image.shape[1], size[1] / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    frame = np.full((size[1], size[0], 3), 128, np.uint8)
+    top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
+    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    faces = tuple(AnnotatedFace(Box(round(f.box.x * scale) + left, round(f.box.y * scale) + top,
+                                    max(1, round(f.box.w * scale)), max(1, round(f.box.h * scale))), f.label)
+                  for f in scene.faces)
+    return Scene(scene.name, scene.path, faces), frame
 
 
 def measure(detector, scenes, images) -> dict:
@@ -102,11 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
                         "scenes-dev")
     parser.add_argument("--backends", nargs="+", default=["yunet", "ssd", "mtcnn", "extra"],
-                        help="backends to compare after the baseline ('extra': further settings of the study)")
+                        help="backends to compare after the baseline ('extra': further settings of the study; "
+                             "'video': YuNet's one-pass settings for live video)")
+    parser.add_argument("--frame", default=None, help="fit every scene into a frame of this size first, e.g. 640x480")
     args = parser.parse_args(argv)
     scenes = load_scenes(args.scenes)
     images = [read_image(scene.path) for scene in scenes]
-    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}")
+    if args.frame:
+        size = tuple(int(n) for n in args.frame.lower().split("x"))
+        scenes, images = zip(*(fit_into_frame(scene, image, size) for scene, image in zip(scenes, images)))
+    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}"
+          + (f", each fitted into a {args.frame} frame" if args.frame else ""))
     print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
     baseline = None
     for name, make in backends(args.backends).items():

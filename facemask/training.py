@@ -30,8 +30,8 @@ class TrainingConfig:
     validation_fraction: float = 0.2
     seed: int = 42
     image_size: int = 224
-    fine_tune_layers: int = 0
-    low_resolution_fraction: float = 0.0
+    fine_tune_layers: int = 30  # the top three blocks adapt to small, blurred faces (docs/evaluation.md)
+    low_resolution_fraction: float = 0.5
     low_resolution_sizes: tuple[int, int] = (12, 64)
 
 

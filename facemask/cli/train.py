@@ -30,11 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--fine-tune-layers", type=int, default=defaults.fine_tune_layers,
-                        help="also train the last N layers of MobileNetV2 (default: 0, head only)")
+                        help="also train the last N layers of MobileNetV2, batch normalisation kept frozen "
+                             f"(default: {defaults.fine_tune_layers}; 0 trains the head only)")
     parser.add_argument("--low-resolution", type=float, default=defaults.low_resolution_fraction,
                         help="fraction of training faces shrunk to 12-64 px and enlarged back, like the small faces "
-                             f"of real scenes (default: {defaults.low_resolution_fraction}, off; "
-                             "docs/evaluation.md measures 0.5)")
+                             f"of real scenes (default: {defaults.low_resolution_fraction}; 0 turns it off)")
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
