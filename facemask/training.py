@@ -188,12 +188,17 @@ def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
 
 
 def save_model_atomic(model, path: str | Path) -> None:
-    """Save `model` so that `path` is either the old file or the complete new one, never a partial file."""
+    """Save `model` for inference (without the optimizer's state, which more than doubles the file once base
+    layers are fine-tuned), so that `path` is either the old file or the complete new one, never a partial file."""
+    import keras
+
     path = Path(path)
+    inference = keras.models.clone_model(model)
+    inference.set_weights(model.get_weights())
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
     os.close(descriptor)
     try:
-        model.save(temporary)
+        inference.save(temporary)
         publish(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
