@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Face detector backends on annotated real scenes: recall, false detections and seconds per image, side by side.
+"""Face detector backends on annotated real scenes: recall, false detections, TNR, FNR and seconds per image.
 
     python benchmarks/detectors.py --scenes ../shared/data/scenes-dev
 
-Every backend runs in this one process on the same decoded images (decoding is not timed); the first row is the
+Every backend runs in this one process on the same decoded images (decoding is not timed) as the whole pipeline
+(facemask.evaluation, with the shipped classifier or --model, default crop and threshold); the first row is the
 tutorial's setting (res10 SSD, one 300x300 pass, confidence 0.5) and the speed ratio is against it. A face is
-found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.match_boxes). The classifier is not
-involved: this measures detection alone. Results are recorded in docs/evaluation.md.
+found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.match_boxes). Seconds per image are
+those of detection and classification; s/640x480 is the detector alone on one video-sized frame. Results are
+recorded in docs/evaluation.md.
 
     python benchmarks/detectors.py --frame 640x480 --backends ssd video
 
@@ -26,11 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.cli.common import run  # noqa: E402
+from facemask.classification import MASKED, MaskClassifier  # noqa: E402
+from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
 from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetector, SSDDetector,  # noqa: E402
                                 YuNetDetector, create_detector)
-from facemask.evaluation import AnnotatedFace, Scene, load_scenes, match_boxes, size_band  # noqa: E402
+from facemask.evaluation import (AnnotatedFace, Scene, SceneEvaluation, evaluate_scene, load_scenes,  # noqa: E402
+                                 summarize)
 from facemask.imageio import read_image  # noqa: E402
+from facemask.pipeline import MaskPipeline  # noqa: E402
 
 
 class DlibHOG:
@@ -90,35 +95,24 @@ def fit_into_frame(scene: Scene, image: np.ndarray, size: tuple[int, int]) -> tu
     return Scene(scene.name, scene.path, faces), frame
 
 
-def measure(detector, scenes, images) -> dict:
-    found = faces = false = 0
-    masked = [0, 0]
-    small = [0, 0]
-    seconds = 0.0
-    detector.detect(images[0])  # warm-up
+def measure(detector, classifier: MaskClassifier, scenes, images) -> dict:
+    """The whole pipeline with `detector` over the scenes (facemask.evaluation), and the detector alone on a
+    640x480 frame."""
+    pipeline = MaskPipeline(detector, classifier)
+    evaluation = SceneEvaluation()
+    pipeline.process(images[0])  # warm-up
     for scene, image in zip(scenes, images):
-        start = time.perf_counter()
-        boxes = [d.box for d in detector.detect(image)]
-        seconds += time.perf_counter() - start
-        truth = [face.box for face in scene.faces]
-        matched = match_boxes(truth, boxes)
-        found += len(matched)
-        faces += len(truth)
-        false += len(boxes) - len(matched)
-        for index, face in enumerate(scene.faces):
-            if face.label == "with_mask":
-                masked[0] += index in matched
-                masked[1] += 1
-            if size_band(face.box.w) == "< 20 px":
-                small[0] += index in matched
-                small[1] += 1
+        evaluate_scene(pipeline, scene, image, evaluation)
+    summary = summarize(evaluation)
+    recall = summary["detector_recall"]
     frame = cv2.resize(images[0], (640, 480))
     start = time.perf_counter()
     for _ in range(10):
         detector.detect(frame)
-    frame_seconds = (time.perf_counter() - start) / 10
-    return {"frame": frame_seconds, "recall": found / faces, "masked": masked[0] / max(1, masked[1]), "small": small[0] / max(1, small[1]),
-            "false": false, "per_image": false / len(images), "seconds": seconds / len(images)}
+    return {"recall": recall["overall"]["recall"], "masked": recall["per_label"][MASKED]["recall"],
+            "small": recall["per_size"]["< 20 px"]["recall"], "false": summary["false_detections"]["count"],
+            "per_image": summary["false_detections"]["per_image"], "tnr": summary["tnr"], "fnr": summary["fnr"],
+            "seconds": summary["seconds_per_image"], "frame": (time.perf_counter() - start) / 10}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=["yunet", "ssd", "mtcnn", "extra"],
                         help="backends to compare after the baseline ('extra': further settings of the study; "
                              "'video': YuNet's one-pass settings for live video)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the mask classifier")
     parser.add_argument("--frame", default=None, help="fit every scene into a frame of this size first, e.g. 640x480")
     args = parser.parse_args(argv)
     scenes = load_scenes(args.scenes)
@@ -137,14 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         scenes, images = zip(*(fit_into_frame(scene, image, size) for scene, image in zip(scenes, images)))
     print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}"
           + (f", each fitted into a {args.frame} frame" if args.frame else ""))
-    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
+    classifier = MaskClassifier(args.model)
+    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'TNR':>7}{'FNR':>7}"
+          f"{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
     baseline = None
     for name, make in backends(args.backends).items():
-        result = measure(make(), scenes, images)
+        result = measure(make(), classifier, scenes, images)
         baseline = baseline or result["seconds"]
         print(f"{name:<30}{result['recall']:>7.3f}{result['masked']:>7.3f}{result['small']:>7.3f}{result['false']:>6}"
-              f"{result['per_image']:>7.2f}{result['seconds']:>9.3f}{result['seconds'] / baseline:>8.1f}"
-              f"{result['frame']:>10.3f}", flush=True)
+              f"{result['per_image']:>7.2f}{result['tnr']:>7.3f}{result['fnr']:>7.3f}{result['seconds']:>9.3f}"
+              f"{result['seconds'] / baseline:>8.1f}{result['frame']:>10.3f}", flush=True)
     return 0
 
 
