@@ -168,7 +168,7 @@ class YuNetDetector:
     `large_face_side` pixels on its long side (and at least by half) finds faces that fill much of the frame
     (`large_face_side=0` skips that pass). Both passes are merged with non-maximum suppression. For live video,
     `frame_side` replaces the pyramid by one pass on the frame scaled to that long side (320 for a 640x480
-    frame: faces from about 20 px, at a tenth of the pyramid's cost). The network
+    frame: faces from about 20 px, at a fifteenth of the pyramid's cost). The network
     runs on the whole enlarged image: the `yuface.detect` wrapper only warns above 960 pixels, and tiling
     measured no better on real scenes. YuNet scores are 0-100; `confidence` and Detection.score are 0-1.
     libfacedetection's OpenMP threads spin while they wait: with the classifier (or anything else) busy on the

@@ -14,7 +14,7 @@ from facemask.video import (Alerts, Event, EventLog, FileSource, MonitorSettings
                             parse_command)
 
 DEFAULT_CLASSIFY_EVERY = 5
-VIDEO_DETECTOR = "yunet"  # one pass on the frame at 320 px: more faces than the SSD at a third of its cost
+VIDEO_DETECTOR = "yunet"  # one pass on the frame at 320 px: more faces than the SSD at half its cost
 VIDEO_FRAME_SIDE = 320  # docs/video.md measures both
 
 
