@@ -291,18 +291,18 @@ class ThresholdChoice:
 
 
 def best_threshold(unmasked: np.ndarray, scores: np.ndarray, target_tnr: float = TARGET_TNR,
-                   target_fnr: float = TARGET_FNR, natural: float = 0.5) -> float:
-    """The threshold nearest the model's own decision point (`natural`) that meets both targets on these faces:
-    the model is moved only as far as the targets ask. Where no threshold meets both, the one whose worse error,
-    as a share of what its target allows, max((1 - TNR) / (1 - target_tnr), FNR / target_fnr), is smallest
-    (the middle one of those tied)."""
+                   target_fnr: float = TARGET_FNR) -> float:
+    """The middle of the range of thresholds that meet both targets on these faces, as far from either edge of
+    it as the faces allow. Where no threshold meets both, the one whose worse error, as a share of what its
+    target allows, max((1 - TNR) / (1 - target_tnr), FNR / target_fnr), is smallest (the middle one of those
+    tied)."""
     grid = np.asarray(THRESHOLD_GRID)
     flagged = scores[None, :] >= grid[:, None]
     miss = 1.0 - flagged[:, unmasked].mean(axis=1)
     false_alarm = flagged[:, ~unmasked].mean(axis=1)
     meets = (1.0 - miss >= target_tnr - 1e-9) & (false_alarm <= target_fnr + 1e-9)
     if meets.any():
-        return float(grid[meets][np.argmin(np.abs(grid[meets] - natural))])
+        return float(grid[meets][meets.sum() // 2])
     worst = np.maximum(miss / (1.0 - target_tnr), false_alarm / target_fnr)
     tied = grid[worst <= worst.min() + 1e-9]
     return float(tied[len(tied) // 2])

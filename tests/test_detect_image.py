@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facemask.classification import read_unmasked_threshold
+
 from scenes import annotated_faces, single_face_scenes
 
 SCRIPT = "detect_mask_image.py"
@@ -37,8 +39,9 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
     assert sum(len(r["faces"]) for r in results) >= 0.5 * sum(map(len, annotated_faces(scenes_dir).values()))
 
 
-def test_json_follows_the_documented_format(all_scenes):
+def test_json_follows_the_documented_format(all_scenes, shipped_model):
     _, results = all_scenes
+    threshold = read_unmasked_threshold(shipped_model)
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:
@@ -48,7 +51,7 @@ def test_json_follows_the_documented_format(all_scenes):
             assert x + w <= result["width"] and y + h <= result["height"]
             assert face["label"] in ("with_mask", "without_mask")
             assert set(face["probabilities"]) == {"with_mask", "without_mask"}
-            assert face["probabilities"][face["label"]] >= 0.5
+            assert (face["label"] == "without_mask") == (face["probabilities"]["without_mask"] >= threshold)
 
 
 def test_annotated_output_and_terminal_lines(scenes_dir, tmp_path, run_script):

@@ -17,9 +17,9 @@ from facemask.imageio import write_json_atomic
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Choose the threshold on the unmasked probability above which a face is called unmasked, on "
-                    "annotated scenes (images/ and annotations.csv), with the whole pipeline: the threshold nearest "
-                    f"0.5 that meets TNR >= {TARGET_TNR} and FNR <= {TARGET_FNR} (if none does, the one that "
-                    "misses them least), cross-validated over groups of whole images.")
+                    "annotated scenes (images/ and annotations.csv), with the whole pipeline: the middle of the "
+                    f"range of thresholds that meet TNR >= {TARGET_TNR} and FNR <= {TARGET_FNR} (if none does, the "
+                    "one that misses them least), cross-validated over groups of whole images.")
     parser.add_argument("--scenes", "-s", type=Path, required=True, help="folder with images/ and annotations.csv")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="how images are shuffled into folds (default: 0)")
