@@ -34,7 +34,7 @@ from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetecto
                                 YuNetDetector, create_detector)
 from facemask.evaluation import (AnnotatedFace, Scene, SceneEvaluation, evaluate_scene, load_scenes,  # noqa: E402
                                  summarize)
-from facemask.imageio import read_image  # noqa: E402
+from facemask.imageio import letterbox, read_image  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 
 
@@ -82,13 +82,8 @@ def backends(names: list[str]) -> dict:
 
 
 def fit_into_frame(scene: Scene, image: np.ndarray, size: tuple[int, int]) -> tuple[Scene, np.ndarray]:
-    """The scene shrunk (or enlarged) to fit a `size` (width, height) frame, centred on grey, and its faces."""
-    scale = min(size[0] / image.shape[1], size[1] / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    frame = np.full((size[1], size[0], 3), 128, np.uint8)
-    top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    """The scene fitted into a `size` (width, height) frame on grey, and its faces moved with it."""
+    frame, scale, left, top = letterbox(image, size, fill=128)
     faces = tuple(AnnotatedFace(Box(round(f.box.x * scale) + left, round(f.box.y * scale) + top,
                                     max(1, round(f.box.w * scale)), max(1, round(f.box.h * scale))), f.label)
                   for f in scene.faces)

@@ -36,22 +36,11 @@ from facemask.detection import DETECTORS, create_detector, locate_ssd_files  # n
 from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
 from facemask.export import export_path, export_tflite  # noqa: E402
-from facemask.imageio import read_image  # noqa: E402
+from facemask.imageio import letterbox, read_image  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 from facemask.video import FileSource, MonitorSettings, monitor  # noqa: E402
 
 SIZE = (640, 480)
-
-
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`image` scaled to fit `size` (width, height), centred on black."""
-    height, width = image.shape[:2]
-    scale = min(size[0] / width, size[1] / height)
-    resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    frame = np.zeros((size[1], size[0], 3), np.uint8)
-    top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
-    return frame
 
 
 def build_video(scenes_dir: Path, path: Path, slide_count: int, frames_each: int) -> tuple[int, int]:
@@ -80,7 +69,7 @@ def build_video(scenes_dir: Path, path: Path, slide_count: int, frames_each: int
                 used[id(pool)] += 1
                 faces += 1 if pool is singles else 3
         column = SIZE[0] // len(pictures)
-        frame = np.hstack([letterbox(picture, (column, SIZE[1])) for picture in pictures])
+        frame = np.hstack([letterbox(picture, (column, SIZE[1]))[0] for picture in pictures])
         for _ in range(frames_each):
             writer.write(frame)
     writer.release()

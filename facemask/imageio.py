@@ -101,6 +101,18 @@ def check_writable(path: str | Path, force: bool) -> Path:
     return path
 
 
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 0) -> tuple[np.ndarray, float, int, int]:
+    """`image` scaled to fit a `size` (width, height) frame, centred on a `fill` grey level, as a camera frame
+    would show a photo: the frame, the scale, and the picture's left and top offsets in the frame."""
+    scale = min(size[0] / image.shape[1], size[1] / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    frame = np.full((size[1], size[0], 3), fill, np.uint8)
+    top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
+    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return frame, scale, left, top
+
+
 def publish(temporary: str | Path, path: str | Path) -> None:
     """Move a finished temporary file onto `path` in one step, with the permissions of an ordinary new file.
 

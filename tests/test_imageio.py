@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from facemask.errors import FacemaskError
-from facemask.imageio import (check_writable, list_images, read_image, resolve_inputs, write_image_atomic,
-                              write_json_atomic)
+from facemask.imageio import (check_writable, letterbox, list_images, read_image, resolve_inputs,
+                              write_image_atomic, write_json_atomic)
 
 
 @pytest.fixture
@@ -114,3 +114,17 @@ def test_atomic_writes_leave_only_the_result(scene, tmp_path):
     with pytest.raises(FacemaskError, match="extension"):
         write_image_atomic(tmp_path / "copy.xyz", read_image(scene))
     assert not list(tmp_path.glob(".*"))
+
+
+def test_letterbox_fits_a_real_photo_into_a_frame_without_distorting_it(scene):
+    image = read_image(scene)
+    frame, scale, left, top = letterbox(image, (640, 480), fill=128)
+    height, width = round(image.shape[0] * scale), round(image.shape[1] * scale)
+    assert frame.shape == (480, 640, 3) and (width == 640 or height == 480) and width <= 640 and height <= 480
+    assert (left, top) == ((640 - width) // 2, (480 - height) // 2)
+    picture = frame[top:top + height, left:left + width]
+    expected = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    assert np.array_equal(picture, expected)
+    border = np.ones(frame.shape[:2], bool)
+    border[top:top + height, left:left + width] = False
+    assert (frame[border] == 128).all()

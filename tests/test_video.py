@@ -18,7 +18,7 @@ import pytest
 
 from facemask.detection import Box, Detection, create_detector
 from facemask.evaluation import load_scenes
-from facemask.imageio import read_image
+from facemask.imageio import letterbox, read_image
 from facemask.video import FaceTracker, retry_delays
 
 SIZE = (640, 480)
@@ -35,17 +35,6 @@ class Segment:
     first: int
     last: int
     box: Box  # the annotated face, in video coordinates
-
-
-def letterbox(image: np.ndarray) -> tuple[np.ndarray, float, int, int]:
-    """`image` fitted into a 640x480 frame: the frame, the scale and the offsets."""
-    scale = min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
-    frame = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
-    top, left = (SIZE[1] - resized.shape[0]) // 2, (SIZE[0] - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
-    return frame, scale, left, top
 
 
 def chosen_scenes(scenes_dir: Path) -> list[tuple[object, str]]:
@@ -76,7 +65,7 @@ def scene_video(scenes_dir: Path, tmp_path_factory) -> tuple[Path, list[Segment]
             for _ in range(GAP_FRAMES):
                 writer.write(np.full((SIZE[1], SIZE[0], 3), 128, np.uint8))
             index += GAP_FRAMES
-        frame, scale, left, top = letterbox(read_image(scene.path))
+        frame, scale, left, top = letterbox(read_image(scene.path), SIZE, fill=128)
         face = scene.faces[0].box
         box = Box(round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale),
                   round(face.h * scale))
