@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.cli.common import DEFAULT_DETECTOR, DEFAULT_MODEL, run  # noqa: E402
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_model  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
 from facemask.detection import Detection, create_detector  # noqa: E402
 from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
                         "scenes-dev")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=default_model())
     parser.add_argument("--detector", default=DEFAULT_DETECTOR)
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     args = parser.parse_args(argv)

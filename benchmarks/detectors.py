@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.classification import MASKED, MaskClassifier  # noqa: E402
-from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.metadata import MASKED  # noqa: E402
+from facemask.defaults import default_model  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
 from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetector, SSDDetector,  # noqa: E402
                                 YuNetDetector, create_detector)
 from facemask.evaluation import (AnnotatedFace, Scene, SceneEvaluation, evaluate_scene, load_scenes,  # noqa: E402
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=["yunet", "ssd", "mtcnn", "extra"],
                         help="backends to compare after the baseline ('extra': further settings of the study; "
                              "'video': YuNet's one-pass settings for live video)")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the mask classifier")
+    parser.add_argument("--model", type=Path, default=default_model(), help="the mask classifier")
     parser.add_argument("--frame", default=None, help="fit every scene into a frame of this size first, e.g. 640x480")
     args = parser.parse_args(argv)
     scenes = load_scenes(args.scenes)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Frames per second of live monitoring: the tutorial's loop against the project's, in one process.
 
-    python benchmarks/video_fps.py --model models/mask_detector.keras
+    python benchmarks/video_fps.py
 
 Builds a 640x480 test video from real annotated photos (scenes with 1 to 4 faces, each shown for a while, as
 people standing in front of a camera), then times on it:
@@ -11,27 +11,32 @@ people standing in front of a camera), then times on it:
   default detector (YuNet, one pass at 320 px) or the SSD, Keras compiled call or TFLite, every face classified
   in every frame or tracked faces re-classified every N frames, frames read on a thread or not.
 Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
-tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first.
+tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole
+processes with their start-up: the tutorial's (TensorFlow, .keras) and detect_mask_video.py on its defaults.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
 
 import cv2  # noqa: E402
 import imutils  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.classification import MaskClassifier, import_tensorflow  # noqa: E402
-from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
-from facemask.cli.detect_video import VIDEO_DETECTOR, VIDEO_FRAME_SIDE  # noqa: E402
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.runtime import import_tensorflow  # noqa: E402
+from facemask.defaults import default_keras_model  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
+from facemask.defaults import VIDEO_DETECTION_SIZE as VIDEO_FRAME_SIDE, VIDEO_DETECTOR  # noqa: E402
 from facemask.detection import DETECTORS, create_detector, locate_ssd_files  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
@@ -175,7 +180,8 @@ def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .keras classifier")
+    parser.add_argument("--model", type=Path, default=default_keras_model(),
+                        help="the .keras classifier (default: the shipped one; it is exported to TFLite here)")
     parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
                         / "scenes-dev", help="annotated scenes to build the video from")
     parser.add_argument("--detector", default=VIDEO_DETECTOR,
@@ -191,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="no component timings, only the tutorial's loop, the two re-classify settings and "
                              "the SSD in the project's loop")
+    parser.add_argument("--tutorial-process", type=Path, default=None, metavar="VIDEO",
+                        help=argparse.SUPPRESS)  # internal: the tutorial's whole process on VIDEO, for start-up costs
     args = parser.parse_args(argv)
+    if args.tutorial_process is not None:
+        return tutorial_process(args.tutorial_process, args.model)
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -240,11 +250,31 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):  # rounds interleave the loops, so a change in the machine's load hits all
             for name, loop in loops:
                 results[name].append(loop())
+        processes = {"whole process, start-up included: tutorial (TensorFlow import, .keras load, its loop)":
+                     [sys.executable, __file__, "--model", str(args.model), "--tutorial-process", str(video)],
+                     "whole process, start-up included: detect_mask_video.py on its defaults (TFLite, no "
+                     "TensorFlow)": [sys.executable, str(REPOSITORY / "detect_mask_video.py"), "--source", str(video),
+                                     "--no-display"]}
+        for _ in range(args.rounds):
+            for name, command in processes.items():
+                started = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+                results.setdefault(name, []).append((frames / (time.perf_counter() - started), float("nan")))
         baseline = float(np.median([fps for fps, _ in results[loops[0][0]]]))
-        print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<88} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
-        for name, _ in loops:
+        print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<104} {'FPS':>6} {'faces/frame':>11} "
+              f"{'ratio':>6}")
+        for name in results:
             fps = float(np.median([fps for fps, _ in results[name]]))
-            print(f"{name:<88} {fps:6.1f} {results[name][0][1]:11.2f} {fps / baseline:6.2f}", flush=True)
+            print(f"{name:<104} {fps:6.1f} {results[name][0][1]:11.2f} {fps / baseline:6.2f}", flush=True)
+    return 0
+
+
+def tutorial_process(video: Path, model: Path) -> int:
+    """The tutorial as its own process: import TensorFlow, load the .keras model, run its loop on `video`."""
+    import_tensorflow()
+    import keras
+
+    tutorial_loop(video, keras.models.load_model(model, compile=False), 0.5)
     return 0
 
 

@@ -1,11 +1,8 @@
-"""The mask classifier: face crops in, class probabilities out, from a `.keras` model (or `.tflite`)."""
+"""The mask classifier: face crops in, class probabilities and a decision out, from a `.tflite` model (LiteRT,
+the default) or a `.keras` model (TensorFlow)."""
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,69 +11,9 @@ import numpy as np
 
 from facemask.detection import Box
 from facemask.errors import FacemaskError
-
-DEFAULT_CLASS_NAMES = ("with_mask", "without_mask")
-MASKED, UNMASKED = DEFAULT_CLASS_NAMES
-
-
-@contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for the block: TensorFlow's and LiteRT's native logging writes
-    there before any setting can stop it (Python errors still surface normally)."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def import_tensorflow():
-    """Import TensorFlow with its C++ start-up chatter kept off the terminal; returns the module."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with quiet_native_stderr():
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # device probing logs too
-    return tensorflow
-
-
-def metadata_path(model_path: str | Path) -> Path:
-    """The JSON written beside a model by training: `mask_detector.keras` -> `mask_detector.json`."""
-    return Path(model_path).with_suffix(".json")
-
-
-def read_metadata(model_path: str | Path) -> dict:
-    """The model's metadata JSON as a dict ({} when there is none)."""
-    meta = metadata_path(model_path)
-    if not meta.is_file():
-        return {}
-    try:
-        metadata = json.loads(meta.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise FacemaskError(f"model metadata is not valid JSON: {meta}") from None
-    if not isinstance(metadata, dict):
-        raise FacemaskError(f"model metadata is not a JSON object: {meta}")
-    return metadata
-
-
-def read_class_names(model_path: str | Path, outputs: int) -> tuple[str, ...]:
-    """Class names from the model's metadata JSON, or the two default classes for a 2-output model."""
-    meta, metadata = metadata_path(model_path), read_metadata(model_path)
-    if metadata:
-        names = metadata.get("class_names")
-        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise FacemaskError(f"model metadata has no valid 'class_names' list: {meta}")
-        names = tuple(names)
-    elif outputs == len(DEFAULT_CLASS_NAMES):
-        names = DEFAULT_CLASS_NAMES
-    else:
-        raise FacemaskError(f"model has {outputs} outputs and no metadata naming its classes: {meta}")
-    if len(names) != outputs:
-        raise FacemaskError(f"model metadata names {len(names)} classes but the model has {outputs} outputs: {meta}")
-    return names
+from facemask.metadata import MASKED, check_threshold, class_names_for, read_metadata
+from facemask.outputs import recover
+from facemask.runtime import load_runner
 
 
 def crop_face(image: np.ndarray, box: Box, size: int, margin: float = 0.0, square: bool = False) -> np.ndarray:
@@ -110,49 +47,40 @@ class Prediction:
     probabilities: dict[str, float]
 
 
-def read_unmasked_threshold(model_path: str | Path) -> float | None:
-    """The decision threshold stored in the model's metadata (`unmasked_threshold`), or None."""
-    value = read_metadata(model_path).get("unmasked_threshold")
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise FacemaskError(f"model metadata has an invalid 'unmasked_threshold' ({value!r}): "
-                            f"{metadata_path(model_path)}")
-    return float(value)
-
-
 class MaskClassifier:
     """A trained mask classifier, loaded once and called directly (no per-call `predict` overhead).
 
-    Inputs are RGB crops with values 0-255; the model scales them itself. A face is called unmasked when its
-    unmasked probability reaches `unmasked_threshold` (default: the threshold stored with the model, else the
-    most probable class wins); below it, the most probable of the other classes.
+    Inputs are RGB crops with values 0-255; the model scales them itself. The decision: a face is called not
+    compliant when the probability of every class but `with_mask` (without a mask; worn incorrectly, for a
+    three-class model) reaches `unmasked_threshold`, and then gets the likelier of those classes; below it, it
+    is called `with_mask`. The default threshold is the one stored with the model; where there is none, the most
+    probable class wins.
     """
 
-    def __init__(self, model_path: str | Path, unmasked_threshold: float | None = None) -> None:
+    def __init__(self, model_path: str | Path, unmasked_threshold: float | None = None,
+                 threads: int | None = None) -> None:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise FacemaskError(f"model file not found: {self.path}")
-        if self.path.suffix == ".tflite":
-            self._run, self.input_size, outputs = _load_tflite(self.path)
-        else:
-            self._run, self.input_size, outputs = _load_keras(self.path)
-        self.class_names = read_class_names(self.path, outputs)
-        if unmasked_threshold is None:
-            unmasked_threshold = read_unmasked_threshold(self.path)
-        self.unmasked_threshold = unmasked_threshold if UNMASKED in self.class_names else None
+        recover(self.path.parent)  # finish a model update that a crash interrupted, where we may write
+        metadata = read_metadata(self.path)
+        runner = load_runner(self.path, threads)
+        self._run, self.input_size = runner.run, runner.input_size
+        self.class_names = class_names_for(self.path, metadata, runner.outputs)
+        if unmasked_threshold is not None:
+            unmasked_threshold = check_threshold(unmasked_threshold)
+        elif metadata is not None:
+            unmasked_threshold = metadata.unmasked_threshold
+        self.unmasked_threshold = unmasked_threshold if MASKED in self.class_names else None
 
     def decide(self, probabilities: np.ndarray) -> int:
         """The index of the class a face with these `probabilities` is called."""
-        best = int(np.argmax(probabilities))
         if self.unmasked_threshold is None:
-            return best
-        unmasked = self.class_names.index(UNMASKED)
-        if probabilities[unmasked] >= self.unmasked_threshold:
-            return unmasked
-        if best != unmasked:
-            return best
-        return int(np.argmax(np.where(np.arange(len(probabilities)) == unmasked, -1.0, probabilities)))
+            return int(np.argmax(probabilities))
+        masked = self.class_names.index(MASKED)
+        if 1.0 - probabilities[masked] < self.unmasked_threshold:
+            return masked
+        return int(np.argmax(np.where(np.arange(len(probabilities)) == masked, -1.0, probabilities)))
 
     def predict(self, crops: list[np.ndarray] | np.ndarray) -> list[Prediction]:
         """One Prediction per RGB crop (each `input_size` square)."""
@@ -166,58 +94,3 @@ class MaskClassifier:
             predictions.append(Prediction(self.class_names[best], float(row[best]),
                                           {name: float(p) for name, p in zip(self.class_names, row)}))
         return predictions
-
-
-def _load_keras(path: Path):
-    tf = import_tensorflow()
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FacemaskError(f"cannot load model {path}: {reason[:200]}") from None
-    shape = model.input_shape
-    if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or len(model.output_shape) != 2:
-        raise FacemaskError(f"not an image classifier (input {shape}, output {model.output_shape}): {path}")
-    size = int(shape[1])
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                       input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
-    return (lambda batch: call(batch).numpy()), size, int(model.output_shape[-1])
-
-
-class _TFLiteRunner:
-    """A TFLite model on the LiteRT interpreter, its tensors re-allocated only when the batch shape changes."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise FacemaskError("TFLite models need the 'ai-edge-litert' package: pip install ai-edge-litert") from None
-        try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
-        except (ValueError, RuntimeError) as error:
-            raise FacemaskError(f"cannot load TFLite model {path}: {str(error).splitlines()[0][:200]}") from None
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
-        self.input_shape = tuple(int(n) for n in self.interpreter.get_input_details()[0]["shape"])
-        self.output_index = self.interpreter.get_output_details()[0]["index"]
-        self.outputs = int(self.interpreter.get_output_details()[0]["shape"][-1])
-        if len(self.input_shape) != 4 or self.input_shape[1] != self.input_shape[2] or self.input_shape[3] != 3:
-            raise FacemaskError(f"not an image classifier (input {list(self.input_shape)}): {path}")
-        with quiet_native_stderr():  # the first allocation announces the XNNPACK delegate
-            self.interpreter.allocate_tensors()
-        self.allocated = self.input_shape
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        if batch.shape != self.allocated:
-            self.interpreter.resize_tensor_input(self.input_index, batch.shape)
-            self.interpreter.allocate_tensors()
-            self.allocated = batch.shape
-        self.interpreter.set_tensor(self.input_index, batch)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output_index).copy()
-
-
-def _load_tflite(path: Path):
-    runner = _TFLiteRunner(path)
-    return runner, runner.input_shape[1], runner.outputs

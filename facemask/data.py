@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from imutils import paths
-from sklearn.model_selection import train_test_split
 
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
@@ -81,6 +80,8 @@ def load_dataset(root: str | Path, size: int,
 
 def split_dataset(dataset: Dataset, validation_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     """A stratified (train, held-back) split."""
+    from sklearn.model_selection import train_test_split
+
     if not 0.0 < validation_fraction < 1.0:
         raise FacemaskError(f"validation fraction must be between 0 and 1, got {validation_fraction}")
     smallest = min(dataset.counts().values())

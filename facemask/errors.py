@@ -1,4 +1,9 @@
-"""The one exception type the command-line tools turn into a one-line message."""
+"""The one exception type the command-line tools turn into a one-line message, and the wrapper that does it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
 
 
 class FacemaskError(Exception):
@@ -6,3 +11,21 @@ class FacemaskError(Exception):
 
     The message names the path and the problem in one line; the command-line tools print it and exit non-zero.
     """
+
+
+def print_error(message: str) -> None:
+    """Print a one-line error to stderr."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call `main`, turning FacemaskError into a one-line message with exit code 2 and Ctrl-C into 130: what every
+    script and benchmark does with bad input."""
+    try:
+        return main(argv)
+    except FacemaskError as problem:
+        print_error(str(problem))
+        return 2
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130

@@ -12,10 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemask.classification import MASKED, UNMASKED
+from facemask.metadata import MASKED, UNMASKED
 from facemask.detection import Box, Detection
 from facemask.errors import FacemaskError
-from facemask.imageio import list_images, read_image, write_bytes_atomic
+from facemask.imageio import list_images, read_image
+from facemask.outputs import write_bytes_atomic
 
 ANNOTATION_FIELDS = ("image", "x", "y", "w", "h", "label")
 MATCH_IOU = 0.5

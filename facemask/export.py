@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from facemask.classification import MaskClassifier, crop_face, import_tensorflow, metadata_path
+from facemask.classification import MaskClassifier, crop_face
 from facemask.errors import FacemaskError
 from facemask.evaluation import Scene
-from facemask.imageio import publish, read_image, write_json_atomic
+from facemask.imageio import read_image
+from facemask.metadata import ModelMetadata, add_model, class_names_for, file_sha256, metadata_path, read_metadata
+from facemask.outputs import OutputSet
 from facemask.pipeline import CropSettings
+from facemask.runtime import import_tensorflow, load_keras_model
 
 QUANTIZATIONS = ("float32", "int8")
 
@@ -49,48 +49,31 @@ def export_path(model_path: str | Path, quantization: str, folder: str | Path | 
     return Path(folder if folder is not None else model_path.parent) / f"{model_path.stem}_{quantization}.tflite"
 
 
-def _load_keras_model(model_path: Path):
-    tf = import_tensorflow()
-    import keras
-
-    if not model_path.is_file():
-        raise FacemaskError(f"model file not found: {model_path}")
-    if model_path.suffix != ".keras":
-        raise FacemaskError(f"only a .keras model can be exported: {model_path}")
-    try:
-        return tf, keras.models.load_model(model_path, compile=False)
-    except Exception as error:  # Keras raises many types for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FacemaskError(f"cannot load model {model_path}: {reason[:200]}") from None
-
-
 def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Export]:
     """Convert the `.keras` classifier at `model_path` to each `{quantization: path}` in `targets`.
 
-    Each model is converted into a temporary file beside its target and moved into place, then its sidecar
-    JSON (the source model's metadata plus the export settings) is written beside it.
+    Each export is published together with its metadata (the source model's, plus the export settings and the
+    export's own hash), so a crash never leaves a new model beside old metadata.
     """
     model_path = Path(model_path)
     unknown = sorted(set(targets) - set(QUANTIZATIONS))
     if unknown:
         raise FacemaskError(f"unknown quantization {', '.join(unknown)}: choose from {', '.join(QUANTIZATIONS)}")
-    tf, model = _load_keras_model(model_path)
-    source_meta = metadata_path(model_path)
-    metadata = json.loads(source_meta.read_text(encoding="utf-8")) if source_meta.is_file() else {}
+    tf = import_tensorflow("exporting a model")
+    model = load_keras_model(model_path, "exporting a model")
+    names = class_names_for(model_path, read_metadata(model_path), int(model.output_shape[-1]))
+    source = read_metadata(model_path) or ModelMetadata(names, int(model.input_shape[1]))
     exports = []
     for quantization, target in targets.items():
         optimizations = [tf.lite.Optimize.DEFAULT] if quantization == "int8" else []
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tflite", dir=target.parent)
-        os.close(descriptor)
-        try:
-            model.export(temporary, format="litert", verbose=False, optimizations=optimizations)
-            publish(temporary, target)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
-        sidecar = metadata_path(target)
-        write_json_atomic(sidecar, {**metadata, "export": {"format": "tflite", "quantization": quantization,
-                                                          "source": model_path.name}})
-        exports.append(Export(quantization, target, sidecar, target.stat().st_size))
+        metadata = replace(source, model_sha256=None).with_record(
+            export={"format": "tflite", "quantization": quantization, "source": model_path.name,
+                    "source_sha256": file_sha256(model_path)})
+        with OutputSet() as outputs:
+            add_model(outputs, target, lambda temporary: model.export(
+                str(temporary), format="litert", verbose=False, optimizations=optimizations), metadata)
+            outputs.publish()
+        exports.append(Export(quantization, target, metadata_path(target), target.stat().st_size))
     return exports
 
 

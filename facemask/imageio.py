@@ -1,18 +1,15 @@
-"""Reading images of any kind OpenCV reads, listing them, and writing outputs atomically."""
+"""Reading images of any kind OpenCV reads, listing them, and writing them (atomically, via facemask.outputs)."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 from imutils import paths
 
 from facemask.errors import FacemaskError
+from facemask.outputs import write_bytes_atomic
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
@@ -113,30 +110,6 @@ def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 0) -> tuple[
     return frame, scale, left, top
 
 
-def publish(temporary: str | Path, path: str | Path) -> None:
-    """Move a finished temporary file onto `path` in one step, with the permissions of an ordinary new file.
-
-    (`tempfile.mkstemp` creates files readable by their owner only; outputs are meant to be shared.)
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(temporary, 0o666 & ~mask)
-    os.replace(temporary, path)
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, so `path` is never half-written."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        publish(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
     """Encode `image` in the format its extension names and write it atomically."""
     path = Path(path)
@@ -148,8 +121,3 @@ def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
     if not ok:
         raise FacemaskError(f"cannot write an image with extension {extension!r}: {path}")
     write_bytes_atomic(path, encoded.tobytes())
-
-
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write `payload` as indented JSON, atomically."""
-    write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face
 from facemask.detection import Box, Detection, FaceDetector, create_detector
 
@@ -63,13 +64,23 @@ class MaskPipeline:
         self.crop = crop
 
     @classmethod
-    def load(cls, model_path: str | Path, detector: str = "yunet", confidence: float | None = None,
-             face_folder: str | Path | None = None, crop: CropSettings = CropSettings(),
-             frame_side: int = 0, unmasked_threshold: float | None = None) -> MaskPipeline:
+    def load(cls, model_path: str | Path | None = None, detector: str = defaults.DETECTOR,
+             confidence: float | None = None, face_folder: str | Path | None = None,
+             crop: CropSettings = CropSettings(), frame_side: int = 0,
+             unmasked_threshold: float | None = None) -> MaskPipeline:
         """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
-        see create_detector) and the classifier at `model_path` (see MaskClassifier for `unmasked_threshold`)."""
+        see create_detector) and the classifier at `model_path` (default: the shipped TFLite model; see
+        MaskClassifier for `unmasked_threshold`)."""
+        model = defaults.default_model() if model_path is None else model_path
         return cls(create_detector(detector, confidence, face_folder, frame_side),
-                   MaskClassifier(model_path, unmasked_threshold), crop)
+                   MaskClassifier(model, unmasked_threshold), crop)
+
+    @classmethod
+    def load_for_video(cls, model_path: str | Path | None = None,
+                       detection_size: int = defaults.VIDEO_DETECTION_SIZE, **options) -> MaskPipeline:
+        """The live-video pipeline: the video default detector as one pass at `detection_size` pixels."""
+        options.setdefault("detector", defaults.VIDEO_DETECTOR)
+        return cls.load(model_path, frame_side=detection_size, **options)
 
     def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """The classifier's input for each box."""

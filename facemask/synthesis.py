@@ -6,7 +6,6 @@ The mask is anchored on the landmarks (nose bridge, jaw line, chin, nose tip and
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from scipy.spatial import Delaunay
 
 from facemask.detection import Box, Detection, FaceDetector
 from facemask.errors import FacemaskError
+from facemask.resources import package_folder
 from facemask.templates import (CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names,
                                 face_anchors)
 
@@ -27,10 +27,7 @@ PADDING = 0.25  # black border around a photo before face detection, as a fracti
 
 def locate_landmark_model() -> Path:
     """The dlib 68-point model file shipped in the `face-recognition-models` package (found, not imported)."""
-    spec = importlib.util.find_spec(LANDMARK_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FacemaskError(f"mask synthesis needs dlib's {LANDMARK_MODEL}: pip install face-recognition-models")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / LANDMARK_MODEL
+    path = package_folder(LANDMARK_PACKAGE, "mask synthesis", "face-recognition-models") / "models" / LANDMARK_MODEL
     if not path.is_file():
         raise FacemaskError(f"the landmark model is missing from the face-recognition-models package: {path}")
     return path

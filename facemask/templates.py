@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from facemask.errors import FacemaskError
-from facemask.imageio import write_bytes_atomic, write_json_atomic
+from facemask.outputs import write_bytes_atomic, write_json_atomic
 
 CANVAS_SIZE = (400, 300)  # width, height of every template picture
 CANVAS_ORIGIN = (200.0, 45.0)  # where the midpoint of landmarks 1 and 15 falls on the canvas

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -12,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask.classification import import_tensorflow, metadata_path
 from facemask.data import Dataset, Unreadable, load_dataset, split_dataset
 from facemask.errors import FacemaskError
-from facemask.imageio import publish, write_json_atomic
+from facemask.metadata import ModelMetadata, add_model
+from facemask.outputs import OutputSet
+from facemask.runtime import import_tensorflow
 
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
 
@@ -156,7 +156,8 @@ def held_back_metrics(model, held: Dataset, batch_size: int) -> tuple[dict, str]
 
 
 def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
-    """Training and held-back loss and accuracy per epoch, written atomically as an image."""
+    """Training and held-back loss and accuracy per epoch, as an image at `path` (a temporary file of an
+    OutputSet: the caller publishes it with the model)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,31 +178,20 @@ def save_plot(history: dict[str, list[float]], path: str | Path) -> None:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    descriptor, temporary = tempfile.mkstemp(suffix=path.suffix or ".png", dir=path.parent)
-    os.close(descriptor)
     try:
-        figure.savefig(temporary, dpi=110)
-        publish(temporary, path)
+        figure.savefig(path, dpi=110, format=(path.suffix.lstrip(".") or "png").lower())
     finally:
         plt.close(figure)
-        Path(temporary).unlink(missing_ok=True)
 
 
-def save_model_atomic(model, path: str | Path) -> None:
-    """Save `model` for inference (without the optimizer's state, which more than doubles the file once base
-    layers are fine-tuned), so that `path` is either the old file or the complete new one, never a partial file."""
+def save_for_inference(model, path: str | Path) -> None:
+    """Save `model` for inference, without the optimizer's state (which more than doubles the file once base
+    layers are fine-tuned)."""
     import keras
 
-    path = Path(path)
     inference = keras.models.clone_model(model)
     inference.set_weights(model.get_weights())
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(descriptor)
-    try:
-        inference.save(temporary)
-        publish(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    inference.save(path)
 
 
 def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Path, config: TrainingConfig,
@@ -225,10 +215,7 @@ def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Pat
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     metrics, report = held_back_metrics(model, held, config.batch_size)
 
-    save_model_atomic(model, model_path)
-    save_plot(history, plot_path)
-    write_json_atomic(metadata_path(model_path), {
-        "class_names": list(dataset.class_names),
+    metadata = ModelMetadata(tuple(dataset.class_names), config.image_size, record={
         "input": {"size": config.image_size, "channels": "RGB", "range": "0-255 (the model scales to [-1, 1])"},
         "settings": asdict(config),
         "dataset": {"root": str(dataset_root), "counts": dataset.counts(), "train": train_split.counts(),
@@ -238,4 +225,8 @@ def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Pat
         "seconds": round(time.time() - started, 1),
         "versions": {"keras": keras.__version__, "python": platform.python_version()},
     })
+    with OutputSet() as outputs:  # the model, its metadata and its plot are published together
+        add_model(outputs, model_path, lambda temporary: save_for_inference(model, temporary), metadata)
+        save_plot(history, outputs.add(plot_path, keep_suffix=True))
+        outputs.publish()
     return TrainingResult(history, metrics, report)

@@ -9,7 +9,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +22,11 @@ import cv2
 import numpy as np
 from imutils.video import FileVideoStream
 
-from facemask.classification import MASKED
+from facemask.metadata import MASKED
 from facemask.detection import Box, Detection
 from facemask.drawing import FONT, annotate, draw_caption
 from facemask.errors import FacemaskError
-from facemask.imageio import publish
+from facemask.outputs import publish, recover, temporary_path
 from facemask.pipeline import FaceResult, MaskPipeline
 
 STREAM_TIMEOUT_MS = 5000
@@ -348,11 +347,9 @@ class Recorder:
         self._temporary: Path | None = None
 
     def _open(self, fps: float) -> None:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix,
-                                                 dir=self.path.parent)
-        os.close(descriptor)
-        self._temporary = Path(temporary)
-        self._writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
+        recover(self.path.parent)
+        self._temporary = temporary_path(self.path, keep_suffix=True)
+        self._writer = cv2.VideoWriter(str(self._temporary), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
         if not self._writer.isOpened():
             self._temporary.unlink(missing_ok=True)
             raise FacemaskError(f"cannot record video with codec {self.codec}: {self.path}")

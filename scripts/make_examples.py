@@ -18,10 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.cli.common import run  # noqa: E402
+from facemask.defaults import default_templates  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
-from facemask.imageio import check_writable, read_image, write_bytes_atomic  # noqa: E402
+from facemask.imageio import check_writable, read_image  # noqa: E402
+from facemask.outputs import write_bytes_atomic  # noqa: E402
 from facemask.synthesis import FaceLandmarker, mask_faces  # noqa: E402
 from facemask.templates import load_templates  # noqa: E402
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     search = FaceLandmarker(create_detector("ssd")).find(astronaut)
     if not search.faces:
         raise FacemaskError("no face with landmarks found in the astronaut photo")
-    templates = load_templates(REPOSITORY / "mask-templates", ["surgical_blue"])
+    templates = load_templates(default_templates(), ["surgical_blue"])
     masked = mask_faces(astronaut, search.faces, templates, 1, 0.0, np.random.default_rng(7))[0].image
     height = astronaut.shape[0]
     hopper_resized = cv2.resize(hopper, (round(hopper.shape[1] * height / hopper.shape[0]), height),

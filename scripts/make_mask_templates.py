@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draw the mask templates into mask-templates/ (RGBA PNG + JSON anchors).
+"""Draw the mask templates into facemask/mask-templates/ (RGBA PNG + JSON anchors), shipped inside the package.
 
     python scripts/make_mask_templates.py
 """
@@ -10,14 +10,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.cli.common import run  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
 from facemask.templates import draw_template, save_template, template_designs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Draw the mask templates (pictures and anchor points).")
-    parser.add_argument("--output", "-o", type=Path, default=Path(__file__).resolve().parents[1] / "mask-templates")
+    parser.add_argument("--output", "-o", type=Path, default=Path(__file__).resolve().parents[1] / "facemask" / "mask-templates")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fabric noise and patterns")
     args = parser.parse_args(argv)
     if args.output.exists() and not args.output.is_dir():

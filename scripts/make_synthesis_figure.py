@@ -15,10 +15,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from facemask.classification import crop_face  # noqa: E402
-from facemask.cli.common import run  # noqa: E402
+from facemask.defaults import default_templates  # noqa: E402
+from facemask.errors import run_cli as run  # noqa: E402
 from facemask.detection import Box, create_detector  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
-from facemask.imageio import check_writable, read_image, write_bytes_atomic  # noqa: E402
+from facemask.imageio import check_writable, read_image  # noqa: E402
+from facemask.outputs import write_bytes_atomic  # noqa: E402
 from facemask.synthesis import FaceLandmarker, MaskPainter, Variation  # noqa: E402
 from facemask.templates import load_templates  # noqa: E402
 
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     check_writable(args.output, args.force)
-    templates = load_templates(REPOSITORY / "mask-templates")
+    templates = load_templates(default_templates())
     landmarker, painter = FaceLandmarker(create_detector("ssd", 0.5)), MaskPainter()
     rng = np.random.default_rng(args.seed)
     rows = []

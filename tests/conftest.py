@@ -51,9 +51,21 @@ def faces_dir(shared_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_model() -> Path:
-    """The classifier shipped in models/."""
-    model = REPOSITORY / "models" / "mask_detector.keras"
+    """The shipped `.keras` classifier (training, export; loading it needs TensorFlow)."""
+    from facemask.defaults import default_keras_model
+
+    model = default_keras_model()
     assert model.is_file(), f"the shipped model is missing: {model}"
+    return model
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The shipped TFLite classifier every inference tool uses by default."""
+    from facemask.defaults import default_model
+
+    model = default_model()
+    assert model.is_file(), f"the shipped TFLite model is missing: {model}"
     return model
 
 

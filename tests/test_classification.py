@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from facemask.classification import UNMASKED, MaskClassifier, crop_face, read_class_names
+from facemask.classification import MaskClassifier, crop_face
+from facemask.metadata import UNMASKED, class_names_for, read_metadata
 from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
@@ -16,8 +17,8 @@ from scenes import annotated_faces
 
 
 @pytest.fixture(scope="module")
-def classifier(shipped_model):
-    return MaskClassifier(shipped_model)
+def classifier(default_model):
+    return MaskClassifier(default_model)
 
 
 def test_shipped_model_tells_masked_from_unmasked_on_annotated_scene_faces(classifier, scenes_dir):
@@ -74,23 +75,24 @@ def test_corrupt_model_is_one_error(tmp_path):
     assert str(bad) in str(raised.value)
 
 
-def test_class_names_come_from_metadata(shipped_model, tmp_path):
-    copy = tmp_path / "model.keras"
-    shutil.copy(shipped_model, copy)
-    assert read_class_names(copy, 2) == ("with_mask", "without_mask")  # no metadata: the two defaults
+def test_class_names_come_from_metadata(default_model, tmp_path):
+    copy = tmp_path / "model.tflite"
+    shutil.copy(default_model, copy)
+    assert class_names_for(copy, read_metadata(copy), 2) == ("with_mask", "without_mask")  # no metadata: defaults
+    assert MaskClassifier(copy).class_names == ("with_mask", "without_mask")
     copy.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))
     with pytest.raises(FacemaskError, match="names 3 classes but the model has 2"):
         MaskClassifier(copy)
 
 
-def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(shipped_model, scenes_dir, tmp_path):
+def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(default_model, scenes_dir, tmp_path):
     crops = []
     for name, faces in annotated_faces(scenes_dir).items():
         image = read_image(scenes_dir / "images" / name)
         crops += [crop_face(image, box, 224, -0.05) for box, _ in faces]
-    copy = tmp_path / "model.keras"
-    shutil.copy(shipped_model, copy)
-    metadata = json.loads(shipped_model.with_suffix(".json").read_text())
+    copy = tmp_path / "model.tflite"
+    shutil.copy(default_model, copy)
+    metadata = json.loads(default_model.with_suffix(".json").read_text())
     copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 0.2}))
     stored = MaskClassifier(copy)
     assert stored.unmasked_threshold == 0.2
@@ -104,5 +106,5 @@ def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(shipped
     assert [p.label for p in stored.predict(crops)] == [p.label for p in MaskClassifier(copy, 0.2).predict(crops)]
     assert flagged[0.001] >= flagged[0.2] >= flagged[0.999] and flagged[0.001] > flagged[0.999] > 0, flagged
     copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 1.5}))
-    with pytest.raises(FacemaskError, match="invalid 'unmasked_threshold'"):
+    with pytest.raises(FacemaskError, match="'unmasked_threshold' must be between 0 and 1"):
         MaskClassifier(copy)

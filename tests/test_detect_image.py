@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facemask.classification import read_unmasked_threshold
+from facemask.metadata import read_metadata
 
 from scenes import annotated_faces, single_face_scenes
 
@@ -39,9 +39,9 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
     assert sum(len(r["faces"]) for r in results) >= 0.5 * sum(map(len, annotated_faces(scenes_dir).values()))
 
 
-def test_json_follows_the_documented_format(all_scenes, shipped_model):
+def test_json_follows_the_documented_format(all_scenes, default_model):
     _, results = all_scenes
-    threshold = read_unmasked_threshold(shipped_model)
+    threshold = read_metadata(default_model).unmasked_threshold
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.cli.common import DEFAULT_DETECTOR
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR
 from facemask.detection import (DETECTORS, Box, Detection, YuNetDetector, create_detector, locate_ssd_files,
                                 non_max_suppression)
 from facemask.errors import FacemaskError

@@ -127,7 +127,7 @@ def test_bad_scenes_are_one_line_errors(tmp_path: Path, scenes_dir: Path, run_sc
     assert "Traceback" not in result.stderr
 
 
-def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, shipped_model: Path, run_script):
+def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, run_script):
     names = ["93.jpg", "107.jpg", "240.jpg", "103.jpg"]
     folder = _scene_folder(tmp_path, scenes_dir, names)
     rows = list(csv.DictReader((folder / "annotations.csv").open(newline="")))
@@ -168,21 +168,21 @@ def test_best_threshold_sits_in_the_middle_of_the_range_that_meets_both_targets(
 
 
 def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Path, scenes_dir: Path,
-                                                                    shipped_model: Path, run_script):
+                                                                    default_model: Path, run_script):
     scenes = [scene for scene in load_scenes(scenes_dir) if scene.faces]
     names = ([s.name for s in scenes if any(f.label == "with_mask" for f in s.faces)][:6]
              + [s.name for s in scenes if any(f.label == "without_mask" for f in s.faces)][:6])
     folder = _scene_folder(tmp_path, scenes_dir, sorted(set(names)))
-    model = tmp_path / "model.keras"
-    shutil.copy(shipped_model, model)
-    shutil.copy(shipped_model.with_suffix(".json"), model.with_suffix(".json"))
+    model = tmp_path / "model.tflite"
+    shutil.copy(default_model, model)
+    shutil.copy(default_model.with_suffix(".json"), model.with_suffix(".json"))
     calibrated = run_script("calibrate_threshold.py", "--scenes", folder, "--model", model, "--folds", "3",
                             "--write", "--quiet")
     assert calibrated.returncode == 0, calibrated.stderr
     stored = json.loads(model.with_suffix(".json").read_text())
     threshold, choice = stored["unmasked_threshold"], stored["unmasked_threshold_choice"]
     assert 0.0 < threshold < 1.0 and len(choice["fold_thresholds"]) == 3
-    assert stored["class_names"] == json.loads(shipped_model.with_suffix(".json").read_text())["class_names"]
+    assert stored["class_names"] == json.loads(default_model.with_suffix(".json").read_text())["class_names"]
     assert f"threshold {threshold:.2f}: TNR {choice['tnr']:.3f}, FNR {choice['fnr']:.3f}" in calibrated.stdout
     output = tmp_path / "dev.json"
     evaluated = run_script("evaluate_pipeline.py", "--scenes", folder, "--model", model, "--json", output, "--quiet")

@@ -11,7 +11,7 @@ import sys
 import cv2
 import pytest
 
-from facemask.classification import metadata_path
+from facemask.metadata import metadata_path
 from facemask.evaluation import load_scenes
 from facemask.imageio import read_image
 

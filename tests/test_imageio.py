@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from facemask.errors import FacemaskError
-from facemask.imageio import (check_writable, letterbox, list_images, read_image, resolve_inputs,
-                              write_image_atomic, write_json_atomic)
+from facemask.imageio import check_writable, letterbox, list_images, read_image, resolve_inputs, write_image_atomic
+from facemask.outputs import write_json_atomic
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from scenes import single_face_scenes
 
 
 @pytest.fixture(scope="module")
-def pipeline(shipped_model):
-    return MaskPipeline.load(shipped_model)
+def pipeline(default_model):
+    return MaskPipeline.load(default_model)
 
 
 @pytest.mark.parametrize("label", ["with_mask", "without_mask"])

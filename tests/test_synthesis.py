@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facemask.cli.common import DEFAULT_DETECTOR
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import create_detector
 from facemask.imageio import read_image
 from facemask.synthesis import FaceLandmarker, MaskPainter, Variation, locate_landmark_model, mask_faces
@@ -28,7 +28,7 @@ def landmarker() -> FaceLandmarker:
 
 @pytest.fixture(scope="module")
 def templates():
-    return load_templates(REPOSITORY / "mask-templates")
+    return load_templates(default_templates())
 
 
 @pytest.fixture(scope="module")

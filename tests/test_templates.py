@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from facemask.defaults import default_templates
 from facemask.errors import FacemaskError
 from facemask.templates import anchor_names, load_template, load_templates
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SHIPPED = REPOSITORY / "mask-templates"
+SHIPPED = default_templates()
 
 
 def test_shipped_templates_are_many_and_distinct():

@@ -82,7 +82,7 @@ def test_low_resolution_augmentation_blurs_a_share_of_real_faces(faces_dir, tmp_
     import cv2
     import numpy as np
 
-    from facemask.classification import import_tensorflow
+    from facemask.runtime import import_tensorflow
     from facemask.data import load_dataset
     from facemask.training import degrade_resolution
 

@@ -96,7 +96,7 @@ def banner_is_red(frame: np.ndarray) -> bool:
 
 
 @pytest.fixture(scope="module")
-def headless_run(scene_video, shipped_model, run_script, tmp_path_factory):
+def headless_run(scene_video, run_script, tmp_path_factory):
     """One headless run of the script recording, logging events and running an alert command."""
     video, segments, frames = scene_video
     folder = tmp_path_factory.mktemp("run")
@@ -105,7 +105,7 @@ def headless_run(scene_video, shipped_model, run_script, tmp_path_factory):
     hook = folder / "hook.py"
     hook.write_text("import os, sys\nopen(sys.argv[1], 'a').write(os.environ['FACEMASK_EVENT'] + '\\n')\n")
     command = shlex.join([sys.executable, str(hook), str(alerts)])
-    result = run_script("detect_mask_video.py", "--source", video, "--model", shipped_model, "--output", output,
+    result = run_script("detect_mask_video.py", "--source", video, "--output", output,
                         "--events", events, "--alert-command", command, "--no-display")
     return result, output, events, alerts, segments, frames
 
@@ -181,12 +181,12 @@ class OneVideoServer:
 
 
 def test_a_stream_that_drops_is_retried_then_ends_with_a_clear_error_and_a_closed_recording(
-        scene_video, shipped_model, run_script, tmp_path):
+        scene_video, run_script, tmp_path):
     video = scene_video[0]
     server = OneVideoServer(video.parent)
     url = f"http://127.0.0.1:{server.port}/{video.name}"
     output = tmp_path / "stream.avi"
-    result = run_script("detect_mask_video.py", "--source", url, "--model", shipped_model, "--output", output,
+    result = run_script("detect_mask_video.py", "--source", url, "--output", output,
                         "--max-retries", "1", "--alert", "--no-display")  # a sound, or none, never breaks a run
     assert result.returncode == 2
     assert f"warning: stream {url} unavailable, retrying in 1 s" in result.stderr

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facemask.cli.common import DEFAULT_DETECTOR, REPOSITORY, check_probability, run
+from facemask.cli.common import check_probability, run
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
 from facemask.errors import FacemaskError
-from facemask.imageio import check_writable, list_images, read_image, write_bytes_atomic, write_image_atomic
-from facemask.synthesis import FaceLandmarker, MaskPainter, mask_faces
+from facemask.imageio import check_writable, list_images, read_image, write_image_atomic
+from facemask.metadata import INCORRECT, MASKED as WITH_MASK, UNMASKED as WITHOUT_MASK
+from facemask.outputs import write_bytes_atomic
+from facemask.resources import require_extra
 from facemask.templates import load_templates
-
-DEFAULT_TEMPLATES = REPOSITORY / "mask-templates"
-WITH_MASK, WITHOUT_MASK, INCORRECT = "with_mask", "without_mask", "mask_worn_incorrectly"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "warp a mask template onto it and light it like the face.")
     parser.add_argument("--input", "-i", type=Path, required=True, help="folder of unmasked photos or face crops")
     parser.add_argument("--output", "-o", type=Path, required=True, help="output folder (not inside --input)")
-    parser.add_argument("--templates", "-t", type=Path, default=DEFAULT_TEMPLATES,
-                        help="folder of mask templates, PNG + JSON (default: the repository's mask-templates/)")
+    parser.add_argument("--templates", "-t", type=Path, default=None,
+                        help="folder of mask templates, PNG + JSON (default: the templates shipped with facemask)")
     parser.add_argument("--per-face", "-n", type=int, default=1, help="masked versions of each photo (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: 0)")
     parser.add_argument("--types", nargs="+", default=None, metavar="TYPE",
@@ -94,13 +94,16 @@ def write(path: Path, image: np.ndarray, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    require_extra("train", "augment_masks.py")
+    from facemask.synthesis import FaceLandmarker, MaskPainter, mask_faces
+
     check_probability(args.incorrect_fraction, "--incorrect-fraction")
     if args.confidence is not None:
         check_probability(args.confidence, "--confidence")
     if args.per_face < 1:
         raise FacemaskError(f"--per-face must be at least 1, got {args.per_face}")
     check_folders(args.input, args.output)
-    templates = load_templates(args.templates, args.types)
+    templates = load_templates(args.templates or default_templates(), args.types)
     inputs = list_images(args.input)
     landmarker = FaceLandmarker(create_detector(args.detector, args.confidence),
                                 whole_image_fallback=args.whole_crops)

@@ -7,11 +7,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from facemask.classification import metadata_path, read_metadata
 from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
 from facemask.errors import FacemaskError
+from facemask.resources import require_extra
 from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes
-from facemask.imageio import write_json_atomic
+from facemask.metadata import metadata_path, update_metadata
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="how images are shuffled into folds (default: 0)")
     parser.add_argument("--write", action="store_true",
-                        help="store the threshold in the model's .json, where every tool reads it (re-export TFLite "
-                             "models afterwards to carry it along)")
+                        help="store the threshold in the model's .json, where every tool reads it (calibrate each "
+                             "model you use: the .keras model and its TFLite export each carry their own)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_pipeline_arguments(parser)
     return parser
@@ -33,25 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    require_extra("evaluate", "calibrate_threshold.py")
     if args.folds < 2:
         raise FacemaskError(f"--folds must be at least 2, got {args.folds}")
+    scenes = load_scenes(args.scenes)
+    pipeline = load_pipeline(args)
     meta = metadata_path(args.model)
     if args.write and not meta.is_file():
         raise FacemaskError(f"--write needs the model's metadata file, which is missing: {meta}")
-    scenes = load_scenes(args.scenes)
-    pipeline = load_pipeline(args)
     choice = choose_threshold(evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed)
     print(f"threshold {choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} on {args.scenes}")
     print(f"cross-validated ({choice.folds} folds of whole images, each threshold chosen on the other folds: "
           f"{', '.join(f'{t:.2f}' for t in choice.fold_thresholds)}): TNR {choice.cross_validated_tnr:.3f}, "
           f"FNR {choice.cross_validated_fnr:.3f}")
     if args.write:
-        metadata = read_metadata(args.model)
-        metadata["unmasked_threshold"] = choice.threshold
-        metadata["unmasked_threshold_choice"] = {
+        update_metadata(args.model, unmasked_threshold=choice.threshold, unmasked_threshold_choice={
             "scenes": str(args.scenes), "detector": args.detector, "confidence": pipeline.detector.confidence,
-            "crop": asdict(pipeline.crop), "targets": {"tnr": TARGET_TNR, "fnr": TARGET_FNR}, **asdict(choice)}
-        write_json_atomic(meta, metadata)
+            "crop": asdict(pipeline.crop), "targets": {"tnr": TARGET_TNR, "fnr": TARGET_FNR}, **asdict(choice)})
         print(f"stored in {meta}")
     return 0
 

@@ -1,27 +1,26 @@
-"""What the command-line tools share: pipeline options, the default model, and one-line errors."""
+"""What the command-line tools share: pipeline options (their defaults live in facemask.defaults) and one-line
+errors."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from facemask import defaults
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
-from facemask.errors import FacemaskError
+from facemask.errors import FacemaskError, print_error, run_cli
+from facemask.metadata import check_threshold
 from facemask.pipeline import CropSettings, MaskPipeline
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPOSITORY / "models" / "mask_detector.keras"
-DEFAULT_DETECTOR = "yunet"  # best recall at few false detections on real scenes: docs/evaluation.md
 
-
-def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFAULT_DETECTOR) -> None:
+def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defaults.DETECTOR) -> None:
     """The detector, model and threshold options every tool that runs the pipeline takes (`detector`: the
     default backend, which the video tool sets to one fast enough for real time)."""
-    parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL,
-                        help="mask classifier, .keras or .tflite (default: the shipped models/mask_detector.keras)")
+    parser.add_argument("--model", "-m", type=Path, default=None,
+                        help="mask classifier, .tflite or .keras (default: the shipped float32 TFLite model; a "
+                             ".keras model needs the 'train' extra and starts slower)")
     parser.add_argument("--detector", choices=DETECTORS, default=detector,
                         help=f"face detector backend (default: {detector})")
     parser.add_argument("--face", "-f", type=Path, default=None,
@@ -43,7 +42,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = DEFA
 
 
 def check_probability(value: float, name: str) -> None:
-    """Reject a threshold outside [0, 1]."""
+    """Reject a fraction or confidence outside [0, 1]."""
     if not 0.0 <= value <= 1.0:
         raise FacemaskError(f"{name} must be between 0 and 1, got {value}")
 
@@ -53,9 +52,12 @@ def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
     create_detector). `--face` names SSD files, so it selects the SSD."""
     if args.face is not None:
         args.detector = "ssd"
-    for value, name in ((args.confidence, "--confidence"), (args.unmasked_threshold, "--unmasked-threshold")):
-        if value is not None:
-            check_probability(value, name)
+    if args.model is None:
+        args.model = defaults.default_model()
+    if args.confidence is not None:
+        check_probability(args.confidence, "--confidence")
+    if args.unmasked_threshold is not None:
+        check_threshold(args.unmasked_threshold, "--unmasked-threshold")
     if not -0.4 <= args.crop_margin <= 1.0:
         raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
@@ -69,18 +71,5 @@ def display_available() -> bool:
     return True
 
 
-def error(message: str) -> None:
-    """Print a one-line error to stderr."""
-    print(f"error: {message}", file=sys.stderr)
-
-
-def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call `main`, turning FacemaskError into a one-line message with exit code 2 and Ctrl-C into 130."""
-    try:
-        return main(argv)
-    except FacemaskError as problem:
-        error(str(problem))
-        return 2
-    except KeyboardInterrupt:
-        error("interrupted")
-        return 130
+error = print_error
+run = run_cli

@@ -12,7 +12,8 @@ import cv2
 from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, run
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
-from facemask.imageio import check_writable, resolve_inputs, read_image, write_image_atomic, write_json_atomic
+from facemask.imageio import check_writable, resolve_inputs, read_image, write_image_atomic
+from facemask.outputs import write_json_atomic
 
 WRITABLE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 

@@ -7,15 +7,13 @@ import signal
 import sys
 from pathlib import Path
 
+from facemask import defaults
 from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
 from facemask.video import (Alerts, Event, EventLog, FileSource, MonitorSettings, Recorder, monitor, open_source,
                             parse_command)
 
-DEFAULT_CLASSIFY_EVERY = 5
-VIDEO_DETECTOR = "yunet"  # one pass on the frame at 320 px: more faces than the SSD at half its cost
-VIDEO_FRAME_SIDE = 320  # docs/video.md measures both
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,15 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-retries", type=int, default=5,
                         help="times to reconnect a stream that cannot be opened or drops, waiting 1, 2, 4, ... s "
                              "(default: 5)")
-    parser.add_argument("--classify-every", type=int, default=DEFAULT_CLASSIFY_EVERY,
+    parser.add_argument("--classify-every", type=int, default=defaults.CLASSIFY_EVERY,
                         help="classify a tracked face again every N frames; new faces are classified at once "
-                             f"(default: {DEFAULT_CLASSIFY_EVERY}; 1 classifies every face in every frame)")
-    parser.add_argument("--detection-size", type=int, default=VIDEO_FRAME_SIDE,
+                             f"(default: {defaults.CLASSIFY_EVERY}; 1 classifies every face in every frame)")
+    parser.add_argument("--detection-size", type=int, default=defaults.VIDEO_DETECTION_SIZE,
                         help="yunet: detect on the frame scaled to this long side in pixels; larger finds smaller "
-                             f"faces but costs more time (default: {VIDEO_FRAME_SIDE}, faces from about 20 px in "
-                             "640x480 video)")
+                             f"faces but costs more time (default: {defaults.VIDEO_DETECTION_SIZE}, faces from about "
+                             "20 px in 640x480 video)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output video")
-    add_pipeline_arguments(parser, detector=VIDEO_DETECTOR)
+    add_pipeline_arguments(parser, detector=defaults.VIDEO_DETECTOR)
     return parser
 
 

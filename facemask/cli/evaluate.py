@@ -9,8 +9,10 @@ from pathlib import Path
 
 from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
 from facemask.errors import FacemaskError
+from facemask.resources import require_extra
 from facemask.evaluation import PLOT_NAMES, evaluate, format_table, load_scenes, summarize, write_plots
-from facemask.imageio import check_writable, write_json_atomic
+from facemask.imageio import check_writable
+from facemask.outputs import write_json_atomic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +43,7 @@ def check_plot_folder(folder: Path, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    require_extra("evaluate", "evaluate_pipeline.py")
     scenes = load_scenes(args.scenes)
     if args.json is not None:
         check_writable(args.json, args.force)

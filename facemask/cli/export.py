@@ -6,18 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from facemask.classification import MaskClassifier, metadata_path
-from facemask.cli.common import DEFAULT_MODEL, run
+from facemask.classification import MaskClassifier
+from facemask.cli.common import run
+from facemask.defaults import default_keras_model
 from facemask.errors import FacemaskError
+from facemask.resources import require_extra
 from facemask.export import QUANTIZATIONS, classifier_accuracy, export_path, export_tflite, scene_crops
 from facemask.imageio import check_writable
+from facemask.metadata import metadata_path
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Export the mask classifier to TFLite: float32 and int8 "
                                                  "dynamic-range models, each with its class-names JSON beside it.")
-    parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL,
-                        help="the .keras classifier to export (default: the shipped models/mask_detector.keras)")
+    parser.add_argument("--model", "-m", type=Path, default=None,
+                        help="the .keras classifier to export (default: the shipped facemask/models/mask_detector.keras)")
     parser.add_argument("--quantization", "-q", nargs="+", choices=QUANTIZATIONS, default=list(QUANTIZATIONS),
                         help="which exports to write (default: all): MODEL_float32.tflite, MODEL_int8.tflite")
     parser.add_argument("--output-dir", "-o", type=Path, default=None,
@@ -31,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    require_extra("train", "export_tflite.py")
+    args.model = args.model or default_keras_model()
     if args.model.suffix != ".keras":
         raise FacemaskError(f"only a .keras model can be exported: {args.model}")
     if not args.model.is_file():

@@ -6,19 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from facemask.cli.common import DEFAULT_MODEL, REPOSITORY, error, run
+from facemask.cli.common import error, run
 from facemask.errors import FacemaskError
+from facemask.resources import require_extra
 from facemask.imageio import check_writable
-from facemask.training import TrainingConfig, train
+from facemask.training import TrainingConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(description="Train the mask / no-mask classifier (MobileNetV2 + softmax head) "
                                                  "on DATASET/<class>/ image folders.")
-    parser.add_argument("--dataset", "-d", type=Path, default=REPOSITORY / "dataset",
+    parser.add_argument("--dataset", "-d", type=Path, default=Path("dataset"),
                         help="folder with one sub-folder of images per class (default: dataset/)")
-    parser.add_argument("--model", "-m", type=Path, default=DEFAULT_MODEL, help="output model, .keras")
+    parser.add_argument("--model", "-m", type=Path, default=Path("mask_detector.keras"),
+                        help="output model, .keras (default: mask_detector.keras; the shipped model is "
+                             "facemask/models/mask_detector.keras)")
     parser.add_argument("--plot", "-p", type=Path, default=None,
                         help="output loss/accuracy plot (default: MODEL with .png)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -42,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    require_extra("train", "train_mask_detector.py")
+    from facemask.training import train
+
     if args.model.suffix != ".keras":
         raise FacemaskError(f"model output must end in .keras: {args.model}")
     if args.epochs < 1 or args.batch_size < 1 or args.image_size < 32 or args.fine_tune_layers < 0:
