@@ -1,0 +1,53 @@
+"""Events: a face without a mask (or wearing it incorrectly) appearing, one per tracked face, and the JSON-lines
+log they are appended to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+from facemask.detection import Box
+from facemask.errors import FacemaskError
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Event:
+    """An unmasked face appearing: one per tracked face, however long it stays."""
+
+    time: str
+    frame: int
+    track: int
+    label: str
+    box: Box
+    probability: float
+
+    def to_json(self) -> dict:
+        return {"time": self.time, "frame": self.frame, "track": self.track, "label": self.label,
+                "box": self.box.as_list(), "probability": round(self.probability, 4)}
+
+
+class EventLog:
+    """Appends events to a JSON-lines file, one line each, flushed at once so `tail -f` sees them."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.is_dir():
+            raise FacemaskError(f"events file is a folder: {path}")
+        if not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise FacemaskError(f"events folder does not exist: {path.parent}")
+        self.path = path
+        self._handle: TextIO = path.open("a", encoding="utf-8")
+
+    def write(self, event: Event) -> None:
+        self._handle.write(json.dumps(event.to_json()) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()

@@ -1,0 +1,98 @@
+"""The live loop: frames through the pipeline with tracking, debounced events, recording, overlay and alerts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+
+from facemask.metadata import MASKED
+from facemask.pipeline import MaskPipeline
+from facemask.video.alerts import Alerts
+from facemask.video.events import Event, EventLog, now_iso
+from facemask.video.overlay import RateMeter, draw_overlay
+from facemask.video.recording import Recorder
+from facemask.video.sources import FrameSource
+from facemask.video.tracking import FaceTracker
+
+
+@dataclass
+class MonitorSettings:
+    """How the monitor runs: classification cadence, tracking, outputs and what it shows."""
+
+    classify_every: int = 1
+    track_patience: int = 10
+    track_iou: float = 0.3
+    display: bool = False
+    window: str = "facemask"
+    alerts: Alerts = field(default_factory=Alerts)
+
+
+@dataclass
+class MonitorSummary:
+    """What a run saw: frames processed, seconds, events, and why it stopped."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    events: int = 0
+    faces: int = 0
+    stopped_by: str = "end of video"
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettings,
+            recorder: Recorder | None = None, events: EventLog | None = None,
+            on_event: Callable[[Event], None] = lambda event: None) -> MonitorSummary:
+    """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
+    or Ctrl-C; returns the summary. Faces are tracked so a tracked face is classified only every
+    `settings.classify_every` frames and an unmasked face makes one event, not one per frame."""
+    tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every)
+    rate = RateMeter()
+    summary = MonitorSummary()
+    start = time.perf_counter()
+    try:
+        while True:
+            frame = source.read()
+            if frame is None:
+                break
+            index = summary.frames
+            visible = tracker.update(pipeline.detector.detect(frame))
+            due = tracker.due(visible)
+            for track, face in zip(due, pipeline.classify(frame, [track.detection for track in due])):
+                track.face, track.since_classified = face, 0
+            faces = [track.current for track in visible]
+            summary.faces += len(faces)
+            for track in visible:
+                if track.face.label != MASKED and not track.reported:
+                    track.reported = True
+                    event = Event(now_iso(), index, track.id, track.face.label, track.detection.box,
+                                  track.face.probability)
+                    summary.events += 1
+                    if events is not None:
+                        events.write(event)
+                    settings.alerts.fire(event)
+                    on_event(event)
+            annotated = draw_overlay(frame, faces, rate.tick(), settings.alerts.banner)
+            if recorder is not None:
+                recorder.write(annotated)
+            summary.frames += 1
+            if settings.display:
+                cv2.imshow(settings.window, annotated)
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    summary.stopped_by = "q pressed"
+                    break
+                if cv2.getWindowProperty(settings.window, cv2.WND_PROP_VISIBLE) < 1:
+                    summary.stopped_by = "window closed"
+                    break
+    except KeyboardInterrupt:
+        summary.stopped_by = "interrupted"
+    finally:
+        summary.seconds = time.perf_counter() - start
+        if settings.display:
+            cv2.destroyAllWindows()
+    return summary

@@ -1,0 +1,71 @@
+"""Following faces from frame to frame, so a tracked face is classified every few frames and reported once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from facemask.detection import Detection
+from facemask.pipeline import FaceResult
+
+
+@dataclass
+class Track:
+    """One face followed across frames: its latest box, its latest classification and its history."""
+
+    id: int
+    detection: Detection
+    face: FaceResult | None = None
+    since_classified: int = 0
+    missed: int = 0
+    reported: bool = False
+
+    @property
+    def current(self) -> FaceResult:
+        """The latest classification at this frame's box."""
+        return replace(self.face, box=self.detection.box, score=self.detection.score)
+
+
+class FaceTracker:
+    """Follows faces from frame to frame by box overlap (greedy, highest IoU first).
+
+    A track survives `patience` frames without a matching detection. `classify_every` says how many frames a
+    tracked face keeps its classification before it is classified again (1: every frame).
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, patience: int = 10, classify_every: int = 1) -> None:
+        self.iou_threshold = iou_threshold
+        self.patience = patience
+        self.classify_every = classify_every
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, detections: list[Detection]) -> list[Track]:
+        """Match this frame's detections to the tracks; returns the tracks seen in this frame."""
+        pairs = sorted(((track.detection.box.iou(d.box), t, i) for t, track in enumerate(self.tracks)
+                        for i, d in enumerate(detections)), reverse=True)
+        matched_tracks: set[int] = set()
+        matched_detections: set[int] = set()
+        for overlap, t, i in pairs:
+            if overlap < self.iou_threshold:
+                break
+            if t in matched_tracks or i in matched_detections:
+                continue
+            matched_tracks.add(t)
+            matched_detections.add(i)
+            track = self.tracks[t]
+            track.detection, track.missed = detections[i], 0
+            track.since_classified += 1
+        for t, track in enumerate(self.tracks):
+            if t not in matched_tracks:
+                track.missed += 1
+                track.since_classified += 1
+        self.tracks = [track for track in self.tracks if track.missed <= self.patience]
+        for i, detection in enumerate(detections):
+            if i not in matched_detections:
+                self.tracks.append(Track(self._next_id, detection))
+                self._next_id += 1
+        return [track for track in self.tracks if track.missed == 0]
+
+    def due(self, visible: list[Track]) -> list[Track]:
+        """The visible tracks to classify in this frame: new ones and those classified `classify_every` ago."""
+        return [track for track in visible if track.face is None or track.since_classified >= self.classify_every]
