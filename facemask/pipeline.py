@@ -67,13 +67,13 @@ class MaskPipeline:
     def load(cls, model_path: str | Path | None = None, detector: str = defaults.DETECTOR,
              confidence: float | None = None, face_folder: str | Path | None = None,
              crop: CropSettings = CropSettings(), frame_side: int = 0,
-             unmasked_threshold: float | None = None) -> MaskPipeline:
+             unmasked_threshold: float | None = None, threads: int | None = None) -> MaskPipeline:
         """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
         see create_detector) and the classifier at `model_path` (default: the shipped TFLite model; see
-        MaskClassifier for `unmasked_threshold`)."""
+        MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core)."""
         model = defaults.default_model() if model_path is None else model_path
         return cls(create_detector(detector, confidence, face_folder, frame_side),
-                   MaskClassifier(model, unmasked_threshold), crop)
+                   MaskClassifier(model, unmasked_threshold, threads), crop)
 
     @classmethod
     def load_for_video(cls, model_path: str | Path | None = None,

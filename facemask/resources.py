@@ -32,6 +32,7 @@ def package_folder(package: str, purpose: str, install: str) -> Path:
 EXTRAS = {
     "train": ("tensorflow", "keras", "sklearn", "matplotlib", "scipy", "dlib"),
     "evaluate": ("sklearn", "matplotlib"),
+    "distributed": ("ray", "pyarrow", "pandas"),
 }
 
 

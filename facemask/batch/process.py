@@ -1,0 +1,67 @@
+"""One image through the pipeline, as every batch path runs it (the image tool, the local engine, Ray workers):
+read it, detect and classify, and turn a failure into that image's error instead of the run's end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facemask.batch.results import error_record
+from facemask.errors import FacemaskError
+from facemask.imageio import read_image
+from facemask import defaults
+from facemask.pipeline import CropSettings, ImageResult, MaskPipeline
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The choices a pipeline is loaded from, small enough to send to other processes and machines, each of
+    which loads its own pipeline. `model` None: the classifier shipped inside the installed facemask package,
+    found where the pipeline is loaded (so a Ray worker uses its own installation's copy)."""
+
+    model: Path | None = None
+    detector: str = defaults.DETECTOR
+    confidence: float | None = None
+    face_folder: Path | None = None
+    crop: CropSettings = CropSettings()
+    unmasked_threshold: float | None = None
+
+    def load(self, threads: int | None = None) -> MaskPipeline:
+        """The pipeline (`threads`: the classifier's CPU threads, default every core)."""
+        return MaskPipeline.load(self.model, self.detector, self.confidence, self.face_folder, self.crop,
+                                 unmasked_threshold=self.unmasked_threshold, threads=threads)
+
+
+@dataclass
+class ImageOutcome:
+    """What became of one input image: its result, or why there is none. `image` keeps the decoded picture
+    when the caller asked for it (to annotate it)."""
+
+    path: Path
+    result: ImageResult | None = None
+    error: str | None = None
+    image: np.ndarray | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The image's results line (the `--json` object; an `error` record for a failed image)."""
+        if self.result is None:
+            return error_record(str(self.path), self.error or "failed")
+        return self.result.to_json()
+
+
+def process_path(pipeline: MaskPipeline, path: str | Path, keep_image: bool = False) -> ImageOutcome:
+    """Read the image at `path` and run the pipeline on it; a file that cannot be read or processed gives an
+    outcome with its one-line error."""
+    path = Path(path)
+    try:
+        image = read_image(path)
+        result = pipeline.process_image(image, str(path))
+    except FacemaskError as problem:
+        return ImageOutcome(path, error=str(problem))
+    except cv2.error as problem:  # OpenCV refusing one odd image must not end a run over thousands
+        return ImageOutcome(path, error=f"cannot process image {path}: {problem.err or 'OpenCV error'}")
+    return ImageOutcome(path, result, image=image if keep_image else None)
