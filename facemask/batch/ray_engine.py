@@ -83,7 +83,7 @@ def _start(settings: RaySettings):
 
     if ray.is_initialized():
         return ray, False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
              "configure_logging": True}
     try:
         if settings.address:
@@ -110,7 +110,7 @@ def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path
         context = DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         cluster_cpus = float(ray.cluster_resources().get("CPU", 1.0))
         workers = settings.workers or max(1, int(cluster_cpus - READ_RESERVE))
         cpus = actor_cpus(cluster_cpus, workers)
@@ -118,8 +118,8 @@ def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path
             dataset = ray.data.from_items([{"image": str(path)} for path in paths],
                                           override_num_blocks=max(1, min(len(paths) // settings.batch_size, 10_000)))
             lines = dataset.map_batches(
-                ImageWorker, batch_size=settings.batch_size, batch_format="numpy", concurrency=workers,
-                num_cpus=cpus, fn_constructor_kwargs={"options": options, "shard_folder": str(parts_folder(results)),
+                ImageWorker, batch_size=settings.batch_size, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus, fn_constructor_kwargs={"options": options, "shard_folder": str(parts_folder(results)),
                                                       "threads": max(1, round(cpus))})
             with progress_bar(len(paths) + skipped, skipped, progress) as bar:
                 try:

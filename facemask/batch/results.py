@@ -102,15 +102,16 @@ class ReadReport:
     whole_bytes: int = 0
 
 
-def iter_records(path: str | Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a results file in file order, streamed; a torn last line is skipped (and noted in
-    `report`). A whole line that is not a JSON object with an `image` is a one-line error naming the file."""
+def _entries(path: str | Path, report: ReadReport | None = None) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """Each record of a results file with its line as stored (see `iter_records`)."""
     path = Path(path)
     report = report if report is not None else ReadReport()
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
         raise FacemaskError(f"no such results file: {path}") from None
+    except IsADirectoryError:
+        raise FacemaskError(f"results file is a folder: {path}") from None
     except OSError as error:
         raise os_error(error, path, "cannot read") from None
     with handle:
@@ -127,7 +128,14 @@ def iter_records(path: str | Path, report: ReadReport | None = None) -> Iterator
                 raise FacemaskError(f"results line {number} is not JSON: {path}") from None
             if not isinstance(record, dict) or not isinstance(record.get("image"), str):
                 raise FacemaskError(f"results line {number} is not an image's result: {path}")
-            yield record
+            yield record, line
+
+
+def iter_records(path: str | Path, report: ReadReport | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a results file in file order, streamed; a torn last line is skipped (and noted in
+    `report`). A whole line that is not a JSON object with an `image` is a one-line error naming the file."""
+    for record, _ in _entries(path, report):
+        yield record
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -166,36 +174,45 @@ class MergeReport:
     duplicates: int
 
 
-def unique_records(sources: Iterable[str | Path]) -> tuple[list[dict[str, Any]], int]:
-    """The records of `sources` in order, one per image: the first successful one (an error only where no source
-    has a result for that image); and how many duplicates were dropped."""
-    chosen: dict[str, dict[str, Any]] = {}
-    duplicates = 0
+def iter_unique(sources: Iterable[str | Path]) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """The records of `sources` (with their lines) in order, one per image: its first successful record, or its
+    first error where no source has a result for it. Streamed, in two passes over the files."""
+    sources = [Path(source) for source in sources]
+    succeeded = {record["image"] for source in sources for record in iter_records(source) if not is_error(record)}
+    seen: set[str] = set()
     for source in sources:
-        for record in iter_records(source):
+        for record, line in _entries(source):
             image = record["image"]
-            if image in chosen:
-                duplicates += 1
-                if is_error(chosen[image]) and not is_error(record):
-                    chosen[image] = record
-            else:
-                chosen[image] = record
-    return list(chosen.values()), duplicates
+            if image in seen or (is_error(record) and image in succeeded):
+                continue
+            seen.add(image)
+            yield record, line
+
+
+def iter_unique_records(sources: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
+    """The records of `iter_unique`."""
+    for record, _ in iter_unique(sources):
+        yield record
 
 
 def merge_results(sources: list[str | Path], target: str | Path, order: list[str] | None = None) -> MergeReport:
-    """Write the records of `sources` to `target` atomically, one line per image (`unique_records`), in the
-    order of `order` where an image is in it (the run's inputs), the others after them in source order.
-    `target` may be one of the sources."""
-    records, duplicates = unique_records(sources)
-    if order is not None:
-        rank = {image: index for index, image in enumerate(order)}
-        records.sort(key=lambda record: rank.get(record["image"], len(rank)))  # stable: the rest keep their order
+    """Write the records of `sources` to `target` atomically, one line per image (`iter_unique`), in the order of
+    `order` where an image is in it (the run's inputs), the others after them in source order; without `order`,
+    streamed in source order. `target` may be one of the sources."""
+    total = sum(1 for source in sources for _ in iter_records(source))
+    written = 0
     with atomic_output(target) as temporary:
         with open(temporary, "wb") as handle:
-            for record in records:
-                handle.write(encode_record(record))
-    return MergeReport(len(records), duplicates)
+            lines = (line for _, line in iter_unique(sources))
+            if order is not None:  # only the lines are kept in memory while sorting, not the parsed records
+                rank = {image: index for index, image in enumerate(order)}
+                ranked = [(rank.get(record["image"], len(rank)), sequence, line)
+                          for sequence, (record, line) in enumerate(iter_unique(sources))]
+                lines = (line for _, _, line in sorted(ranked))
+            for line in lines:
+                handle.write(line)
+                written += 1
+    return MergeReport(written, total - written)
 
 
 def fold_shards(results: str | Path, order: list[str] | None = None) -> MergeReport | None:
