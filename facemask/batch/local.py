@@ -18,16 +18,17 @@ from facemask.imageio import check_writable
 from facemask.pipeline import MaskPipeline
 
 
-def prepare_results(results: str | Path, resume: bool, force: bool) -> set[str]:
+def prepare_results(results: str | Path, resume: bool, force: bool, order: Sequence[str] | None = None) -> set[str]:
     """Make a results file ready for a run; the images it already holds.
 
-    `resume`: keep it, fold in the shards a Ray run left beside it, cut off a torn last line, and return the
-    images it holds (the run skips them). Otherwise it must not exist, unless `force` (it is then started anew).
+    `resume`: keep it, fold in the shards a Ray run left beside it (in `order`, the run's inputs, where given),
+    cut off a torn last line, and return the images it holds (the run skips them). Otherwise it must not exist,
+    unless `force` (it is then started anew).
     """
     results = Path(results)
     if resume:
         check_writable(results, force=True)
-        fold_shards(results)
+        fold_shards(results, None if order is None else list(order))
         if results.is_file():
             repair(results)
         return completed_images(results)

@@ -18,6 +18,7 @@ from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, write_image_atomic
 from facemask.outputs import write_json_atomic
 from facemask.pipeline import CropSettings
+from facemask.resources import require_extra
 
 WRITABLE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -63,6 +64,7 @@ def check_batch_arguments(args: argparse.Namespace) -> None:
     if args.jsonl is not None and args.json == str(args.jsonl):
         raise FacemaskError(f"--json and --jsonl name the same file: {args.jsonl}")
     if args.engine == "ray":
+        require_extra("distributed", "--engine ray")
         if args.jsonl is None:
             raise FacemaskError("--engine ray writes its results with --jsonl: give the results file")
         unsupported = [name for name, value in (("--output", args.output), ("--json", args.json),
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     report = sys.stderr if to_stdout else sys.stdout
     paths, done = inputs.paths, set()
     if args.jsonl is not None:
-        done = prepare_results(args.jsonl, args.resume, args.force)
+        done = prepare_results(args.jsonl, args.resume, args.force, [str(path) for path in inputs.paths])
         paths = pending(inputs.paths, done)
     skipped = len(inputs.paths) - len(paths)
 
@@ -183,10 +185,10 @@ def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     options = PipelineOptions(None if user_model is None else user_model.absolute(), args.detector, args.confidence,
                               None if args.face is None else args.face.absolute(),
                               CropSettings(args.crop_margin, args.square_crop), args.unmasked_threshold)
-    done = prepare_results(args.jsonl, args.resume, args.force)
+    order = [str(path) for path in inputs.paths]
+    done = prepare_results(args.jsonl, args.resume, args.force, order)
     paths = pending(inputs.paths, done)
-    summary = run_ray(options, paths, args.jsonl, RaySettings(args.address, args.workers),
-                      order=[str(path) for path in inputs.paths], skipped=len(inputs.paths) - len(paths),
+    summary = run_ray(options, paths, args.jsonl, RaySettings(args.address, args.workers), order=order, skipped=len(inputs.paths) - len(paths),
                       summary=ResultSummary.of([], class_names))
     return finish(args, summary, len(inputs.paths), class_names, sys.stdout)
 
