@@ -253,3 +253,12 @@ def test_the_summary_takes_its_classes_from_the_results():
     assert (summary.images, summary.failed, summary.faces) == (2, 1, 1)
     assert summary.labels == {"with_mask": 0, "without_mask": 0, "mask_worn_incorrectly": 1}
     assert any(line.startswith("  mask worn incorrectly") and "100.0%" in line for line in summary.lines())
+
+
+@pytest.mark.parametrize("cpus,workers", [(2, 1), (2, 2), (2, 4), (8, 8), (64, 16), (1, 1)])
+def test_actors_always_leave_cpu_for_ray_datas_tasks(cpus, workers):
+    from facemask.batch.ray_engine import READ_RESERVE, actor_cpus
+
+    each = actor_cpus(cpus, workers)
+    assert 0 < each <= 1
+    assert workers * each <= cpus - READ_RESERVE + 1e-9 or each == 0.05

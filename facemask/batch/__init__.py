@@ -7,12 +7,13 @@ from facemask.batch.local import pending, prepare_results, progress_bar, run_loc
 from facemask.batch.process import ImageOutcome, PipelineOptions, process_path
 from facemask.batch.ray_engine import RaySettings, actor_cpus, run_ray
 from facemask.batch.results import (MergeReport, ResultWriter, completed_images, encode_record, error_record,
-                                    fold_shards, is_error, iter_records, iter_unique, iter_unique_records, merge_results,
-                                    parts_folder, read_records, repair, shard_files)
+                                    fold_shards, is_error, iter_records, iter_unique, iter_unique_records,
+                                    merge_results, parts_folder, read_records, repair, shard_files)
 from facemask.batch.summary import ResultSummary
 
 __all__ = ["ImageInputs", "ImageOutcome", "MergeReport", "PipelineOptions", "RaySettings", "ResultSummary",
            "ResultWriter", "actor_cpus", "completed_images", "encode_record", "error_record", "expand_glob",
            "fold_shards", "is_error", "is_glob", "iter_records", "iter_unique", "iter_unique_records",
-           "merge_results", "parts_folder", "pending", "prepare_results", "process_path", "progress_bar", "read_path_list", "read_records", "repair",
-           "resolve_batch_inputs", "run_local", "run_ray", "shard_files", "show_progress"]
+           "merge_results", "parts_folder", "pending", "prepare_results", "process_path", "progress_bar",
+           "read_path_list", "read_records", "repair", "resolve_batch_inputs", "run_local", "run_ray", "shard_files",
+           "show_progress"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import uuid
@@ -51,12 +52,14 @@ class RaySettings:
 def actor_cpus(cluster_cpus: float, workers: int) -> float:
     """The CPUs each of `workers` actors reserves: at most one, and together no more than the cluster's CPUs less
     READ_RESERVE, so Ray Data's tasks can always be scheduled."""
-    return round(max(0.05, min(1.0, (cluster_cpus - READ_RESERVE) / workers)), 3)
+    return max(0.05, math.floor(min(1.0, (cluster_cpus - READ_RESERVE) / workers) * 1000) / 1000)
 
 
 class ImageWorker:
     """A Ray actor's work: one pipeline, loaded once; each batch of paths processed in order, each line written
-    to this actor's shard as soon as its image is done, and the lines returned to the driver."""
+    to this actor's shard as soon as its image is done, and the lines returned to the driver. Files are read at
+    their absolute path on the driver (a worker's current folder is not the driver's); results name each image as
+    the user gave it, as the single process does."""
 
     def __init__(self, options: PipelineOptions, shard_folder: str, threads: int) -> None:
         self.pipeline = options.load(threads=threads)
@@ -69,8 +72,8 @@ class ImageWorker:
         import numpy as np
 
         lines = []
-        for path in batch["image"]:
-            record = process_path(self.pipeline, str(path)).to_json()
+        for name, path in zip(batch["image"], batch["file"]):
+            record = process_path(self.pipeline, str(path), name=str(name)).to_json()
             self.writer.write(record)
             lines.append(json.dumps(record))
         return {"line": np.array(lines, dtype=object)}
@@ -115,12 +118,12 @@ def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path
         workers = settings.workers or max(1, int(cluster_cpus - READ_RESERVE))
         cpus = actor_cpus(cluster_cpus, workers)
         if paths:
-            dataset = ray.data.from_items([{"image": str(path)} for path in paths],
+            dataset = ray.data.from_items([{"image": str(path), "file": str(path.absolute())} for path in paths],
                                           override_num_blocks=max(1, min(len(paths) // settings.batch_size, 10_000)))
-            lines = dataset.map_batches(
-                ImageWorker, batch_size=settings.batch_size, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus, fn_constructor_kwargs={"options": options, "shard_folder": str(parts_folder(results)),
-                                                      "threads": max(1, round(cpus))})
+            worker = {"options": options, "shard_folder": str(parts_folder(results)), "threads": max(1, round(cpus))}
+            lines = dataset.map_batches(ImageWorker, batch_size=settings.batch_size, batch_format="numpy",
+                                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
+                                        fn_constructor_kwargs=worker)
             with progress_bar(len(paths) + skipped, skipped, progress) as bar:
                 try:
                     for batch in lines.iter_batches(batch_size=None, batch_format="numpy"):

@@ -188,8 +188,8 @@ def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     order = [str(path) for path in inputs.paths]
     done = prepare_results(args.jsonl, args.resume, args.force, order)
     paths = pending(inputs.paths, done)
-    summary = run_ray(options, paths, args.jsonl, RaySettings(args.address, args.workers), order=order, skipped=len(inputs.paths) - len(paths),
-                      summary=ResultSummary.of([], class_names))
+    summary = run_ray(options, paths, args.jsonl, RaySettings(args.address, args.workers), order=order,
+                      skipped=len(inputs.paths) - len(paths), summary=ResultSummary.of([], class_names))
     return finish(args, summary, len(inputs.paths), class_names, sys.stdout)
 
 
