@@ -205,7 +205,8 @@ def finish(args: argparse.Namespace, summary: ResultSummary, inputs: int, class_
         for line in summary.lines():
             print(line, file=report)
     if summary.failed:
-        error(f"{summary.failed} of {summary.images} images could not be read")
+        if summary.images > 1:  # a single image's own error line already said it
+            error(f"{summary.failed} of {summary.images} images could not be read")
         return 1
     return 0
 
