@@ -66,11 +66,16 @@ def read_image(path: str | Path) -> np.ndarray:
         raise FacemaskError(f"no such image file: {path}") from None
     except OSError as error:
         raise FacemaskError(f"cannot read {path}: {error.strerror or error}") from None
-    if data.size == 0:
-        raise FacemaskError(f"empty file: {path}")
-    raw = data.tobytes()
+    return decode_image(data.tobytes(), str(path))
+
+
+def decode_image(raw: bytes, name: str) -> np.ndarray:
+    """An encoded image (the bytes of a file, an upload) decoded as `read_image` reads files; errors name `name`."""
+    if not raw:
+        raise FacemaskError(f"empty file: {name}")
+    data = np.frombuffer(raw, dtype=np.uint8)
     if raw.startswith(_JPEG_MAGIC) and _JPEG_END not in raw[-64:]:
-        raise FacemaskError(f"truncated JPEG image: {path}")
+        raise FacemaskError(f"truncated JPEG image: {name}")
     try:
         if raw.startswith(_JPEG_MAGIC):
             image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
@@ -79,9 +84,9 @@ def read_image(path: str | Path) -> np.ndarray:
             if image is not None and image.ndim == 3 and image.shape[2] != 4:
                 image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
     except cv2.error as error:
-        raise FacemaskError(f"cannot decode image {path}: {error.err}") from None
+        raise FacemaskError(f"cannot decode image {name}: {error.err}") from None
     if image is None or image.size == 0:
-        raise FacemaskError(f"not an image or corrupt image file: {path}")
+        raise FacemaskError(f"not an image or corrupt image file: {name}")
     return _to_bgr8(image)
 
 

@@ -33,6 +33,7 @@ EXTRAS = {
     "train": ("tensorflow", "keras", "sklearn", "matplotlib", "scipy", "dlib"),
     "evaluate": ("sklearn", "matplotlib"),
     "distributed": ("ray", "pyarrow", "pandas"),
+    "serve": ("fastapi", "uvicorn", "PIL"),
 }
 
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
+import numpy as np
 
 from facemask.metadata import MASKED
-from facemask.pipeline import MaskPipeline
+from facemask.pipeline import FaceResult, MaskPipeline
 from facemask.video.alerts import Alerts
 from facemask.video.events import Event, EventLog, now_iso
 from facemask.video.overlay import RateMeter, draw_overlay
 from facemask.video.recording import Recorder
 from facemask.video.sources import FrameSource
-from facemask.video.tracking import FaceTracker
+from facemask.video.tracking import FaceTracker, Track
 
 
 @dataclass
@@ -45,18 +47,37 @@ class MonitorSummary:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
+@dataclass
+class FrameReport:
+    """What the loop made of one frame, for a caller that watches it (`monitor(on_frame=...)`): the frame as read
+    and annotated, its faces and visible tracks, the tracks that ended at this frame, its events, the rate."""
+
+    index: int
+    frame: np.ndarray
+    annotated: np.ndarray
+    faces: list[FaceResult]
+    tracks: list[Track]
+    ended: list[Track]
+    events: list[Event]
+    fps: float
+    tracker: FaceTracker
+
+
 def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettings,
             recorder: Recorder | None = None, events: EventLog | None = None,
-            on_event: Callable[[Event], None] = lambda event: None) -> MonitorSummary:
+            on_event: Callable[[Event], None] = lambda event: None,
+            on_frame: Callable[[FrameReport], None] | None = None,
+            stop: threading.Event | None = None) -> MonitorSummary:
     """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
-    or Ctrl-C; returns the summary. Faces are tracked so a tracked face is classified only every
-    `settings.classify_every` frames and an unmasked face makes one event, not one per frame."""
+    Ctrl-C, or `stop` is set; returns the summary. Faces are tracked so a tracked face is classified only every
+    `settings.classify_every` frames and an unmasked face makes one event, not one per frame. `on_frame` gets
+    each processed frame's FrameReport (after its events)."""
     tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every)
     rate = RateMeter()
     summary = MonitorSummary()
     start = time.perf_counter()
     try:
-        while True:
+        while stop is None or not stop.is_set():
             frame = source.read()
             if frame is None:
                 break
@@ -67,6 +88,7 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
                 track.face, track.since_classified = face, 0
             faces = [track.current for track in visible]
             summary.faces += len(faces)
+            frame_events = []
             for track in visible:
                 if track.face.label != MASKED and not track.reported:
                     track.reported = True
@@ -77,9 +99,14 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
                         events.write(event)
                     settings.alerts.fire(event)
                     on_event(event)
-            annotated = draw_overlay(frame, faces, rate.tick(), settings.alerts.banner)
+                    frame_events.append(event)
+            fps = rate.tick()
+            annotated = draw_overlay(frame, faces, fps, settings.alerts.banner)
             if recorder is not None:
                 recorder.write(annotated)
+            if on_frame is not None:
+                on_frame(FrameReport(index, frame, annotated, faces, visible, tracker.ended, frame_events, fps,
+                                     tracker))
             summary.frames += 1
             if settings.display:
                 cv2.imshow(settings.window, annotated)
@@ -89,6 +116,8 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
                 if cv2.getWindowProperty(settings.window, cv2.WND_PROP_VISIBLE) < 1:
                     summary.stopped_by = "window closed"
                     break
+        else:
+            summary.stopped_by = "stopped"
     except KeyboardInterrupt:
         summary.stopped_by = "interrupted"
     finally:

@@ -37,6 +37,7 @@ class FaceTracker:
         self.patience = patience
         self.classify_every = classify_every
         self.tracks: list[Track] = []
+        self.ended: list[Track] = []  # the tracks the last update dropped (unseen for more than `patience` frames)
         self._next_id = 1
 
     def update(self, detections: list[Detection]) -> list[Track]:
@@ -59,6 +60,7 @@ class FaceTracker:
             if t not in matched_tracks:
                 track.missed += 1
                 track.since_classified += 1
+        self.ended = [track for track in self.tracks if track.missed > self.patience]
         self.tracks = [track for track in self.tracks if track.missed <= self.patience]
         for i, detection in enumerate(detections):
             if i not in matched_detections:

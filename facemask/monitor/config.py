@@ -1,0 +1,267 @@
+"""The monitor's settings: the server, the event store, the webhook and the cameras, from a TOML file and the
+command line. Stream credentials are kept out of everything shown (`redact_source`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from facemask import defaults
+from facemask.errors import FacemaskError
+from facemask.metadata import check_threshold
+from facemask.video.sources import is_stream, parse_source
+
+TOKEN_ENVIRONMENT = "FACEMASK_TOKEN"
+CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LOOPBACK_NAMES = {"localhost"}
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """One camera: a name (URL-safe), its source (camera index, video file or stream URL) and how it runs.
+
+    `loop` starts a video file over at its end; `realtime` reads a video file at its own frame rate and skips
+    the frames the pipeline cannot keep up with, as a camera does (otherwise every frame is processed, as fast
+    as possible). Both only concern video files.
+    """
+
+    name: str
+    source: str
+    detection_size: int = defaults.VIDEO_DETECTION_SIZE
+    classify_every: int = defaults.CLASSIFY_EVERY
+    loop: bool = False
+    realtime: bool = True
+
+    @property
+    def kind(self) -> str:
+        parsed = parse_source(self.source)
+        if isinstance(parsed, int):
+            return "camera"
+        return "stream" if is_stream(parsed) else "file"
+
+    @property
+    def shown_source(self) -> str:
+        """The source as pages, API answers and logs show it: without credentials or query string."""
+        return redact_source(self.source)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Retention: snapshots are removed after `snapshot_days` or when they take more than `snapshot_megabytes`
+    (oldest first); events and per-minute counts are removed after `event_days`."""
+
+    snapshot_days: float = 30.0
+    snapshot_megabytes: float = 2048.0
+    event_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """An outbound POST of every event's JSON to `url`, retried `retries` times with back-off."""
+
+    url: str | None = None
+    timeout: float = 5.0
+    retries: int = 5
+    queue: int = 1000
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything `facemask-serve` runs with."""
+
+    cameras: tuple[CameraConfig, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data: Path = Path("facemask-data")
+    token: str | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_pixels: int = 50_000_000
+    model: Path | None = None
+    unmasked_threshold: float | None = None
+    store: StoreConfig = field(default_factory=StoreConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+
+    @property
+    def needs_token(self) -> bool:
+        """Whether the address is reachable from other machines, so every request must carry the token."""
+        return not is_loopback(self.host)
+
+
+def redact_source(source: str) -> str:
+    """A source without what may hold secrets: the user and password of a URL, and its query and fragment
+    (`rtsp://user:pass@10.0.0.5:554/stream1?token=x` -> `rtsp://10.0.0.5:554/stream1`)."""
+    if not is_stream(source):
+        return source
+    try:
+        parts = urlsplit(source)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+    except ValueError:
+        return source.split("://", 1)[0] + "://(hidden)"
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    """`message` with every full source (which may carry credentials) replaced by its redacted form."""
+    for secret in secrets:
+        if secret and is_stream(secret):
+            message = message.replace(secret, redact_source(secret))
+    return message
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (127.0.0.0/8, ::1) or localhost."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise FacemaskError(f"config file not found: {path}") from None
+    except OSError as error:
+        raise FacemaskError(f"cannot read config file {path}: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise FacemaskError(f"config file is not valid TOML ({error}): {path}") from None
+
+
+def _take(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
+    """`table[key]` checked to be of `kind` (absent: `default`); an error naming the setting otherwise."""
+    if key not in table:
+        return default
+    value = table[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise FacemaskError(f"{where}.{key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kinds):
+        raise FacemaskError(f"{where}.{key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    return value
+
+
+def _check_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise FacemaskError(f"unknown setting{'s' if len(unknown) > 1 else ''} in [{where}]: {', '.join(unknown)}")
+
+
+def camera_from_table(table: dict[str, Any], number: int) -> CameraConfig:
+    """One `[[camera]]` table."""
+    where = f"camera {number}"
+    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime"}, where)
+    source = _take(table, "source", (str, int), where)
+    if source is None:
+        raise FacemaskError(f"[[camera]] {number} has no 'source'")
+    base = CameraConfig(name=_take(table, "name", str, where, f"camera{number}"), source=str(source))
+    return replace(base, detection_size=_take(table, "detection_size", int, where, base.detection_size),
+                   classify_every=_take(table, "classify_every", int, where, base.classify_every),
+                   loop=_take(table, "loop", bool, where, base.loop),
+                   realtime=_take(table, "realtime", bool, where, base.realtime))
+
+
+def camera_from_argument(text: str, number: int) -> CameraConfig:
+    """A `--source` value: `SOURCE` or `NAME=SOURCE` (a name of letters, digits, `_.-` before the first `=`)."""
+    name, _, rest = text.partition("=")
+    if rest and "://" not in name and CAMERA_NAME.match(name):
+        return CameraConfig(name=name, source=rest)
+    return CameraConfig(name=f"camera{number}", source=text)
+
+
+def load_config(path: str | Path | None) -> ServeConfig:
+    """The settings in a TOML file (None: the defaults, no camera)."""
+    if path is None:
+        return ServeConfig()
+    path = Path(path)
+    document = _load_toml(path)
+    _check_unknown(document, {"server", "store", "webhook", "pipeline", "camera"}, "top level")
+    server = document.get("server", {})
+    _check_unknown(server, {"host", "port", "data", "token", "max_upload_bytes", "max_upload_pixels"}, "server")
+    store = document.get("store", {})
+    _check_unknown(store, {"snapshot_days", "snapshot_megabytes", "event_days"}, "store")
+    webhook = document.get("webhook", {})
+    _check_unknown(webhook, {"url", "timeout", "retries", "queue"}, "webhook")
+    pipeline = document.get("pipeline", {})
+    _check_unknown(pipeline, {"model", "unmasked_threshold"}, "pipeline")
+    cameras = document.get("camera", [])
+    if not isinstance(cameras, list):
+        raise FacemaskError(f"cameras are [[camera]] tables: {path}")
+    config = ServeConfig()
+    data = _take(server, "data", str, "server")
+    model = _take(pipeline, "model", str, "pipeline")
+    relative = path.parent  # paths in the file are relative to the file
+    return replace(
+        config,
+        cameras=tuple(camera_from_table(table, number) for number, table in enumerate(cameras, 1)),
+        host=_take(server, "host", str, "server", config.host),
+        port=_take(server, "port", int, "server", config.port),
+        data=(relative / data) if data else config.data,
+        token=_take(server, "token", str, "server", None),
+        max_upload_bytes=_take(server, "max_upload_bytes", int, "server", config.max_upload_bytes),
+        max_upload_pixels=_take(server, "max_upload_pixels", int, "server", config.max_upload_pixels),
+        model=(relative / model) if model else None,
+        unmasked_threshold=_take(pipeline, "unmasked_threshold", float, "pipeline", None),
+        store=StoreConfig(_take(store, "snapshot_days", float, "store", StoreConfig.snapshot_days),
+                          _take(store, "snapshot_megabytes", float, "store", StoreConfig.snapshot_megabytes),
+                          _take(store, "event_days", float, "store", StoreConfig.event_days)),
+        webhook=WebhookConfig(_take(webhook, "url", str, "webhook", None),
+                              _take(webhook, "timeout", float, "webhook", WebhookConfig.timeout),
+                              _take(webhook, "retries", int, "webhook", WebhookConfig.retries),
+                              _take(webhook, "queue", int, "webhook", WebhookConfig.queue)))
+
+
+def finish_config(config: ServeConfig, environment: dict[str, str] | None = None) -> ServeConfig:
+    """The config checked as a whole, with the token from the environment (FACEMASK_TOKEN) where the file has
+    none: an error for bad values, duplicate camera names, and an address other machines reach without a token."""
+    environment = os.environ if environment is None else environment
+    token = config.token or environment.get(TOKEN_ENVIRONMENT) or None
+    config = replace(config, token=token)
+    if not config.cameras:
+        raise FacemaskError("no camera: give [[camera]] tables in --config or --source")
+    names = [camera.name for camera in config.cameras]
+    for camera in config.cameras:
+        if not CAMERA_NAME.match(camera.name):
+            raise FacemaskError(f"camera name must be 1-64 letters, digits, '_', '.' or '-': {camera.name!r}")
+        if names.count(camera.name) > 1:
+            raise FacemaskError(f"two cameras are named {camera.name!r}")
+        if camera.detection_size < 32 or camera.classify_every < 1:
+            raise FacemaskError(f"camera {camera.name}: detection_size must be at least 32 and classify_every at "
+                                "least 1")
+        if not camera.source.strip():
+            raise FacemaskError(f"camera {camera.name} has an empty source")
+    if not 0 <= config.port <= 65535:
+        raise FacemaskError(f"port must be 0-65535, got {config.port}")
+    if config.max_upload_bytes < 1024 or config.max_upload_pixels < 1024:
+        raise FacemaskError("max_upload_bytes and max_upload_pixels must be at least 1024")
+    if config.unmasked_threshold is not None:
+        check_threshold(config.unmasked_threshold, "unmasked_threshold")
+    if min(config.store.snapshot_days, config.store.snapshot_megabytes, config.store.event_days) <= 0:
+        raise FacemaskError("store retention settings must be above 0")
+    if config.webhook.url is not None and not config.webhook.url.startswith(("http://", "https://")):
+        raise FacemaskError(f"webhook url must start with http:// or https://: {redact_source(config.webhook.url)}")
+    if config.webhook.retries < 0 or config.webhook.timeout <= 0 or config.webhook.queue < 1:
+        raise FacemaskError("webhook retries must be 0 or more, timeout above 0 and queue at least 1")
+    if config.needs_token and not config.token:
+        raise FacemaskError(f"listening on {config.host} (not loopback) needs an access token: set token in "
+                            f"[server] or the {TOKEN_ENVIRONMENT} environment variable")
+    if config.token is not None and len(config.token) < 8:
+        raise FacemaskError("the access token must be at least 8 characters")
+    return config

@@ -1,0 +1,442 @@
+"""facemask-serve, the real server on a loopback port, checked through real HTTP: two cameras fed by videos made
+from real dev-scene photos (one with unmasked people, one with masked people only), a camera whose file is
+missing and a stream with credentials that cannot be reached; a webhook receiver that fails once; bad uploads;
+a restart on the same data folder with an access token."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facemask.detection import Box
+from facemask.evaluation import load_scenes
+from facemask.imageio import letterbox, read_image
+
+pytest.importorskip("fastapi", reason="facemask-serve needs the 'serve' extra")
+
+SIZE = (640, 480)
+FPS = 10.0
+SCENE_FRAMES = 10  # one second per photo
+GAP_FRAMES = 30  # three seconds of grey between photos: longer than the tracker's patience at any frame rate here
+SECRET = "s3cretPassw0rd"
+TOKEN = "test-token-0123456789"
+MAX_BYTES = 2_000_000
+MAX_PIXELS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A photo in a test video: its name, label and the annotated face box in video coordinates."""
+
+    name: str
+    label: str
+    box: Box
+
+
+def pick_scenes(scenes_dir: Path, label: str, count: int = 2) -> list:
+    """Single-face scenes of `label` whose face is 60-160 px wide once in a 640x480 frame (a person a few metres
+    from the camera), widest first."""
+    candidates = []
+    for scene in load_scenes(scenes_dir):
+        if len(scene.faces) == 1 and scene.faces[0].label == label:
+            height, width = read_image(scene.path).shape[:2]
+            in_video = scene.faces[0].box.w * min(SIZE[0] / width, SIZE[1] / height)
+            if 60 <= in_video <= 160:
+                candidates.append((-round(in_video), scene.name, scene))
+    chosen = [scene for *_, scene in sorted(candidates, key=lambda c: c[:2])[:count]]
+    assert len(chosen) == count, f"not enough single-face {label} scenes in {scenes_dir}"
+    return chosen
+
+
+def make_video(path: Path, scenes: list) -> list[Shown]:
+    """An MJPG video at 10 FPS: each photo for one second, grey gaps between them."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    shown = []
+    for scene in scenes:
+        frame, scale, left, top = letterbox(read_image(scene.path), SIZE, fill=128)
+        face = scene.faces[0].box
+        shown.append(Shown(scene.name, scene.faces[0].label,
+                           Box(round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale),
+                               round(face.h * scale))))
+        for _ in range(SCENE_FRAMES):
+            writer.write(frame)
+        for _ in range(GAP_FRAMES):
+            writer.write(np.full((SIZE[1], SIZE[0], 3), 128, np.uint8))
+    writer.release()
+    return shown
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that answers its first POST with 500 (so the server must retry), then 200."""
+
+    received: list[dict]
+    attempts: list[int]
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.attempts.append(1)
+        if len(self.attempts) == 1:
+            self.send_response(500)
+        else:
+            self.received.append(json.loads(body))
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Server:
+    """The real facemask-serve process on a loopback port."""
+
+    config: Path
+    port: int
+    log: Path
+    process: subprocess.Popen | None = None
+    environment: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, repository: Path, environment: dict | None = None) -> None:
+        env = {**os.environ, **(environment or {})}
+        self.handle = self.log.open("ab")
+        self.process = subprocess.Popen([sys.executable, str(repository / "serve_monitor.py"), "--config",
+                                         str(self.config)], cwd=repository, stdout=self.handle,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        self.handle.close()
+        return code
+
+    def request(self, path: str, data: bytes | None = None, headers: dict | None = None,
+                method: str | None = None) -> Answer:
+        request = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=120) as response:
+                return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+    def get_json(self, path: str, headers: dict | None = None):
+        answer = self.request(path, headers=headers)
+        assert answer.status == 200, (path, answer.status, answer.body[:300])
+        return answer.json()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def wait_for(condition, timeout: float = 90.0, what: str = "condition"):
+    """Poll `condition()` until it returns something true; its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def site(scenes_dir: Path, repository: Path, tmp_path_factory):
+    """The server with cameras door (unmasked people), hall (masked people only), ghost (a missing file) and
+    lobby (an RTSP stream with credentials that nothing answers), and a webhook receiver."""
+    folder = tmp_path_factory.mktemp("monitor")
+    door = make_video(folder / "door.avi", pick_scenes(scenes_dir, "without_mask"))
+    hall = make_video(folder / "hall.avi", pick_scenes(scenes_dir, "with_mask"))
+    Receiver.received, Receiver.attempts = [], []
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    port = free_port()
+    config = folder / "site.toml"
+    config.write_text(f"""
+[server]
+port = {port}
+data = "data"
+max_upload_bytes = {MAX_BYTES}
+max_upload_pixels = {MAX_PIXELS}
+
+[webhook]
+url = "http://127.0.0.1:{receiver.server_address[1]}/hook"
+timeout = 5
+
+[[camera]]
+name = "door"
+source = "{folder / 'door.avi'}"
+loop = true
+
+[[camera]]
+name = "hall"
+source = "{folder / 'hall.avi'}"
+loop = true
+
+[[camera]]
+name = "ghost"
+source = "{folder / 'missing.avi'}"
+
+[[camera]]
+name = "lobby"
+source = "rtsp://admin:{SECRET}@127.0.0.1:{free_port()}/live?password={SECRET}"
+""")
+    server = Server(config, port, folder / "server.log")
+    server.start(repository)
+    yield server, door, hall, folder
+    if server.process.poll() is None:
+        server.stop()
+    receiver.shutdown()
+
+
+def camera(server: Server, name: str) -> dict:
+    return next(c for c in server.get_json("/api/v1/cameras")["cameras"] if c["name"] == name)
+
+
+def one_loop_seen(server: Server, name: str, shown: list[Shown]) -> bool:
+    """Whether the camera has processed its video once through (frames processed cover every photo)."""
+    status = camera(server, name)
+    return status["frames"] >= 2 and status["last_frame"] and counted(server, name) >= len(shown)
+
+
+def counted(server: Server, name: str) -> int:
+    rows = server.get_json(f"/api/v1/counts?per=total&camera={name}")["rows"]
+    return sum(row["people"] for row in rows)
+
+
+def test_events_for_the_camera_with_unmasked_people_and_none_for_the_masked_one(site):
+    server, door, hall, _ = site
+    wait_for(lambda: one_loop_seen(server, "door", door) and one_loop_seen(server, "hall", hall), 150,
+             "both cameras to show every photo once")
+    door_events = server.get_json("/api/v1/events?camera=door&limit=500")["events"]
+    assert server.get_json("/api/v1/events?camera=hall")["events"] == []
+    assert door_events, "no event for the camera showing unmasked people"
+    assert {event["label"] for event in door_events} == {"without_mask"}
+    for event in door_events:  # each event is one of the people shown, where they are in the frame
+        assert max(Box(*event["box"]).iou(shown.box) for shown in door) > 0.5, event
+        assert {"id", "camera", "time", "track", "probability", "snapshots"} <= set(event)
+    labels = server.get_json("/api/v1/events?label=with_mask")["events"]
+    assert labels == []
+
+
+def test_counts_per_hour_count_people_once_per_track(site):
+    server, door, hall, _ = site
+    wait_for(lambda: server.get_json("/api/v1/events?camera=door")["events"], 60, "a door event")
+    before = len(server.get_json("/api/v1/events?camera=door&limit=500")["events"])
+    rows = server.get_json("/api/v1/counts?per=hour")["rows"]
+    after = len(server.get_json("/api/v1/events?camera=door&limit=500")["events"])
+    door_unmasked = sum(row["counts"].get("without_mask", 0) for row in rows if row["camera"] == "door")
+    assert before <= door_unmasked <= after, "each unmasked person is counted once, with its event"
+    hall_rows = [row for row in rows if row["camera"] == "hall"]
+    assert hall_rows and all(set(row["counts"]) == {"with_mask"} and row["compliance"] == 1.0 for row in hall_rows)
+    assert all(row["start"].endswith(":00:00.000+00:00") for row in rows), "hourly buckets"
+    # people are counted per tracked face, not per frame: far fewer people than frames with a face
+    hall_people = sum(row["people"] for row in hall_rows)
+    assert hall_people < camera(server, "hall")["frames"] / 3
+
+
+def test_snapshots_are_served_by_event_id(site):
+    server, door, *_ = site
+    event = wait_for(lambda: server.get_json("/api/v1/events?camera=door")["events"], 60, "a door event")[0]
+    frame = cv2.imdecode(np.frombuffer(server.request(event["snapshots"]["frame"]).body, np.uint8), cv2.IMREAD_COLOR)
+    face_answer = server.request(event["snapshots"]["face"])
+    assert face_answer.status == 200 and face_answer.headers["content-type"] == "image/jpeg"
+    face = cv2.imdecode(np.frombuffer(face_answer.body, np.uint8), cv2.IMREAD_COLOR)
+    assert frame.shape == (SIZE[1], SIZE[0], 3)
+    x, y, w, h = event["box"]
+    assert w <= face.shape[1] < SIZE[0] and h <= face.shape[0] < SIZE[1], "the face, with a margin"
+    assert server.request(f"/api/v1/snapshots/{event['id']}/other.jpg").status == 404
+    assert server.request("/api/v1/snapshots/999999/face.jpg").status == 404
+    assert server.request("/api/v1/snapshots/..%2F..%2Fevents.sqlite3/face.jpg").status in (404, 422)
+    live = server.request("/api/v1/cameras/door/live.jpg")
+    assert live.status == 200 and cv2.imdecode(np.frombuffer(live.body, np.uint8), 1).shape == (480, 640, 3)
+
+
+def test_events_are_filtered_and_paged(site):
+    server, *_ = site
+    wait_for(lambda: len(server.get_json("/api/v1/events?camera=door&limit=500")["events"]) >= 2, 90,
+             "two door events")
+    everything = server.get_json("/api/v1/events?limit=500")["events"]
+    first = server.get_json("/api/v1/events?limit=1")
+    second = server.get_json(f"/api/v1/events?limit=1&before={first['next_before']}")
+    assert first["events"][0]["id"] > second["events"][0]["id"]
+    newest = everything[0]
+    since = server.get_json(f"/api/v1/events?since={newest['time'].replace('+00:00', 'Z')}&limit=500")["events"]
+    assert newest["id"] in [event["id"] for event in since]
+    assert all(event["time"] >= newest["time"] for event in since)
+    until = server.get_json(f"/api/v1/events?until={newest['time'].replace('+', '%2B')}&limit=500")["events"]
+    assert newest["id"] not in [event["id"] for event in until]
+    assert server.request("/api/v1/events?since=yesterday").status == 422
+
+
+def test_photo_endpoint_answers_what_the_image_script_writes(site, scenes_dir, run_script):
+    server, *_ = site
+    scenes = [scene for scene in load_scenes(scenes_dir) if {face.label for face in scene.faces} == {
+        "with_mask", "without_mask"}]
+    photo = sorted(scenes, key=lambda scene: scene.name)[0].path
+    script = run_script("detect_mask_image.py", "--image", photo, "--json", "-")
+    assert script.returncode == 0, script.stderr
+    expected = json.loads(script.stdout)[0]
+    assert expected["faces"], "a photo with faces"
+    answer = server.request(f"/api/v1/detect?name={urllib.request.quote(str(photo))}", data=photo.read_bytes(),
+                            headers={"Content-Type": "image/jpeg"})
+    assert answer.status == 200, answer.body
+    assert answer.json() == expected
+    annotated = server.request("/api/v1/detect?annotated=true", data=photo.read_bytes()).json()
+    header, encoded = annotated["annotated_image"].split(",", 1)
+    assert header == "data:image/jpeg;base64"
+    picture = cv2.imdecode(np.frombuffer(base64.b64decode(encoded), np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[:2] == (expected["height"], expected["width"])
+    jpeg = server.request("/api/v1/detect?format=jpeg", data=photo.read_bytes())
+    assert jpeg.status == 200 and jpeg.headers["content-type"] == "image/jpeg"
+
+
+def test_bad_uploads_are_refused_and_the_server_keeps_serving(site, tmp_path):
+    server, *_ = site
+    not_image = server.request("/api/v1/detect", data=b"this is not an image" * 50)
+    assert not_image.status == 415 and "not an image" in not_image.json()["detail"]
+    assert server.request("/api/v1/detect", data=b"").status == 400
+    too_big = server.request("/api/v1/detect", data=b"\xff\xd8\xff" + bytes(MAX_BYTES))
+    assert too_big.status == 413 and "bytes" in too_big.json()["detail"]
+    bomb = tmp_path / "bomb.png"  # 25 megapixels of one colour: a few kB of PNG
+    cv2.imwrite(str(bomb), np.zeros((5000, 5000), np.uint8))
+    assert bomb.stat().st_size < MAX_BYTES
+    refused = server.request("/api/v1/detect", data=bomb.read_bytes())
+    assert refused.status == 413 and "pixels" in refused.json()["detail"]
+    truncated = server.request("/api/v1/detect", data=(Path(__file__).parents[1] / "examples" /
+                                                        "two_people.jpg").read_bytes()[:5000])
+    assert truncated.status == 415
+    assert server.get_json("/api/v1/health")["status"] == "ok"
+    fine = server.request("/api/v1/detect", data=(Path(__file__).parents[1] / "examples" /
+                                                   "two_people.jpg").read_bytes())
+    assert fine.status == 200 and len(fine.json()["faces"]) == 2
+
+
+def test_a_missing_camera_is_offline_while_the_others_run(site):
+    server, *_ = site
+    ghost = wait_for(lambda: (c := camera(server, "ghost"))["message"] and c, 30, "the ghost camera's message")
+    assert ghost["status"] == "offline" and not ghost["online"] and ghost["frames"] == 0
+    assert "missing.avi" in ghost["message"]
+    door = wait_for(lambda: (c := camera(server, "door"))["online"] and c, 30, "the door camera online")
+    assert door["fps"] > 0 and door["frames"] > 0
+    health = server.get_json("/api/v1/health")
+    assert health["cameras"] == 4 and 1 <= health["online"] <= 2
+
+
+def test_stream_credentials_never_appear(site):
+    server, *_ = site
+    lobby = wait_for(lambda: (c := camera(server, "lobby"))["message"] and c, 30, "the lobby camera's message")
+    assert lobby["status"] == "offline"
+    assert lobby["source"].startswith("rtsp://127.0.0.1:") and lobby["source"].endswith("/live")
+    for path in ("/api/v1/cameras", "/api/v1/cameras/lobby", "/", "/static/app.js", "/api/v1/health",
+                 "/api/v1/openapi.json"):
+        body = server.request(path).body.decode("utf-8", "replace")
+        assert SECRET not in body and "admin" not in body, path
+    log = server.log.read_text(errors="replace")
+    assert "lobby" in log and SECRET not in log
+
+
+def test_webhook_gets_every_event_after_a_failed_attempt(site):
+    server, *_ = site
+    wait_for(lambda: Receiver.received, 60, "a webhook delivery")
+    assert len(Receiver.attempts) > len(Receiver.received), "the first attempt failed and was retried"
+    ids = {event["id"] for event in server.get_json("/api/v1/events?limit=500")["events"]}
+    delivered = Receiver.received[0]
+    assert delivered["id"] in ids and delivered["camera"] == "door" and delivered["label"] == "without_mask"
+
+
+def test_the_server_process_runs_without_tensorflow(site):
+    server, *_ = site
+    maps = Path(f"/proc/{server.process.pid}/maps")
+    if not maps.is_file():
+        pytest.skip("no /proc here")
+    assert "tensorflow" not in maps.read_text(), "the serving process must not load TensorFlow"
+
+
+def test_other_addresses_need_a_token(repository, tmp_path):
+    environment = {key: value for key, value in os.environ.items() if key != "FACEMASK_TOKEN"}
+    result = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--source", "0", "--host",
+                             "0.0.0.0", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                            env=environment)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: listening on 0.0.0.0") and "token" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_restart_keeps_history_and_a_token_guards_everything(site, repository):
+    server, *_ = site
+    before = server.get_json("/api/v1/events?limit=500")["events"]
+    counts_before = server.get_json("/api/v1/counts?per=total")["rows"]
+    assert before
+    assert server.stop() == 0, "SIGTERM stops the server cleanly"
+    assert "Application shutdown complete" in server.log.read_text()
+    server.start(repository, {"FACEMASK_TOKEN": TOKEN})
+    assert server.request("/api/v1/events").status == 401
+    assert server.request("/api/v1/health").status == 401
+    assert server.request("/api/v1/detect", data=b"x").status == 401
+    assert server.request("/api/v1/snapshots/1/face.jpg").status == 401
+    page = server.request("/")
+    assert page.status == 303 and page.headers["location"] == "/login"
+    assert server.request("/api/v1/events", headers={"Authorization": "Bearer wrong-token-000"}).status == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    after = server.get_json("/api/v1/events?limit=500", headers=bearer)["events"]
+    assert {event["id"] for event in before} <= {event["id"] for event in after}
+    old = before[-1]
+    assert server.request(old["snapshots"]["face"], headers=bearer).status == 200
+    counts_after = {row["camera"]: row["people"] for row in
+                    server.get_json("/api/v1/counts?per=total", headers=bearer)["rows"]}
+    assert all(counts_after[row["camera"]] >= row["people"] for row in counts_before)
+    login = server.request("/login", data=f"token={TOKEN}".encode(), method="POST",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert login.status == 303
+    cookie = login.headers["set-cookie"].split(";", 1)[0]
+    assert "httponly" in login.headers["set-cookie"].lower()
+    assert server.request("/", headers={"Cookie": cookie}).status == 200
+    assert server.request("/login", data=b"token=nope", method="POST").status == 401
