@@ -1,0 +1,164 @@
+"""The monitor's event store on a real SQLite file: events with snapshots, counts per track, retention by age and
+size, a process killed while writing; and the config file's checks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from facemask.detection import Box
+from facemask.errors import FacemaskError
+from facemask.imageio import read_image
+from facemask.monitor.config import (CameraConfig, ServeConfig, StoreConfig, camera_from_argument, finish_config,
+                                     load_config, redact_source)
+from facemask.monitor.store import EventStore
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "two_people.jpg"
+
+
+@pytest.fixture(scope="module")
+def snapshots() -> dict[str, bytes]:
+    """Real JPEG snapshots: a face from the example photo and the whole photo."""
+    image = read_image(EXAMPLE)
+    face = image[106:302, 663:814]
+    return {"face": cv2.imencode(".jpg", face)[1].tobytes(), "frame": cv2.imencode(".jpg", image)[1].tobytes()}
+
+
+def add(store: EventStore, snapshots, when: float, camera: str = "door", label: str = "without_mask") -> int:
+    return store.add_event(camera, when, 1, label, 0.97, Box(663, 106, 151, 196), 0, snapshots)
+
+
+def test_events_and_counts_survive_reopening(tmp_path, snapshots):
+    store = EventStore(tmp_path)
+    now = time.time()
+    first = add(store, snapshots, now - 7200)
+    second = add(store, snapshots, now, label="mask_worn_incorrectly")
+    store.count_person("door", now, "with_mask")
+    store.count_person("hall", now, "with_mask")
+    store.close()
+    assert sqlite3.connect(tmp_path / "events.sqlite3").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store = EventStore(tmp_path)
+    assert [event.id for event in store.events()] == [second, first]
+    assert [event.id for event in store.events(label="mask_worn_incorrectly")] == [second]
+    assert [event.id for event in store.events(since=now - 60)] == [second]
+    assert [event.id for event in store.events(before_id=second)] == [first]
+    assert store.snapshot_path(first, "face").read_bytes() == snapshots["face"]
+    hours = store.counts(3600, camera="door")
+    assert [row.counts for row in hours] == [{"without_mask": 1}, {"mask_worn_incorrectly": 1, "with_mask": 1}]
+    assert hours[1].compliance == 0.5
+    total = {row.camera: row.counts for row in store.counts(0, since=now - 86400)}
+    assert total == {"door": {"without_mask": 1, "mask_worn_incorrectly": 1, "with_mask": 1},
+                     "hall": {"with_mask": 1}}
+    store.close()
+
+
+def test_snapshots_are_pruned_by_age_and_by_size_events_kept(tmp_path, snapshots):
+    each = len(snapshots["face"]) + len(snapshots["frame"])
+    store = EventStore(tmp_path, StoreConfig(snapshot_days=1, snapshot_megabytes=3.5 * each / 1e6, event_days=10))
+    now = time.time()
+    old = add(store, snapshots, now - 2 * 86400)
+    ancient = add(store, snapshots, now - 20 * 86400)
+    store.prune(now)
+    assert store.event(old) is not None and not store.event(old).face_snapshot
+    assert not store.snapshot_path(old, "face").exists() and not store.snapshot_path(old, "frame").exists()
+    assert store.event(ancient) is None, "events older than event_days are removed"
+    recent = [add(store, snapshots, now + n) for n in range(5)]  # more than 3.5 events' worth of snapshots
+    kept = [store.event(number).face_snapshot for number in recent]
+    assert kept[-1] and not kept[0], "the oldest snapshots go first"
+    files = sum(path.stat().st_size for path in (tmp_path / "snapshots").glob("*.jpg"))
+    assert files == store.snapshot_bytes <= 3.5 * each
+    assert all(store.event(number) is not None for number in recent)
+    store.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from facemask.detection import Box
+    from facemask.monitor.store import EventStore
+    store = EventStore(sys.argv[1])
+    face = Path(sys.argv[2]).read_bytes()
+    print("ready", flush=True)
+    while True:
+        store.add_event("door", time.time(), 1, "without_mask", 0.9, Box(1, 2, 3, 4), 0,
+                        {"face": face, "frame": face * 20})
+        store.count_person("door", time.time(), "with_mask")
+""")
+
+
+def test_a_killed_writer_loses_at_most_the_event_it_was_writing(tmp_path, repository):
+    face = tmp_path / "face.jpg"
+    face.write_bytes(EXAMPLE.read_bytes())
+    data = tmp_path / "data"
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(face)], stdout=subprocess.PIPE,
+                               cwd=repository, env={**os.environ, "PYTHONPATH": str(repository)})
+    assert process.stdout.readline().strip() == b"ready"
+    time.sleep(1.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    store = EventStore(data)
+    events = store.events(limit=100000)
+    assert len(events) > 3, "the writer had time to store events"
+    assert sqlite3.connect(data / "events.sqlite3").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for event in events:  # every committed event has both its snapshots, whole
+        assert store.snapshot_path(event.id, "face").read_bytes() == face.read_bytes()
+        assert store.snapshot_path(event.id, "frame").stat().st_size == 20 * face.stat().st_size
+    on_disk = {int(path.name.split("-")[0]) for path in (data / "snapshots").glob("*.jpg")}
+    assert on_disk == {event.id for event in events}, "snapshots of an uncommitted event are removed"
+    assert not list((data / "snapshots").glob(".*")), "no temporary files left"
+    store.close()
+
+
+def test_config_file(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text("""
+[server]
+host = "0.0.0.0"
+port = 9000
+data = "store"
+[store]
+snapshot_days = 7
+[[camera]]
+name = "front"
+source = "rtsp://user:pw@10.0.0.5:554/stream1?auth=secret"
+detection_size = 448
+[[camera]]
+source = 0
+""")
+    loaded = load_config(config)
+    assert loaded.port == 9000 and loaded.data == tmp_path / "store" and loaded.store.snapshot_days == 7
+    assert [(c.name, c.kind, c.detection_size) for c in loaded.cameras] == [("front", "stream", 448),
+                                                                           ("camera2", "camera", 320)]
+    assert loaded.cameras[0].shown_source == "rtsp://10.0.0.5:554/stream1"
+    with pytest.raises(FacemaskError, match="needs an access token"):
+        finish_config(loaded, environment={})
+    assert finish_config(loaded, environment={"FACEMASK_TOKEN": "long-enough-token"}).token == "long-enough-token"
+    config.write_text("[server]\nport = 'eighty'\n")
+    with pytest.raises(FacemaskError, match="server.port must be int"):
+        load_config(config)
+    config.write_text("[[camera]]\nsource = 'a.mp4'\nspeed = 2\n")
+    with pytest.raises(FacemaskError, match="unknown setting in .camera 1.: speed"):
+        load_config(config)
+    config.write_text("[server\n")
+    with pytest.raises(FacemaskError, match="not valid TOML"):
+        load_config(config)
+    twins = ServeConfig(cameras=(CameraConfig("a", "x.mp4"), CameraConfig("a", "y.mp4")))
+    with pytest.raises(FacemaskError, match="two cameras"):
+        finish_config(twins, environment={})
+
+
+def test_sources_shown_without_credentials():
+    assert redact_source("rtsp://admin:hunter2@[fe80::1]:8554/live?token=abc#x") == "rtsp://[fe80::1]:8554/live"
+    assert redact_source("http://cam.local/video.mjpg") == "http://cam.local/video.mjpg"
+    assert redact_source("clips/door.mp4") == "clips/door.mp4"
+    assert camera_from_argument("door=rtsp://u:p@h/s?a=b", 1) == CameraConfig("door", "rtsp://u:p@h/s?a=b")
+    assert camera_from_argument("rtsp://h/s?a=b", 2) == CameraConfig("camera2", "rtsp://h/s?a=b")
