@@ -410,6 +410,79 @@ def test_other_addresses_need_a_token(repository, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Selenium (skips where either is missing)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+    for program in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(program).is_file():
+            pytest.skip(f"{program} not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--window-size=1280,1180", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--disable-extensions", "--hide-scrollbars"):
+        options.add_argument(argument)
+    if os.geteuid() == 0:
+        options.add_argument("--no-sandbox")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
+    yield driver
+    driver.quit()
+
+
+def browser_wait(driver, condition, what: str, timeout: float = 60.0):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.3).until(lambda d: condition(d), message=what)
+
+
+@pytest.mark.slow
+def test_dashboard_in_a_real_browser(site, browser, tmp_path):
+    server, *_ = site
+    driver = browser
+    driver.get(server.url + "/")
+    frames_of = ("return Object.fromEntries([...document.querySelectorAll('.tile')].map(t => "
+                 "[t.dataset.camera, [t.dataset.status, Number(t.dataset.frames), "
+                 "t.querySelector('img').naturalWidth]]))")
+    first = browser_wait(driver, lambda d: (tiles := d.execute_script(frames_of)) and all(
+        tiles.get(name, [0, 0, 0])[2] > 0 for name in ("door", "hall")) and tiles, "both live views")
+    later = browser_wait(driver, lambda d: (tiles := d.execute_script(frames_of)) and all(
+        tiles[name][1] > first[name][1] for name in ("door", "hall")) and tiles, "both tiles to update")
+    assert later["door"][0] == later["hall"][0] == "online"
+    assert later["ghost"][0] == "offline" and later["lobby"][0] == "offline"
+    violation = ("const card = document.querySelector('.violation[data-camera=door]');"
+                 "const face = card && card.querySelector('img.face');"
+                 "return face && face.complete && face.naturalWidth > 0 ? card.dataset.event : null")
+    event_id = browser_wait(driver, lambda d: d.execute_script(violation), "a violation with its snapshot")
+    assert int(event_id) in {event["id"] for event in server.get_json("/api/v1/events?limit=500")["events"]}
+    assert driver.execute_script("return document.querySelector('.violation[data-camera=hall]')") is None
+    chart = "return document.querySelectorAll('#chart path.series').length"
+    browser_wait(driver, lambda d: d.execute_script(chart) >= 2, "the chart's lines (door and hall)")
+    assert driver.execute_script("return document.querySelectorAll('#chart circle.point').length") >= 2
+    compliance = driver.find_element("id", "compliance").text
+    assert compliance.endswith("%"), compliance
+    assert SECRET not in driver.page_source
+    driver.set_window_size(1360, 1500)
+    faces = "return ['door', 'hall'].every(n => document.querySelector(`.tile[data-camera=${n}]`).dataset.faces > 0)"
+    try:  # a picture with people in view, where the timing allows it
+        browser_wait(driver, lambda d: d.execute_script(faces), "people in both views", timeout=15)
+        time.sleep(0.8)
+    except Exception:
+        pass
+    shot = Path(os.environ.get("FACEMASK_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
+    assert driver.save_screenshot(str(shot))
+    assert cv2.imread(str(shot)).shape[1] >= 1000
+
+    driver.get(server.url + "/photo")
+    photo = Path(__file__).parents[1] / "examples" / "two_people.jpg"
+    driver.find_element("id", "file").send_keys(str(photo))
+    rows = "return document.querySelector('#annotated').naturalWidth > 0 ? " \
+           "document.querySelectorAll('#faces tbody tr').length : 0"
+    assert browser_wait(driver, lambda d: d.execute_script(rows), "the annotated photo") == 2
+    driver.find_element("id", "file").send_keys(str(Path(__file__)))
+    browser_wait(driver, lambda d: "not an image" in d.find_element("id", "status").text, "the upload refused")
+
+
 def test_restart_keeps_history_and_a_token_guards_everything(site, repository):
     server, *_ = site
     before = server.get_json("/api/v1/events?limit=500")["events"]

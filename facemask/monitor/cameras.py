@@ -186,6 +186,11 @@ class CameraWorker:
             self._jpeg = (index, data)
         return data
 
+    @property
+    def source(self):
+        """The source being read now (None while the camera is offline)."""
+        return self._source
+
     # -- the thread -------------------------------------------------------------------------------------------
     def start(self) -> CameraWorker:
         self.thread.start()

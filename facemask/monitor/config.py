@@ -82,6 +82,7 @@ class ServeConfig:
     token: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 50_000_000
+    photo_workers: int = 1
     model: Path | None = None
     unmasked_threshold: float | None = None
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -194,7 +195,8 @@ def load_config(path: str | Path | None) -> ServeConfig:
     document = _load_toml(path)
     _check_unknown(document, {"server", "store", "webhook", "pipeline", "camera"}, "top level")
     server = document.get("server", {})
-    _check_unknown(server, {"host", "port", "data", "token", "max_upload_bytes", "max_upload_pixels"}, "server")
+    _check_unknown(server, {"host", "port", "data", "token", "max_upload_bytes", "max_upload_pixels",
+                            "photo_workers"}, "server")
     store = document.get("store", {})
     _check_unknown(store, {"snapshot_days", "snapshot_megabytes", "event_days"}, "store")
     webhook = document.get("webhook", {})
@@ -217,6 +219,7 @@ def load_config(path: str | Path | None) -> ServeConfig:
         token=_take(server, "token", str, "server", None),
         max_upload_bytes=_take(server, "max_upload_bytes", int, "server", config.max_upload_bytes),
         max_upload_pixels=_take(server, "max_upload_pixels", int, "server", config.max_upload_pixels),
+        photo_workers=_take(server, "photo_workers", int, "server", config.photo_workers),
         model=(relative / model) if model else None,
         unmasked_threshold=_take(pipeline, "unmasked_threshold", float, "pipeline", None),
         store=StoreConfig(_take(store, "snapshot_days", float, "store", StoreConfig.snapshot_days),
@@ -251,6 +254,8 @@ def finish_config(config: ServeConfig, environment: dict[str, str] | None = None
         raise FacemaskError(f"port must be 0-65535, got {config.port}")
     if config.max_upload_bytes < 1024 or config.max_upload_pixels < 1024:
         raise FacemaskError("max_upload_bytes and max_upload_pixels must be at least 1024")
+    if not 1 <= config.photo_workers <= 16:
+        raise FacemaskError(f"photo_workers must be 1-16, got {config.photo_workers}")
     if config.unmasked_threshold is not None:
         check_threshold(config.unmasked_threshold, "unmasked_threshold")
     if min(config.store.snapshot_days, config.store.snapshot_megabytes, config.store.event_days) <= 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import queue
 import threading
 from dataclasses import dataclass
 
@@ -61,8 +62,10 @@ class Site:
         self.store = EventStore(config.data, config.store)
         self.webhook = Webhook(config.webhook, self.stop_event) if config.webhook.url else None
         options = {"unmasked_threshold": config.unmasked_threshold}
-        self.photo_pipeline = MaskPipeline.load(config.model, **options)
-        self._photo_lock = threading.Lock()
+        # Photos: `photo_workers` pipelines (each used by one request at a time; more requests wait their turn).
+        self._photo_pipelines: queue.Queue[MaskPipeline] = queue.Queue()
+        for _ in range(config.photo_workers):
+            self._photo_pipelines.put(MaskPipeline.load(config.model, **options))
         self.workers = {camera.name: CameraWorker(
             camera, MaskPipeline.load_for_video(config.model, detection_size=camera.detection_size, **options),
             self.store, self.stop_event, on_event=self.webhook.send if self.webhook else lambda payload: None)
@@ -108,8 +111,11 @@ class Site:
             raise UploadRejected(415, str(problem)) from None
         if image.shape[0] * image.shape[1] > self.config.max_upload_pixels:
             raise UploadRejected(413, f"image has more than {self.config.max_upload_pixels} pixels")
-        with self._photo_lock:
-            result = self.photo_pipeline.process_image(image, name)
+        pipeline = self._photo_pipelines.get()
+        try:
+            result = pipeline.process_image(image, name)
+        finally:
+            self._photo_pipelines.put(pipeline)
         picture = encode_jpeg(annotate(image, result.faces), 90) if annotated else None
         return PhotoAnswer(result, picture)
 

@@ -71,6 +71,7 @@ class StoredEvent:
     frame: int
     face_snapshot: bool
     frame_snapshot: bool
+    recorded: float = 0.0  # when the row was committed (epoch seconds)
 
     def to_json(self, prefix: str = "/api/v1") -> dict:
         snapshots = {kind: f"{prefix}/snapshots/{self.id}/{kind}.jpg"
@@ -226,10 +227,10 @@ class EventStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes "
+                f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes, recorded "
                 f"FROM events {where} ORDER BY id DESC LIMIT ?", (*values, int(limit))).fetchall()
         return [StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], Box(*row[6:10]), row[10],
-                            row[11] > 0, row[12] > 0) for row in rows]
+                            row[11] > 0, row[12] > 0, row[13]) for row in rows]
 
     def event(self, event_id: int) -> StoredEvent | None:
         found = self.events(before_id=int(event_id) + 1, limit=1)

@@ -65,6 +65,7 @@ async function refreshCameras() {
     tile.className = `tile ${camera.online ? "online" : "offline"}`;
     tile.dataset.status = camera.status;
     tile.dataset.frames = camera.frames;
+    tile.dataset.faces = camera.faces_in_view;
     tile.querySelector(".badge").textContent = camera.online ? "online" : camera.status;
     const meta = tile.querySelector(".meta");
     meta.replaceChildren();
@@ -112,7 +113,7 @@ async function refreshChart() {
   const start = end - 24 * hour;
   const answer = await getJSON(`/counts?per=hour&since=${encodeURIComponent(new Date(start).toISOString())}`);
   const chart = document.getElementById("chart");
-  const [width, height, left, right, top, bottom] = [960, 260, 44, 12, 12, 28];
+  const [width, height, left, right, top, bottom] = [960, 240, 44, 30, 12, 28];
   const x = (time) => left + (time - start) / (end - start) * (width - left - right);
   const y = (share) => top + (1 - share) * (height - top - bottom);
   chart.replaceChildren();
@@ -158,8 +159,7 @@ async function refreshChart() {
 function violationCard(event) {
   const card = element("article", { class: "violation", "data-event": event.id, "data-camera": event.camera });
   if (event.snapshots.face) {
-    const face = element("img", { class: "face", alt: `face of event ${event.id}`, src: event.snapshots.face,
-                                  loading: "lazy" });
+    const face = element("img", { class: "face", alt: `face of event ${event.id}`, src: event.snapshots.face });
     if (event.snapshots.frame) {
       face.addEventListener("click", () => {
         document.getElementById("viewer-image").src = event.snapshots.frame;
