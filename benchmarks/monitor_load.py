@@ -61,25 +61,34 @@ def load_average() -> str:
 
 
 def build_video(scenes_dir: Path, path: Path, slides: int = 8) -> tuple[list[int], int]:
-    """The camera video: `slides` slides of 1, 2, 3 or 4 unmasked people (single-face scenes side by side),
-    each after a grey gap; returns the frame index at which each slide starts, and the frame count."""
-    people = []
+    """The camera video: `slides` slides cycling through 1, 3, 2 and 4 unmasked people (a one-person scene, a
+    three-person scene, two one-person scenes side by side, one beside a three-person scene: every annotated face
+    unmasked, at least 45 px wide in the frame), each after a grey gap; returns the frame index at which each
+    slide starts, and the frame count."""
+    singles, triples = [], []
     for scene in load_scenes(scenes_dir):
-        if len(scene.faces) == 1 and scene.faces[0].label == "without_mask":
-            image = read_image(scene.path)
-            if scene.faces[0].box.w * min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0]) >= 90:
-                people.append(image)
-    if len(people) < 4:
-        raise FacemaskError(f"not enough single-face unmasked scenes in {scenes_dir}")
+        if not scene.faces or any(face.label != "without_mask" for face in scene.faces):
+            continue
+        image = read_image(scene.path)
+        narrowest = min(face.box.w for face in scene.faces) * min(SIZE[0] / image.shape[1], SIZE[1] / image.shape[0])
+        if len(scene.faces) == 1 and narrowest >= 50:
+            singles.append(image)
+        elif len(scene.faces) == 3 and narrowest >= 45:
+            triples.append(image)
+    if len(singles) < 3 or not triples:
+        raise FacemaskError(f"not enough one- and three-person unmasked scenes in {scenes_dir}")
+    layouts = [((singles, 1),), ((triples, 1),), ((singles, 2),), ((singles, 1), (triples, 1))]
+    used = {id(singles): 0, id(triples): 0}
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
-    starts, index, used = [], 0, 0
+    starts, index = [], 0
     for slide in range(slides):
-        count = slide % 4 + 1
-        pictures = [people[(used + n) % len(people)] for n in range(count)]
-        used += count
-        column = SIZE[0] // count
+        pictures = []
+        for pool, count in layouts[slide % len(layouts)]:
+            for _ in range(count):
+                pictures.append(pool[used[id(pool)] % len(pool)])
+                used[id(pool)] += 1
+        column = SIZE[0] // len(pictures)
         frame = np.hstack([letterbox(picture, (column, SIZE[1]), fill=128)[0] for picture in pictures])
-        frame = cv2.resize(frame, SIZE) if frame.shape[1] != SIZE[0] else frame
         for _ in range(round(GAP_SECONDS * FPS)):
             writer.write(np.full((SIZE[1], SIZE[0], 3), 128, np.uint8))
         index += round(GAP_SECONDS * FPS)
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(folder)
         video = folder / "camera.avi"
         starts, length = build_video(args.scenes, video)
-        print(f"camera video: 640x480 at {FPS:g} FPS, {length} frames, {len(starts)} slides of 1-4 unmasked people",
+        print(f"camera video: 640x480 at {FPS:g} FPS, {length} frames, {len(starts)} slides of 1 to 4 unmasked people",
               flush=True)
         print(f"\n{'cameras':>7} {'FPS per camera':>24} {'mean':>6} {'ratio':>6} {'CPU cores':>9} "
               f"{'events':>6} {'latency p50/p95/max s':>22}")
