@@ -26,7 +26,7 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=
                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
 PERIODS = {"minute": 60, "hour": 3600, "day": 86400, "total": 0}
 NO_STORE = {"Cache-Control": "no-store"}
-OPEN_PATHS = {"/login"}
+OPEN_PATHS = {"/login", "/static/style.css"}  # the login page and its style
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
