@@ -228,6 +228,9 @@ def create_app(site: Site) -> FastAPI:
     async def detect(request: Request, name: str = Query("upload", max_length=200),
                      annotated: bool = False, format: str = Query("json", pattern="^(json|jpeg)$")) -> Response:
         limit = site.config.max_upload_bytes
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            return JSONResponse({"detail": "send the image file itself as the request body (curl --data-binary "
+                                           "@photo.jpg), not as a form"}, status_code=415)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return JSONResponse({"detail": f"upload is larger than {limit} bytes"}, status_code=413)

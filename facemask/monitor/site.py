@@ -10,11 +10,14 @@ import queue
 import threading
 from dataclasses import dataclass
 
+from facemask import defaults
+from facemask.classification import MaskClassifier
+from facemask.detection import create_detector
 from facemask.drawing import annotate
 from facemask.errors import FacemaskError
 from facemask.imageio import decode_image
 from facemask.monitor.cameras import CameraWorker, encode_jpeg
-from facemask.monitor.config import ServeConfig
+from facemask.monitor.config import CameraConfig, ServeConfig
 from facemask.monitor.store import EventStore
 from facemask.monitor.webhook import Webhook
 from facemask.pipeline import ImageResult, MaskPipeline
@@ -53,6 +56,14 @@ class PhotoAnswer:
     annotated: bytes | None
 
 
+def camera_pipeline(config: ServeConfig, camera: CameraConfig) -> MaskPipeline:
+    """A camera's own live-video pipeline (the video tool's defaults), its classifier on one thread: the cameras
+    already run side by side, one thread each, so more threads per classifier would only compete."""
+    model = defaults.default_model() if config.model is None else config.model
+    return MaskPipeline(create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
+                        MaskClassifier(model, config.unmasked_threshold, threads=1))
+
+
 class Site:
     """Everything `facemask-serve` runs. Construction loads the pipelines and opens the store."""
 
@@ -67,9 +78,8 @@ class Site:
         for _ in range(config.photo_workers):
             self._photo_pipelines.put(MaskPipeline.load(config.model, **options))
         self.workers = {camera.name: CameraWorker(
-            camera, MaskPipeline.load_for_video(config.model, detection_size=camera.detection_size, **options),
-            self.store, self.stop_event, on_event=self.webhook.send if self.webhook else lambda payload: None)
-            for camera in config.cameras}
+            camera, camera_pipeline(config, camera), self.store, self.stop_event,
+            on_event=self.webhook.send if self.webhook else lambda payload: None) for camera in config.cameras}
         self.started = False
 
     def start(self) -> None:
