@@ -227,8 +227,8 @@ class EventStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes, recorded "
-                f"FROM events {where} ORDER BY id DESC LIMIT ?", (*values, int(limit))).fetchall()
+                f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes, "
+                f"recorded FROM events {where} ORDER BY id DESC LIMIT ?", (*values, int(limit))).fetchall()
         return [StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], Box(*row[6:10]), row[10],
                             row[11] > 0, row[12] > 0, row[13]) for row in rows]
 
