@@ -58,14 +58,18 @@ class ReplaySource:
         return self
 
     def _run(self) -> None:
-        shown = 0
+        shown, since_rewind = 0, 0
         while not self._stopped:
             ok, frame = self.capture.read()
             if not ok:
-                if self.loop and shown:
-                    self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                if self.loop and since_rewind:  # start over (a file that cannot even do that ends)
+                    self.capture.release()
+                    with _quiet_opencv():
+                        self.capture = cv2.VideoCapture(self.info.name)
+                    since_rewind = 0
                     continue
                 break
+            since_rewind += 1
             if self.started is None:
                 self.started = time.time()
             delay = self.started + shown / self.fps - time.time()
