@@ -58,6 +58,8 @@ def test_events_and_counts_survive_reopening(tmp_path, snapshots):
     total = {row.camera: row.counts for row in store.counts(0, since=now - 86400)}
     assert total == {"door": {"without_mask": 1, "mask_worn_incorrectly": 1, "with_mask": 1},
                      "hall": {"with_mask": 1}}
+    starts = {row.camera: row.start for row in store.counts(0)}
+    assert starts == {"door": (now - 7200) // 60 * 60, "hall": now // 60 * 60}, "the range starts at its first minute"
     store.close()
 
 

@@ -252,9 +252,13 @@ class EventStore:
             rows = self._db.execute(f"SELECT camera, {bucket}, label, SUM(people) FROM counts {where} "
                                     f"GROUP BY {group}", values).fetchall()
         merged: dict[tuple[str, float], dict[str, int]] = {}
+        first: dict[str, float] = {}  # the whole range (period 0) starts at `since`, else at its first minute
         for camera_name, start, label, people in rows:
-            key = (camera_name, float(start) if period else float(since or 0))
-            merged.setdefault(key, {})[label] = int(people)
+            first[camera_name] = min(first.get(camera_name, float(start)), float(start))
+            merged.setdefault((camera_name, float(start) if period else 0.0), {})[label] = int(people)
+        if not period:
+            merged = {(name, float(since) if since is not None else first[name]): counts
+                      for (name, _), counts in merged.items()}
         return [CountRow(camera_name, start, counts) for (camera_name, start), counts in sorted(
             merged.items(), key=lambda item: (item[0][1], item[0][0]))]
 
