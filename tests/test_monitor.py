@@ -6,6 +6,7 @@ a restart on the same data folder with an access token."""
 from __future__ import annotations
 
 import base64
+import functools
 import http.server
 import json
 import os
@@ -86,6 +87,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class VideoHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the test videos over HTTP: a stream that ends with each download, as a camera that drops, and that
+    refuses the two requests after the first (503), as a camera that is away for a while."""
+
+    downloads: list[str]
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.downloads.append(self.path)
+        if len(self.downloads) in (2, 3):
+            self.send_error(503)
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -197,6 +215,9 @@ def site(scenes_dir: Path, repository: Path, tmp_path_factory):
     Receiver.received, Receiver.attempts = [], []
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    VideoHandler.downloads = []
+    videos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(VideoHandler, directory=str(folder)))
+    threading.Thread(target=videos.serve_forever, daemon=True).start()
     port = free_port()
     config = folder / "site.toml"
     config.write_text(f"""
@@ -227,6 +248,10 @@ source = "{folder / 'missing.avi'}"
 [[camera]]
 name = "lobby"
 source = "rtsp://admin:{SECRET}@127.0.0.1:{free_port()}/live?password={SECRET}"
+
+[[camera]]
+name = "gate"
+source = "http://admin:{SECRET}@127.0.0.1:{videos.server_address[1]}/door.avi"
 """)
     server = Server(config, port, folder / "server.log")
     server.start(repository)
@@ -234,6 +259,7 @@ source = "rtsp://admin:{SECRET}@127.0.0.1:{free_port()}/live?password={SECRET}"
     if server.process.poll() is None:
         server.stop()
     receiver.shutdown()
+    videos.shutdown()
 
 
 def camera(server: Server, name: str) -> dict:
@@ -367,7 +393,19 @@ def test_a_missing_camera_is_offline_while_the_others_run(site):
     door = wait_for(lambda: (c := camera(server, "door"))["online"] and c, 30, "the door camera online")
     assert door["fps"] > 0 and door["frames"] > 0
     health = server.get_json("/api/v1/health")
-    assert health["cameras"] == 4 and 1 <= health["online"] <= 2
+    assert health["cameras"] == 5 and 1 <= health["online"] <= 3
+
+
+def test_a_stream_that_drops_is_shown_offline_and_opened_again(site):
+    server, *_ = site
+    wait_for(lambda: len(VideoHandler.downloads) >= 4, 90, "the stream to be served again")
+    frames = camera(server, "gate")["frames"]
+    gate = wait_for(lambda: (c := camera(server, "gate"))["frames"] > frames and c, 30, "frames after the drop")
+    assert gate["source"].startswith("http://127.0.0.1:") and gate["source"].endswith("/door.avi")
+    log = server.log.read_text(errors="replace")
+    assert f"camera gate: stream {gate['source']} dropped: cannot open stream {gate['source']}; retrying in 1 s" in log
+    assert f"camera gate: cannot open stream {gate['source']}; retrying in 2 s" in log
+    wait_for(lambda: server.get_json("/api/v1/events?camera=gate")["events"], 60, "events from the stream too")
 
 
 def test_stream_credentials_never_appear(site):
@@ -375,7 +413,8 @@ def test_stream_credentials_never_appear(site):
     lobby = wait_for(lambda: (c := camera(server, "lobby"))["message"] and c, 30, "the lobby camera's message")
     assert lobby["status"] == "offline"
     assert lobby["source"].startswith("rtsp://127.0.0.1:") and lobby["source"].endswith("/live")
-    for path in ("/api/v1/cameras", "/api/v1/cameras/lobby", "/", "/static/app.js", "/api/v1/health",
+    for path in ("/api/v1/cameras", "/api/v1/cameras/lobby", "/api/v1/cameras/gate", "/", "/static/app.js",
+                 "/api/v1/health",
                  "/api/v1/openapi.json"):
         body = server.request(path).body.decode("utf-8", "replace")
         assert SECRET not in body and "admin" not in body, path
