@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None,
                         help="address to listen on (default 127.0.0.1; any other address needs an access token, "
                              "from the config or the FACEMASK_TOKEN environment variable)")
-    parser.add_argument("--port", "-p", type=int, default=None, help="port to listen on (default 8080; 0: any free)")
+    parser.add_argument("--port", "-p", type=int, default=None, help="port to listen on (default 8080)")
     parser.add_argument("--data", "-d", type=Path, default=None,
                         help="data folder for the event database and snapshots (default ./facemask-data)")
     parser.add_argument("--model", "-m", type=Path, default=None,
