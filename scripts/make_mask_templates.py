@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facemask.errors import run_cli as run  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
-from facemask.templates import draw_template, save_template, template_designs  # noqa: E402
+from facemask.templates import save_template  # noqa: E402
+from facemask.templates.drawing import draw_template, template_designs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output.exists() and not args.output.is_dir():
         raise FacemaskError(f"output is not a folder: {args.output}")
-    args.output.mkdir(parents=True, exist_ok=True)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        raise FacemaskError(f"cannot create the output folder ({problem.strerror}): {args.output}") from None
     for design in template_designs():
         picture, _ = save_template(draw_template(design, args.seed), args.output)
         print(picture)
