@@ -34,18 +34,45 @@ class Box:
         right, bottom = int(round(min(float(width), max(x1, x2)))), int(round(min(float(height), max(y1, y2))))
         return cls(left, top, max(0, right - left), max(0, bottom - top))
 
+    @property
+    def right(self) -> int:
+        """The x just past the box's right edge: x + w."""
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        """The y just below the box's bottom edge: y + h."""
+        return self.y + self.h
+
     def as_list(self) -> list[int]:
         """[x, y, w, h], as the JSON results give it."""
         return [self.x, self.y, self.w, self.h]
 
     def iou(self, other: Box) -> float:
         """Intersection over union with `other` (0 when either is empty)."""
-        inter_w = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
-        inter_h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        inter_w = min(self.right, other.right) - max(self.x, other.x)
+        inter_h = min(self.bottom, other.bottom) - max(self.y, other.y)
         if inter_w <= 0 or inter_h <= 0:
             return 0.0
         inter = inter_w * inter_h
         return inter / float(self.w * self.h + other.w * other.h - inter)
+
+
+def match_boxes(first: list[Box], second: list[Box], threshold: float, inclusive: bool = False) -> dict[int, int]:
+    """Greedy one-to-one matching by overlap, best IoU first: {index in `first`: index in `second`} for the pairs
+    whose IoU exceeds `threshold` (reaches it, with `inclusive`). Used to match detections to annotated faces
+    (evaluation) and to the faces tracked from the previous frame (video)."""
+    pairs = sorted(((a.iou(b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)),
+                   key=lambda pair: pair[0], reverse=True)
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < threshold or (overlap == threshold and not inclusive):
+            break
+        if i not in matched and j not in used:
+            matched[i] = j
+            used.add(j)
+    return matched
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def annotate(image: np.ndarray, faces: list[FaceResult]) -> np.ndarray:
     for face in faces:
         colour = label_colour(face.label)
         box = face.box
-        cv2.rectangle(annotated, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), colour, thickness + 1)
+        cv2.rectangle(annotated, (box.x, box.y), (box.right - 1, box.bottom - 1), colour, thickness + 1)
         draw_caption(annotated, label_text(face), box.x, box.y, colour, scale, thickness,
                      above=box.y > 0)
     return annotated

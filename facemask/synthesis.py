@@ -111,7 +111,7 @@ class FaceLandmarker:
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         """The 68 landmarks dlib fits in `box` of an RGB image, as a (68, 2) float array."""
-        shape = self._predictor(rgb, self._rectangle(box.x, box.y, box.x + box.w, box.y + box.h))
+        shape = self._predictor(rgb, self._rectangle(box.x, box.y, box.right, box.bottom))
         return np.array([(part.x, part.y) for part in shape.parts()], dtype=np.float64)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -124,9 +124,9 @@ class FaceLandmarker:
         found = []
         for detection in self.detector.detect(framed):
             box = detection.box
-            if box.x <= 0 or box.y <= 0 or box.x + box.w >= width + 2 * pad or box.y + box.h >= height + 2 * pad:
+            if box.x <= 0 or box.y <= 0 or box.right >= width + 2 * pad or box.bottom >= height + 2 * pad:
                 continue
-            box = Box.from_corners(box.x - pad, box.y - pad, box.x + box.w - pad, box.y + box.h - pad, width, height)
+            box = Box.from_corners(box.x - pad, box.y - pad, box.right - pad, box.bottom - pad, width, height)
             if box.w > 1 and box.h > 1:
                 found.append(Detection(box, detection.score))
         return found

@@ -89,7 +89,7 @@ def test_every_backend_finds_clear_faces(scenes, name):
     height, width = image.shape[:2]
     for detection in detections:
         box = detection.box
-        assert 0 <= box.x and 0 <= box.y and box.x + box.w <= width and box.y + box.h <= height
+        assert 0 <= box.x and 0 <= box.y and box.right <= width and box.bottom <= height
         assert detector.confidence <= detection.score <= 1.0
     assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
 

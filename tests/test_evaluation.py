@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facemask.detection import Box
+from facemask.detection import Box, Detection, match_boxes as greedy_match
 from facemask.errors import FacemaskError
 from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, load_scenes,
                                  match_boxes, size_band, summarize)
+from facemask.video import FaceTracker
 
 HEADER = "image,x,y,w,h,label\n"
 
@@ -35,6 +36,20 @@ def test_matching_needs_iou_above_one_half():
     assert match_boxes([face], [Box(0, 0, 100, 51)]) == {0: 0}
     assert match_boxes([], [face]) == {} and match_boxes([face], []) == {}
 
+
+
+def test_one_matching_routine_for_evaluation_and_tracking():
+    """Evaluation needs IoU above its threshold; the video tracker (same routine, inclusive) accepts it reached."""
+    face, half = Box(10, 20, 100, 100), Box(10, 20, 100, 50)
+    assert (face.right, face.bottom) == (110, 120)
+    assert greedy_match([face], [half], 0.5) == {}
+    assert greedy_match([face], [half], 0.5, inclusive=True) == {0: 0}
+    tracker = FaceTracker(iou_threshold=0.5)
+    first = tracker.update([Detection(face, 0.9)])
+    second = tracker.update([Detection(half, 0.9)])  # IoU exactly 0.5: the same face moved
+    assert [track.id for track in second] == [track.id for track in first]
+    third = tracker.update([Detection(Box(10, 20, 100, 24), 0.9)])  # IoU 0.48 with the tracked box: a new face
+    assert [track.id for track in third] != [track.id for track in first]
 
 def test_size_bands():
     assert [size_band(w) for w in (7, 19, 20, 49, 50, 99, 100, 870)] == [

@@ -32,8 +32,8 @@ def test_image_result_carries_size_and_clipped_boxes(pipeline, scenes_dir):
     result = pipeline.process_image(image, str(path))
     assert (result.width, result.height) == (image.shape[1], image.shape[0])
     for face in result.faces:
-        assert 0 <= face.box.x and face.box.x + face.box.w <= result.width
-        assert 0 <= face.box.y and face.box.y + face.box.h <= result.height
+        assert 0 <= face.box.x and face.box.right <= result.width
+        assert 0 <= face.box.y and face.box.bottom <= result.height
         assert 0.0 < face.score <= 1.0
     assert result.to_json()["faces"][0]["label"] == result.faces[0].label
 

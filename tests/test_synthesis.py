@@ -61,7 +61,7 @@ def test_every_photo_has_one_face_with_landmarks(landmarker, photos):
         assert face.points.shape == (68, 2)
         box = face.box
         nose = face.points[30]
-        assert box.x <= nose[0] <= box.x + box.w and box.y <= nose[1] <= box.y + box.h, name
+        assert box.x <= nose[0] <= box.right and box.y <= nose[1] <= box.bottom, name
 
 
 def test_mask_covers_nose_and_mouth_not_eyes(landmarker, photos, templates):

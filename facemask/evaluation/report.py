@@ -113,7 +113,7 @@ def _context_crop(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     pad = side
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
     tile = padded[y1 + pad:y1 + pad + side, x1 + pad:x1 + pad + side].copy()
-    cv2.rectangle(tile, (box.x - x1, box.y - y1), (box.x - x1 + box.w, box.y - y1 + box.h), (0, 255, 255),
+    cv2.rectangle(tile, (box.x - x1, box.y - y1), (box.right - x1, box.bottom - y1), (0, 255, 255),
                   max(1, side // 60))
     tile = cv2.resize(tile, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
     return cv2.cvtColor(tile, cv2.COLOR_BGR2RGB)

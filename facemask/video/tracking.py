@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from facemask.detection import Detection
+from facemask.detection import Detection, match_boxes
 from facemask.pipeline import FaceResult
 
 
@@ -42,17 +42,10 @@ class FaceTracker:
 
     def update(self, detections: list[Detection]) -> list[Track]:
         """Match this frame's detections to the tracks; returns the tracks seen in this frame."""
-        pairs = sorted(((track.detection.box.iou(d.box), t, i) for t, track in enumerate(self.tracks)
-                        for i, d in enumerate(detections)), reverse=True)
-        matched_tracks: set[int] = set()
-        matched_detections: set[int] = set()
-        for overlap, t, i in pairs:
-            if overlap < self.iou_threshold:
-                break
-            if t in matched_tracks or i in matched_detections:
-                continue
-            matched_tracks.add(t)
-            matched_detections.add(i)
+        matches = match_boxes([track.detection.box for track in self.tracks], [d.box for d in detections],
+                              self.iou_threshold, inclusive=True)
+        matched_tracks, matched_detections = set(matches), set(matches.values())
+        for t, i in matches.items():
             track = self.tracks[t]
             track.detection, track.missed = detections[i], 0
             track.since_classified += 1
