@@ -240,6 +240,8 @@ class YuNetDetector:
 
     def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Detection]:
         height, width = image.shape[:2]
+        if round(width * scale) < 1 or round(height * scale) < 1:
+            return []  # a 1-pixel-thin image vanishes at this scale: nothing to search
         rows = self._detect(np.ascontiguousarray(resize_by(image, scale)))
         found = []
         for score, x, y, w, h in rows[:, :5].astype(np.float64):
