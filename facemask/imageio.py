@@ -9,7 +9,7 @@ import numpy as np
 from imutils import paths
 
 from facemask.errors import FacemaskError
-from facemask.outputs import write_bytes_atomic
+from facemask.outputs import os_error, write_bytes_atomic
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
@@ -65,7 +65,7 @@ def read_image(path: str | Path) -> np.ndarray:
     except (FileNotFoundError, IsADirectoryError):
         raise FacemaskError(f"no such image file: {path}") from None
     except OSError as error:
-        raise FacemaskError(f"cannot read {path}: {error.strerror or error}") from None
+        raise os_error(error, path, "cannot read") from None
     return decode_image(data.tobytes(), str(path))
 
 
@@ -99,7 +99,21 @@ def check_writable(path: str | Path, force: bool) -> Path:
         raise FacemaskError(f"output is a folder, expected a file: {path}")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise FacemaskError(f"output folder does not exist: {parent}")
+        problem = "is a file, not a folder" if parent.exists() else "does not exist"
+        raise FacemaskError(f"output folder {problem}: {parent}")
+    return path
+
+
+def make_folder(path: str | Path) -> Path:
+    """Create the output folder `path` (and its parents) if needed; a one-line error where that cannot be done (a
+    file in the way, no permission)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FacemaskError(f"output folder is a file, not a folder: {path}") from None
+    except OSError as error:
+        raise os_error(error, path, "cannot create the output folder") from None
     return path
 
 
@@ -115,8 +129,8 @@ def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 0) -> tuple[
     return frame, scale, left, top
 
 
-def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
-    """Encode `image` in the format its extension names and write it atomically."""
+def encode_image(path: str | Path, image: np.ndarray) -> bytes:
+    """`image` encoded in the format the extension of `path` names (PNG without one)."""
     path = Path(path)
     extension = path.suffix.lower() or ".png"
     try:
@@ -125,4 +139,9 @@ def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
         ok = False
     if not ok:
         raise FacemaskError(f"cannot write an image with extension {extension!r}: {path}")
-    write_bytes_atomic(path, encoded.tobytes())
+    return encoded.tobytes()
+
+
+def write_image_atomic(path: str | Path, image: np.ndarray) -> None:
+    """Encode `image` in the format its extension names and write it atomically."""
+    write_bytes_atomic(path, encode_image(path, image))

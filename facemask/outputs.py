@@ -2,17 +2,19 @@
 
 Every output is first written to a temporary file beside its target, named `.<target>.<pid>.<random>.facemask-tmp`
 (a recognisable name that `.gitignore` covers), then moved onto the target in one step. Files that belong together
-(a model and its metadata, an export and its sidecar, a model and its training plot) are published as a set: a
-journal listing the moves is written first, so a crash between two moves is rolled forward by the next run that
-writes into that folder (`recover`), and readers never see a new model beside old metadata for long. Temporary
-files left by a killed run are removed by the next run's `recover` once their process is gone.
-"""
+(a model and its metadata, an export and its sidecar, a model and its training plot, the plots of one evaluation)
+are published as a set: a journal listing the moves is written first, so a crash between two moves is rolled
+forward by the next run that writes into that folder (`recover`), and readers never see a new model beside old
+metadata for long. A folder of many outputs (a synthesized dataset) is built in a temporary folder of the same kind
+of name and published at the end (`StagedFolder`). Temporary files and folders left by a killed run are removed by
+the next run's `recover` once their process is gone."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,9 +64,9 @@ def _ordinary_permissions(path: Path) -> None:
 
 
 def os_error(error: OSError, path: str | Path, action: str = "cannot write") -> FacemaskError:
-    """An OSError as the one-line FacemaskError the tools print: `cannot write <path>: <reason>`."""
+    """An OSError as the one-line FacemaskError the tools print: `cannot write (<reason>): <path>`."""
     reason = error.strerror or str(error) or type(error).__name__
-    return FacemaskError(f"{action} {path}: {reason}")
+    return FacemaskError(f"{action} ({reason}): {path}")
 
 
 def recover(folder: str | Path) -> None:
@@ -82,6 +84,7 @@ def recover(folder: str | Path) -> None:
             moves = json.loads(journal.read_text(encoding="utf-8"))
             for temporary, target in moves:
                 if Path(temporary).exists():
+                    Path(target).parent.mkdir(parents=True, exist_ok=True)
                     os.replace(temporary, target)
             journal.unlink()
         except (OSError, ValueError, TypeError):
@@ -89,7 +92,10 @@ def recover(folder: str | Path) -> None:
     for temporary in (p for p in entries if _is_temporary(p)):
         if temporary.exists() and not _owner_alive(temporary):
             try:
-                temporary.unlink()
+                if temporary.is_dir() and not temporary.is_symlink():
+                    shutil.rmtree(temporary)  # a staging folder (StagedFolder)
+                else:
+                    temporary.unlink()
             except OSError:
                 pass
 
@@ -193,3 +199,54 @@ class OutputSet:
         if not self.published:
             for temporary, _ in self.moves:
                 _discard(temporary)
+
+
+class StagedFolder:
+    """A folder of many outputs (a synthesized dataset) built in a hidden staging folder beside `target` and
+    published at the end, so a killed run leaves `target` as it was, never half filled.
+
+    `folder.path` is the staging folder to write into (plain writes: nobody sees it). `publish()` renames it to
+    `target` when `target` does not exist yet; into an existing `target` it moves every staged file under a
+    journal, as OutputSet does. Leaving the block without publishing removes the staging folder; one left by a
+    killed run is removed by the next run's `recover` of the target's parent folder.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+        self.path = temporary_path(self.target)
+        self.published = False
+
+    def __enter__(self) -> StagedFolder:
+        recover(self.target.parent)
+        try:
+            self.path.mkdir()
+        except OSError as error:
+            raise os_error(error, self.target, "cannot create the output folder") from None
+        return self
+
+    def publish(self) -> None:
+        """Move the staged files into `target` (see the class docstring)."""
+        try:
+            if not self.target.exists():
+                os.rename(self.path, self.target)
+            else:
+                self._merge()
+        except OSError as error:
+            raise os_error(error, self.target) from None
+        self.published = True
+
+    def _merge(self) -> None:
+        staged = sorted(p for p in self.path.rglob("*") if not p.is_dir())
+        moves = [(p, self.target / p.relative_to(self.path)) for p in staged]
+        for _, target in moves:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        journal = self.target.with_name(f".{self.target.name}.{os.getpid()}.{secrets.token_hex(4)}{JOURNAL_SUFFIX}")
+        write_json_atomic(journal, [[str(t.resolve()), str(p.resolve())] for t, p in moves])
+        for temporary, target in moves:
+            os.replace(temporary, target)
+        journal.unlink()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.published:
+            shutil.rmtree(self.path, ignore_errors=True)

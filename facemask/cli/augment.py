@@ -14,9 +14,9 @@ from facemask.cli.common import check_probability, run
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
 from facemask.errors import FacemaskError
-from facemask.imageio import check_writable, list_images, read_image, write_image_atomic
+from facemask.imageio import encode_image, list_images, make_folder, read_image
 from facemask.metadata import INCORRECT, MASKED as WITH_MASK, UNMASKED as WITHOUT_MASK
-from facemask.outputs import write_bytes_atomic
+from facemask.outputs import StagedFolder, os_error
 from facemask.resources import require_extra
 from facemask.templates import load_templates
 
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Synthesize masked faces: find each face and its 68 landmarks, "
                                                  "warp a mask template onto it and light it like the face.")
     parser.add_argument("--input", "-i", type=Path, required=True, help="folder of unmasked photos or face crops")
-    parser.add_argument("--output", "-o", type=Path, required=True, help="output folder (not inside --input)")
+    parser.add_argument("--output", "-o", type=Path, required=True,
+                        help="output folder (not inside --input); written whole when the run ends, so a stopped "
+                             "or killed run leaves it as it was")
     parser.add_argument("--templates", "-t", type=Path, default=None,
                         help="folder of mask templates, PNG + JSON (default: the templates shipped with facemask)")
     parser.add_argument("--per-face", "-n", type=int, default=1, help="masked versions of each photo (default: 1)")
@@ -87,9 +89,20 @@ def output_name(relative: Path, index: int, template: str, placement: str) -> Pa
     return relative.parent / f"{relative.stem}_mask{index}_{template}{suffix}.jpg"
 
 
-def write(path: Path, image: np.ndarray, force: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_image_atomic(check_writable(path, force), image)
+def stage(staged: StagedFolder, name: Path, data: bytes, force: bool) -> None:
+    """Write one output file, `name` relative to the output folder, into the staging folder (published whole at
+    the end); an existing output file needs `force`."""
+    final = staged.target / name
+    if final.is_dir():
+        raise FacemaskError(f"output is a folder, expected a file: {final}")
+    if final.exists() and not force:
+        raise FacemaskError(f"output exists (use --force to overwrite): {final}")
+    path = staged.path / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as error:
+        raise os_error(error, final) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,36 +121,38 @@ def main(argv: list[str] | None = None) -> int:
     landmarker = FaceLandmarker(create_detector(args.detector, args.confidence),
                                 whole_image_fallback=args.whole_crops)
     painter, rng, summary = MaskPainter(), np.random.default_rng(args.seed), Summary()
-    args.output.mkdir(parents=True, exist_ok=True)
-    for path in tqdm(inputs, desc="masking", unit="image", disable=args.quiet):
-        summary.images += 1
-        relative = path.relative_to(args.input)
-        try:
-            image = read_image(path)
-        except FacemaskError as problem:
-            summary.unreadable += 1
-            tqdm.write(f"error: skipped {problem}", file=sys.stderr)
-            continue
-        if args.dataset:
-            original = args.output / WITHOUT_MASK / relative
-            original.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(check_writable(original, args.force), path.read_bytes())
-            summary.originals += 1
-        search = landmarker.find(image)
-        summary.no_landmarks += search.without_landmarks
-        if not search.faces:
-            summary.no_face += search.without_landmarks == 0
-            continue
-        summary.faces += len(search.faces)
-        summary.faces_whole_image += sum(face.source == "whole image" for face in search.faces)
-        for index, version in enumerate(mask_faces(image, search.faces, templates, args.per_face,
-                                                   args.incorrect_fraction, rng, painter)):
-            name = output_name(relative, index, version.masks[0].template, version.placement)
+    make_folder(args.output.parent if str(args.output.parent) else Path("."))
+    # Everything is written into a hidden staging folder beside --output and published at the end: a run that
+    # is stopped or killed leaves --output as it was (a killed run's staging folder is removed by the next run).
+    with StagedFolder(args.output) as staged:
+        for path in tqdm(inputs, desc="masking", unit="image", disable=args.quiet):
+            summary.images += 1
+            relative = path.relative_to(args.input)
+            try:
+                image = read_image(path)
+            except FacemaskError as problem:
+                summary.unreadable += 1
+                tqdm.write(f"warning: skipped {problem}", file=sys.stderr)
+                continue
             if args.dataset:
-                name = Path(WITH_MASK if version.worn_correctly else INCORRECT) / name
-            write(args.output / name, version.image, args.force)
-            summary.with_mask += version.worn_correctly
-            summary.incorrect += not version.worn_correctly
+                stage(staged, Path(WITHOUT_MASK) / relative, path.read_bytes(), args.force)
+                summary.originals += 1
+            search = landmarker.find(image)
+            summary.no_landmarks += search.without_landmarks
+            if not search.faces:
+                summary.no_face += search.without_landmarks == 0
+                continue
+            summary.faces += len(search.faces)
+            summary.faces_whole_image += sum(face.source == "whole image" for face in search.faces)
+            for index, version in enumerate(mask_faces(image, search.faces, templates, args.per_face,
+                                                       args.incorrect_fraction, rng, painter)):
+                name = output_name(relative, index, version.masks[0].template, version.placement)
+                if args.dataset:
+                    name = Path(WITH_MASK if version.worn_correctly else INCORRECT) / name
+                stage(staged, name, encode_image(name, version.image), args.force)
+                summary.with_mask += version.worn_correctly
+                summary.incorrect += not version.worn_correctly
+        staged.publish()
     print(summary.text())
     return 0
 
