@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from facemask import defaults
-from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run
+from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run, warn
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
-from facemask.video import (Alerts, Event, EventLog, FileSource, MonitorSettings, Recorder, monitor, open_source,
-                            parse_command)
+from facemask.video import (RECORDING_CODECS, Alerts, Event, EventLog, FileSource, MonitorSettings, Recorder,
+                            SourceLost, monitor, open_source, parse_command)
 
 
 
@@ -57,10 +57,6 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def print_event(event: Event) -> None:
     print(f"frame {event.frame}: {event.label} face (track {event.track}) at {event.box.as_list()} "
           f"{event.probability:.1%}", flush=True)
@@ -75,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if Path(args.source).exists() and Path(args.source).resolve() == args.output.resolve():
             raise FacemaskError(f"--output would overwrite the --source video: {args.output}")
         check_writable(args.output, args.force)
+        if args.output.suffix.lower() not in RECORDING_CODECS:
+            raise FacemaskError(f"recording needs one of the extensions {', '.join(RECORDING_CODECS)}: {args.output}")
     command = parse_command(args.alert_command) if args.alert_command else None
     alerts = Alerts(banner=args.alert or command is not None,
                     sound=args.alert and not args.no_sound and command is None, command=command)
@@ -90,11 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = load_pipeline(args, frame_side=args.detection_size)
         settings = MonitorSettings(classify_every=args.classify_every, display=display, alerts=alerts)
         stop_on_sigterm()
-        summary = monitor(pipeline, source.start(), settings, recorder, events, on_event=print_event)
+        try:
+            summary = monitor(pipeline, source.start(), settings, recorder, events, on_event=print_event)
+        except SourceLost:  # the stream's video ended for good: what was recorded of it is complete
+            if recorder is not None:
+                recorder.close()
+            raise
+        if recorder is not None:  # a clean stop (end of video, q, Ctrl-C, SIGTERM): the recording replaces --output
+            recorder.close()
     finally:
         source.close()
-        if recorder is not None:
-            recorder.close()
+        if recorder is not None:  # after a crash: --output keeps what it held
+            recorder.discard()
         if events is not None:
             events.close()
         alerts.close()

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.outputs import os_error
 
 
 def now_iso() -> str:
@@ -43,11 +44,17 @@ class EventLog:
         if not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise FacemaskError(f"events folder does not exist: {path.parent}")
         self.path = path
-        self._handle: TextIO = path.open("a", encoding="utf-8")
+        try:
+            self._handle: TextIO = path.open("a", encoding="utf-8")
+        except OSError as error:
+            raise os_error(error, path, "cannot open the events file") from None
 
     def write(self, event: Event) -> None:
-        self._handle.write(json.dumps(event.to_json()) + "\n")
-        self._handle.flush()
+        try:
+            self._handle.write(json.dumps(event.to_json()) + "\n")
+            self._handle.flush()
+        except OSError as error:
+            raise os_error(error, self.path) from None
 
     def close(self) -> None:
         self._handle.close()

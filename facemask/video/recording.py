@@ -17,7 +17,8 @@ DEFAULT_RECORDING_FPS = 25.0
 
 class Recorder:
     """Writes annotated frames to a video file (sized by the first frame) through a temporary file that
-    replaces the target on close, so the target is never a half-written video.
+    replaces the target on `close` (a clean stop), so the target is never a half-written video; after a crash
+    `discard` drops the temporary file and the target keeps what it held.
 
     With `fps` None (live sources, where frames are skipped when the pipeline is slower than the camera) the
     first `probe_frames` frames are held back to measure the rate frames actually come at, so the recording
@@ -78,3 +79,14 @@ class Recorder:
         self._writer.release()
         self._writer = None
         publish(self._temporary, self.path)
+        self._temporary = None
+
+    def discard(self) -> None:
+        """Drop what was recorded (after a crash): the target keeps what it held. Nothing to do after `close`."""
+        self._held = []
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+            self._temporary = None

@@ -21,6 +21,10 @@ from facemask.errors import FacemaskError
 STREAM_TIMEOUT_MS = 5000
 
 
+class SourceLost(FacemaskError):
+    """A stream or camera that dropped and could not be reopened: the end of its video, reported as an error."""
+
+
 def parse_source(text: str) -> int | str:
     """A `--source` value as OpenCV takes it: digits are a camera index, anything else a file path or URL."""
     text = text.strip()
@@ -183,7 +187,7 @@ class LiveSource:
                 self._fresh = False
                 return self._frame
             if self._failure is not None:
-                raise FacemaskError(self._failure)
+                raise SourceLost(self._failure)
             return None
 
     def close(self) -> None:
