@@ -19,12 +19,15 @@ def print_error(message: str) -> None:
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Call `main`, turning FacemaskError into a one-line message with exit code 2 and Ctrl-C into 130: what every
-    script and benchmark does with bad input."""
+    """Call `main`, turning FacemaskError (and any OSError, which names its file) into a one-line message with exit
+    code 2 and Ctrl-C into 130: what every script and benchmark does with bad input."""
     try:
         return main(argv)
     except FacemaskError as problem:
         print_error(str(problem))
+        return 2
+    except OSError as problem:  # an OS error no tool turned into a message of its own: still one line
+        print_error(f"{problem.strerror or problem}: {problem.filename or ''}".rstrip(": "))
         return 2
     except KeyboardInterrupt:
         print_error("interrupted")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from facemask.errors import FacemaskError
-from facemask.outputs import OutputSet, write_json_atomic
+from facemask.outputs import OutputSet, os_error, write_json_atomic
 
 MASKED, UNMASKED, INCORRECT = "with_mask", "without_mask", "mask_worn_incorrectly"
 DEFAULT_CLASS_NAMES = (MASKED, UNMASKED)
@@ -114,7 +114,7 @@ def read_metadata(model_path: str | Path, check_hash: bool = True) -> ModelMetad
     except (ValueError, UnicodeDecodeError):
         raise FacemaskError(f"model metadata is not valid JSON: {where}") from None
     except OSError as error:
-        raise FacemaskError(f"cannot read {where}: {error.strerror or error}") from None
+        raise os_error(error, where, "cannot read model metadata") from None
     metadata = ModelMetadata.from_json(payload, where)
     if check_hash and metadata.model_sha256 and Path(model_path).is_file():
         if file_sha256(model_path) != metadata.model_sha256:

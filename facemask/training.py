@@ -197,12 +197,12 @@ def save_for_inference(model, path: str | Path) -> None:
 def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Path, config: TrainingConfig,
           on_unreadable: Callable[[Unreadable], None] = lambda item: None, verbose: int = 1) -> TrainingResult:
     """Train on the class folders under `dataset_root`; write the model, its metadata JSON and the plot."""
+    started = time.time()
+    dataset = load_dataset(dataset_root, config.image_size, on_unreadable)  # a bad dataset fails before TF starts
+    train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
     import_tensorflow()
     import keras
 
-    started = time.time()
-    dataset = load_dataset(dataset_root, config.image_size, on_unreadable)
-    train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(dataset.class_names), config)
     steps_per_epoch = int(np.ceil(len(train_split.labels) / config.batch_size))

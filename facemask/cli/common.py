@@ -71,5 +71,10 @@ def display_available() -> bool:
     return True
 
 
+def warn(message: str) -> None:
+    """A problem the tool works around (a skipped file): `warning: <message>` on stderr."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 error = print_error
 run = run_cli

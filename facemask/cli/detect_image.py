@@ -12,10 +12,10 @@ from tqdm import tqdm
 
 from facemask.batch import (ImageInputs, ImageOutcome, PipelineOptions, RaySettings, ResultSummary, iter_records,
                             pending, prepare_results, resolve_batch_inputs, run_local, run_ray)
-from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, run
+from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, run, warn
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
-from facemask.imageio import check_writable, write_image_atomic
+from facemask.imageio import check_writable, make_folder, write_image_atomic
 from facemask.outputs import write_json_atomic
 from facemask.pipeline import CropSettings
 from facemask.resources import require_extra
@@ -104,7 +104,7 @@ def check_outputs(inputs: list[Path], targets: list[Path | None], force: bool) -
             continue
         if target.resolve() in sources:
             raise FacemaskError(f"output would overwrite an input image: {target}")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
         check_writable(target, force)
 
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_on_ray(args, inputs)
     show = args.show and display_available()
     if args.show and not show:
-        error("no display found, --show ignored")
+        warn("no display found, --show ignored")
     pipeline = load_pipeline(args)
     report = sys.stderr if to_stdout else sys.stdout
     paths, done = inputs.paths, set()

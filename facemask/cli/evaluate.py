@@ -11,7 +11,7 @@ from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
 from facemask.errors import FacemaskError
 from facemask.resources import require_extra
 from facemask.evaluation import PLOT_NAMES, evaluate, format_table, load_scenes, summarize, write_plots
-from facemask.imageio import check_writable
+from facemask.imageio import check_writable, make_folder
 from facemask.outputs import write_json_atomic
 
 
@@ -35,8 +35,9 @@ def check_plot_folder(folder: Path, force: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise FacemaskError(f"--plots must be a folder: {folder}")
     if not folder.parent.is_dir():
-        raise FacemaskError(f"output folder does not exist: {folder.parent}")
-    folder.mkdir(exist_ok=True)
+        problem = "is a file, not a folder" if folder.parent.exists() else "does not exist"
+        raise FacemaskError(f"output folder {problem}: {folder.parent}")
+    make_folder(folder)
     for name in PLOT_NAMES:
         check_writable(folder / name, force)
 

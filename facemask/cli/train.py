@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from facemask.cli.common import error, run
+from facemask.cli.common import run, warn
 from facemask.errors import FacemaskError
 from facemask.resources import require_extra
 from facemask.imageio import check_writable
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainingConfig(args.epochs, args.batch_size, args.learning_rate, args.validation_fraction, args.seed,
                             args.image_size, args.fine_tune_layers, args.low_resolution)
     result = train(args.dataset, args.model, plot, config,
-                   on_unreadable=lambda item: error(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
+                   on_unreadable=lambda item: warn(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
     print(result.report)
     print(f"held-back accuracy {result.metrics['accuracy']:.4f}; model {args.model}, plot {plot}, "
           f"metadata {args.model.with_suffix('.json')}")

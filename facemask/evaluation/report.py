@@ -11,7 +11,7 @@ from facemask.detection import Box
 from facemask.evaluation.run import SceneEvaluation
 from facemask.evaluation.scenes import Scene
 from facemask.imageio import read_image
-from facemask.outputs import write_bytes_atomic
+from facemask.outputs import OutputSet, write_bytes_atomic
 
 PLOT_NAMES = ("roc.png", "recall_by_size.png", "missed_faces.png", "false_detections.png")
 
@@ -146,11 +146,14 @@ def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Pat
 def write_plots(evaluation: SceneEvaluation, summary: dict, scenes: list[Scene], folder: Path) -> list[Path]:
     """ROC, recall by size and the two contact sheets, written into `folder`; their paths."""
     paths = {scene.name: scene.path for scene in scenes}
-    roc, recall, missed, false = (folder / name for name in PLOT_NAMES)
-    plot_roc(summary, roc)
-    plot_recall_by_size(summary, recall)
-    plot_contact_sheet([(paths[face.image], face.box, f"{face.image}\n{face.label} {face.box.w}px")
-                        for face in evaluation.faces if not face.found], "Missed faces", missed)
-    plot_contact_sheet([(paths[d.image], d.box, f"{d.image} {d.score:.2f}\nbest IoU {d.best_iou:.2f}")
-                        for d in evaluation.false_detections], "False detections", false)
-    return [roc, recall, missed, false]
+    targets = [folder / name for name in PLOT_NAMES]
+    with OutputSet() as outputs:  # the four plots of one evaluation are published together
+        roc, recall, missed, false = (outputs.add(target) for target in targets)
+        plot_roc(summary, roc)
+        plot_recall_by_size(summary, recall)
+        plot_contact_sheet([(paths[face.image], face.box, f"{face.image}\n{face.label} {face.box.w}px")
+                            for face in evaluation.faces if not face.found], "Missed faces", missed)
+        plot_contact_sheet([(paths[d.image], d.box, f"{d.image} {d.score:.2f}\nbest IoU {d.best_iou:.2f}")
+                            for d in evaluation.false_detections], "False detections", false)
+        outputs.publish()
+    return targets

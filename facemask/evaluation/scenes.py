@@ -9,6 +9,7 @@ from pathlib import Path
 from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import list_images
+from facemask.outputs import os_error
 
 ANNOTATION_FIELDS = ("image", "x", "y", "w", "h", "label")
 
@@ -33,7 +34,7 @@ class Scene:
 def _parse_row(row: dict[str, str], line: int, csv_path: Path) -> tuple[str, AnnotatedFace]:
     try:
         x, y, w, h = (int(round(float(row[key]))) for key in ("x", "y", "w", "h"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FacemaskError(f"bad box on line {line} of {csv_path}: expected numbers for x,y,w,h") from None
     name, label = (row["image"] or "").strip(), (row["label"] or "").strip()
     if not name or not label:
@@ -68,7 +69,9 @@ def load_scenes(folder: str | Path) -> list[Scene]:
                 name, face = _parse_row(row, line, csv_path)
                 faces.setdefault(name, []).append(face)
     except (UnicodeDecodeError, csv.Error) as problem:
-        raise FacemaskError(f"cannot read annotations {csv_path}: {problem}") from None
+        raise FacemaskError(f"cannot read annotations ({problem}): {csv_path}") from None
+    except OSError as problem:
+        raise os_error(problem, csv_path, "cannot read annotations") from None
     for name in faces:
         if not (images_dir / name).is_file():
             raise FacemaskError(f"annotated image not found: {images_dir / name}")
