@@ -59,10 +59,11 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
     unknown = sorted(set(targets) - set(QUANTIZATIONS))
     if unknown:
         raise FacemaskError(f"unknown quantization {', '.join(unknown)}: choose from {', '.join(QUANTIZATIONS)}")
+    recorded = read_metadata(model_path)  # bad metadata stops the export before TensorFlow starts
     tf = import_tensorflow("exporting a model")
     model = load_keras_model(model_path, "exporting a model")
-    names = class_names_for(model_path, read_metadata(model_path), int(model.output_shape[-1]))
-    source = read_metadata(model_path) or ModelMetadata(names, int(model.input_shape[1]))
+    names = class_names_for(model_path, recorded, int(model.output_shape[-1]))
+    source = recorded or ModelMetadata(names, int(model.input_shape[1]))
     exports = []
     for quantization, target in targets.items():
         optimizations = [tf.lite.Optimize.DEFAULT] if quantization == "int8" else []

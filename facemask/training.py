@@ -199,7 +199,10 @@ def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Pat
     """Train on the class folders under `dataset_root`; write the model, its metadata JSON and the plot."""
     started = time.time()
     dataset = load_dataset(dataset_root, config.image_size, on_unreadable)  # a bad dataset fails before TF starts
-    train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
+    try:
+        train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
+    except FacemaskError as problem:
+        raise FacemaskError(f"{problem}: {dataset_root}") from None
     import_tensorflow()
     import keras
 

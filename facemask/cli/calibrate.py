@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = metadata_path(args.model)
     if args.write and not meta.is_file():
         raise FacemaskError(f"--write needs the model's metadata file, which is missing: {meta}")
-    choice = choose_threshold(evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed)
+    try:
+        choice = choose_threshold(evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed)
+    except FacemaskError as problem:  # the scenes cannot decide a threshold: name them
+        raise FacemaskError(f"{problem}: {args.scenes}") from None
     print(f"threshold {choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} on {args.scenes}")
     print(f"cross-validated ({choice.folds} folds of whole images, each threshold chosen on the other folds: "
           f"{', '.join(f'{t:.2f}' for t in choice.fold_thresholds)}): TNR {choice.cross_validated_tnr:.3f}, "

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         raise FacemaskError(f"model file not found: {args.model}")
     if args.output_dir is not None and not args.output_dir.is_dir():
-        raise FacemaskError(f"output folder does not exist: {args.output_dir}")
+        problem = "is a file, not a folder" if args.output_dir.exists() else "does not exist"
+        raise FacemaskError(f"output folder {problem}: {args.output_dir}")
     targets = {kind: export_path(args.model, kind, args.output_dir) for kind in dict.fromkeys(args.quantization)}
     for target in targets.values():
         check_writable(target, args.force)

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.model.suffix != ".keras":
         raise FacemaskError(f"model output must end in .keras: {args.model}")
     if args.epochs < 1 or args.batch_size < 1 or args.image_size < 32 or args.fine_tune_layers < 0:
-        raise FacemaskError("epochs and batch size must be at least 1, image size at least 32, fine-tune layers >= 0")
+        raise FacemaskError("--epochs and --batch-size must be at least 1, --image-size at least 32 and "
+                            "--fine-tune-layers 0 or more")
     plot = args.plot or args.model.with_suffix(".png")
     for output in (args.model, plot, args.model.with_suffix(".json")):
         check_writable(output, args.force)

@@ -41,8 +41,10 @@ class EventLog:
         path = Path(path)
         if path.is_dir():
             raise FacemaskError(f"events file is a folder: {path}")
-        if not (path.parent if str(path.parent) else Path(".")).is_dir():
-            raise FacemaskError(f"events folder does not exist: {path.parent}")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            problem = "is a file, not a folder" if parent.exists() else "does not exist"
+            raise FacemaskError(f"events folder {problem}: {parent}")
         self.path = path
         try:
             self._handle: TextIO = path.open("a", encoding="utf-8")
