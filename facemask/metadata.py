@@ -141,7 +141,10 @@ def add_model(outputs: OutputSet, model_path: str | Path, write: Callable[[Path]
     """Add a model and its metadata to a set of outputs published together: `write(temporary)` writes the model,
     then the metadata is stamped with that file's hash."""
     temporary = outputs.add(model_path, keep_suffix=True)
-    write(temporary)
+    try:
+        write(temporary)
+    except OSError as error:
+        raise os_error(error, model_path) from None
     outputs.add_json(metadata_path(model_path), replace(metadata, model_sha256=file_sha256(temporary)).to_json())
 
 

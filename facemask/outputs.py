@@ -15,7 +15,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,14 @@ class OutputSet:
         temporary = temporary_path(target, keep_suffix)
         self.moves.append((temporary, target))
         return temporary
+
+    def write(self, target: str | Path, writer: Callable[[Path], None], keep_suffix: bool = False) -> None:
+        """Add `target`, written by `writer(temporary)`; an OS error while writing names `target`."""
+        temporary = self.add(target, keep_suffix)
+        try:
+            writer(temporary)
+        except OSError as error:
+            raise os_error(error, target) from None
 
     def add_bytes(self, target: str | Path, data: bytes) -> None:
         temporary = self.add(target)

@@ -230,6 +230,6 @@ def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Pat
     })
     with OutputSet() as outputs:  # the model, its metadata and its plot are published together
         add_model(outputs, model_path, lambda temporary: save_for_inference(model, temporary), metadata)
-        save_plot(history, outputs.add(plot_path, keep_suffix=True))
+        outputs.write(plot_path, lambda temporary: save_plot(history, temporary), keep_suffix=True)
         outputs.publish()
     return TrainingResult(history, metrics, report)

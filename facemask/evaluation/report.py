@@ -56,16 +56,31 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _save(figure, path: Path) -> None:
+def _png(figure) -> bytes:
     from io import BytesIO
 
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=figure.dpi)
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def plot_roc(summary: dict, path: Path) -> None:
     """ROC of the classifier on the annotated boxes and of the whole pipeline, unmasked as positive."""
+    write_bytes_atomic(path, _png(roc_figure(summary)))
+
+
+def plot_recall_by_size(summary: dict, path: Path) -> None:
+    """Detector recall per face-width band, with the face count of each band."""
+    write_bytes_atomic(path, _png(recall_figure(summary)))
+
+
+def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Path, **layout) -> None:
+    """A grid of (image, box, caption) tiles, each box drawn with its surroundings (see contact_sheet_figure)."""
+    write_bytes_atomic(path, _png(contact_sheet_figure(items, title, **layout)))
+
+
+def roc_figure(summary: dict):
+    """The ROC plot (see plot_roc)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(5, 5), dpi=80)
@@ -83,11 +98,11 @@ def plot_roc(summary: dict, path: Path) -> None:
     if curves:
         axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    _save(figure, path)
+    return figure
 
 
-def plot_recall_by_size(summary: dict, path: Path) -> None:
-    """Detector recall per face-width band, with the face count of each band."""
+def recall_figure(summary: dict):
+    """The recall-by-size plot (see plot_recall_by_size)."""
     from matplotlib.figure import Figure
 
     bands = summary["detector_recall"]["per_size"]
@@ -102,7 +117,7 @@ def plot_recall_by_size(summary: dict, path: Path) -> None:
     axes.set(xlabel="annotated face width", ylabel="detector recall (IoU > 0.5)", ylim=(0, 1.1),
              title="Recall by face size")
     figure.tight_layout()
-    _save(figure, path)
+    return figure
 
 
 def _context_crop(image: np.ndarray, box: Box, size: int) -> np.ndarray:
@@ -119,8 +134,8 @@ def _context_crop(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     return cv2.cvtColor(tile, cv2.COLOR_BGR2RGB)
 
 
-def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Path, limit: int = 64,
-                       columns: int = 8, tile: int = 110) -> None:
+def contact_sheet_figure(items: list[tuple[Path, Box, str]], title: str, limit: int = 64, columns: int = 8,
+                         tile: int = 110):
     """A grid of (image, box, caption) tiles, each box drawn with its surroundings."""
     from matplotlib.figure import Figure
 
@@ -140,20 +155,20 @@ def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Pat
     more = f" (first {limit} of {len(items)})" if len(items) > limit else ""
     figure.suptitle(f"{title}: {len(items)}{more}" if items else f"{title}: none", fontsize=9)
     figure.tight_layout()
-    _save(figure, path)
+    return figure
 
 
 def write_plots(evaluation: SceneEvaluation, summary: dict, scenes: list[Scene], folder: Path) -> list[Path]:
     """ROC, recall by size and the two contact sheets, written into `folder`; their paths."""
     paths = {scene.name: scene.path for scene in scenes}
     targets = [folder / name for name in PLOT_NAMES]
+    figures = [roc_figure(summary), recall_figure(summary),
+               contact_sheet_figure([(paths[face.image], face.box, f"{face.image}\n{face.label} {face.box.w}px")
+                                     for face in evaluation.faces if not face.found], "Missed faces"),
+               contact_sheet_figure([(paths[d.image], d.box, f"{d.image} {d.score:.2f}\nbest IoU {d.best_iou:.2f}")
+                                     for d in evaluation.false_detections], "False detections")]
     with OutputSet() as outputs:  # the four plots of one evaluation are published together
-        roc, recall, missed, false = (outputs.add(target) for target in targets)
-        plot_roc(summary, roc)
-        plot_recall_by_size(summary, recall)
-        plot_contact_sheet([(paths[face.image], face.box, f"{face.image}\n{face.label} {face.box.w}px")
-                            for face in evaluation.faces if not face.found], "Missed faces", missed)
-        plot_contact_sheet([(paths[d.image], d.box, f"{d.image} {d.score:.2f}\nbest IoU {d.best_iou:.2f}")
-                            for d in evaluation.false_detections], "False detections", false)
+        for target, figure in zip(targets, figures):
+            outputs.add_bytes(target, _png(figure))
         outputs.publish()
     return targets
