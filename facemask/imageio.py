@@ -10,6 +10,7 @@ from imutils import paths
 
 from facemask.errors import FacemaskError
 from facemask.outputs import os_error, write_bytes_atomic
+from facemask.runtime import quiet_native_stderr
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
@@ -77,12 +78,13 @@ def decode_image(raw: bytes, name: str) -> np.ndarray:
     if raw.startswith(_JPEG_MAGIC) and _JPEG_END not in raw[-64:]:
         raise FacemaskError(f"truncated JPEG image: {name}")
     try:
-        if raw.startswith(_JPEG_MAGIC):
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
-        else:
-            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-            if image is not None and image.ndim == 3 and image.shape[2] != 4:
-                image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
+        with quiet_native_stderr():  # libpng and libjpeg print their own complaints about a corrupt file
+            if raw.startswith(_JPEG_MAGIC):
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
+            else:
+                image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+                if image is not None and image.ndim == 3 and image.shape[2] != 4:
+                    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
     except cv2.error as error:
         raise FacemaskError(f"cannot decode image {name}: {error.err}") from None
     if image is None or image.size == 0:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from facemask.errors import FacemaskError
-from facemask.outputs import publish, recover, temporary_path
+from facemask.outputs import os_error, publish, recover, temporary_path
 
 RECORDING_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
 DEFAULT_RECORDING_FPS = 25.0
@@ -41,6 +41,11 @@ class Recorder:
     def _open(self, fps: float) -> None:
         recover(self.path.parent)
         self._temporary = temporary_path(self.path, keep_suffix=True)
+        try:
+            self._temporary.touch()  # the folder takes files: OpenCV would only say it cannot open a writer
+        except OSError as error:
+            self._temporary = None
+            raise os_error(error, self.path) from None
         self._writer = cv2.VideoWriter(str(self._temporary), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
         if not self._writer.isOpened():
             self._temporary.unlink(missing_ok=True)
