@@ -1,6 +1,7 @@
 """Runs killed with SIGKILL at several points leave the old outputs or the new ones, never a mix and never a torn
 file: training (model, metadata, plot), export (TFLite model and its metadata), mask augmentation (a dataset
-folder) and video recording. Each run is a real script in a subprocess on real faces; it is killed the moment
+folder) and video recording. (A kill between the moves that publish a set is rolled forward by the next run:
+tests/test_outputs.py.) Each run is a real script in a subprocess on real faces; it is killed the moment
 the temporary file of a given output appears (polled), or while it works. Afterwards the folder is recovered as
 the next run would (`facemask.outputs.recover`) and checked.
 """
@@ -52,7 +53,7 @@ def start(keras_home: str | None, script: str, *args) -> subprocess.Popen:
 
 
 def signal_when(process: subprocess.Popen, ready: Callable[[], bool], signum: int = signal.SIGKILL,
-                timeout: float = 400) -> tuple[bool, str]:
+                timeout: float = 900) -> tuple[bool, str]:
     """Send `signum` to `process` as soon as `ready()` holds (polled every 2 ms); (whether it was sent before
     the process ended by itself, its standard output). The process has ended when this returns."""
     deadline = time.monotonic() + timeout
@@ -92,7 +93,7 @@ def tiny_dataset(faces_dir, tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("moment", ["while training", "plot being written"])
-def test_killed_training_leaves_the_old_model_set_or_the_new_one(moment, tiny_dataset, keras_home, tmp_path):
+def test_killed_training_leaves_the_earlier_model_set_whole(moment, tiny_dataset, keras_home, tmp_path):
     model = tmp_path / "m.keras"
     shipped = default_keras_model()
     for source, target in ((shipped, model), (metadata_path(shipped), tmp_path / "m.json"),
@@ -115,8 +116,8 @@ def test_killed_training_leaves_the_old_model_set_or_the_new_one(moment, tiny_da
 
 # Export -----------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("moment", ["while converting", "int8 being written"])
-def test_killed_export_leaves_each_export_old_or_new(moment, keras_home, tmp_path):
+@pytest.mark.parametrize("moment", ["while converting", "model being written"])
+def test_killed_export_leaves_the_earlier_export_whole(moment, keras_home, tmp_path):
     source = default_keras_model()
     before = sha(source)
     old = {}
@@ -125,27 +126,16 @@ def test_killed_export_leaves_each_export_old_or_new(moment, keras_home, tmp_pat
         target.write_bytes(f"an earlier {kind} export".encode())
         metadata_path(target).write_text(json.dumps({"class_names": ["with_mask", "without_mask"], "earlier": kind}))
         old[kind] = (sha(target), sha(metadata_path(target)))
-    process = start(keras_home, "export_tflite.py", "--model", source, "-o", tmp_path, "--force")
+    process = start(keras_home, "export_tflite.py", "--model", source, "-o", tmp_path, "--force", "-q", "float32")
     ready = {"while converting": after(10.0, lambda: True),  # TensorFlow starting or converting to float32
-             "int8 being written": appeared(tmp_path, "*int8.tflite.*facemask-tmp*")}[moment]
+             "model being written": appeared(tmp_path, "*float32.tflite.*facemask-tmp*")}[moment]
     killed, _ = signal_when(process, ready)
     assert killed, f"the export ended before it could be killed ({moment})"
     recover(tmp_path)
     assert not temporaries(tmp_path)
-    states = {}
-    for kind in ("float32", "int8"):
+    for kind in ("float32", "int8"):  # killed before the export was published: both as they were
         target = tmp_path / f"{source.stem}_{kind}.tflite"
-        current = (sha(target), sha(metadata_path(target)))
-        if current == old[kind]:
-            states[kind] = "old"
-            continue
-        assert current[0] != old[kind][0] and current[1] != old[kind][1], f"{kind}: a mix of old and new"
-        assert json.loads(metadata_path(target).read_text())["model_sha256"] == current[0]
-        states[kind] = "new"
-    if moment == "int8 being written":  # float32 was published whole; int8 was not
-        assert states == {"float32": "new", "int8": "old"}
-    else:
-        assert states["int8"] == "old"
+        assert (sha(target), sha(metadata_path(target))) == old[kind], kind
     assert sha(source) == before
 
 
