@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from facemask.errors import FacemaskError
-from facemask.outputs import (JOURNAL_SUFFIX, TEMP_SUFFIX, OutputSet, atomic_output, recover, temporary_path,
-                              write_bytes_atomic, write_json_atomic)
+from facemask.outputs import (JOURNAL_SUFFIX, TEMP_SUFFIX, OutputSet, StagedFolder, atomic_output, recover,
+                              temporary_path, write_bytes_atomic, write_json_atomic)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path):
@@ -87,3 +87,41 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_staged_folder_appears_whole_and_merges_into_an_existing_one(tmp_path: Path):
+    target = tmp_path / "dataset"
+    with StagedFolder(target) as staged:
+        (staged.path / "with_mask").mkdir()
+        (staged.path / "with_mask" / "a.jpg").write_bytes(b"a")
+        assert not target.exists()  # nothing shows until it is published
+        staged.publish()
+    assert (target / "with_mask" / "a.jpg").read_bytes() == b"a"
+    (target / "notes.txt").write_text("the user's own")
+    with StagedFolder(target) as staged:
+        (staged.path / "with_mask").mkdir()
+        (staged.path / "with_mask" / "a.jpg").write_bytes(b"a2")
+        (staged.path / "without_mask").mkdir()
+        (staged.path / "without_mask" / "b.jpg").write_bytes(b"b")
+        staged.publish()
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
+        "notes.txt", "with_mask/a.jpg", "without_mask/b.jpg"]
+    assert (target / "with_mask" / "a.jpg").read_bytes() == b"a2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+
+
+def test_a_staged_folder_not_published_leaves_the_target_and_a_killed_ones_is_cleaned(tmp_path: Path):
+    target = tmp_path / "dataset"
+    target.mkdir()
+    (target / "old.jpg").write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with StagedFolder(target) as staged:
+            (staged.path / "new.jpg").write_bytes(b"new")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    assert [p.name for p in target.iterdir()] == ["old.jpg"]
+    killed = tmp_path / f".dataset.{_dead_pid()}.abcd1234{TEMP_SUFFIX}"
+    (killed / "with_mask").mkdir(parents=True)
+    (killed / "with_mask" / "x.jpg").write_bytes(b"half")
+    recover(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
