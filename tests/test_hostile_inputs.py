@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import zlib
 from collections.abc import Callable
@@ -484,3 +485,47 @@ def test_an_unused_metadata_file_of_a_keras_model_is_checked_by_export(env, tmp_
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code != 0 and len(errors) == 1 and "not valid JSON" in errors[0] and str(metadata_path(model)) in errors[0]
     assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_video_tool_records_a_one_pixel_video(env, tmp_path, capfd):
+    clip = tmp_path / "dot.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (1, 1))
+    for _ in range(5):
+        writer.write(np.full((1, 1, 3), 90, np.uint8))
+    writer.release()
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        code, out, err = run(detect_video.main, ["--source", clip, "--output", tmp_path / "rec.avi", "--no-display"],
+                             capfd)
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # the tool stops on SIGTERM as on Ctrl-C; pytest keeps its own
+    assert code == 0 and "Traceback" not in err, err
+    assert "5 frames" in out and "stopped by end of video" in out
+    capture = cv2.VideoCapture(str(tmp_path / "rec.avi"))
+    grabbed, frame = capture.read()
+    capture.release()
+    assert grabbed and frame.shape[:2] == (1, 1)
+
+
+def test_training_data_takes_degenerate_images_and_skips_corrupt_ones(env, tmp_path):
+    """What train_mask_detector.py reads: 1-pixel and 1-pixel-thin faces are used, a zero-height PNG skipped."""
+    from facemask.data import load_dataset
+
+    for name in ("with_mask", "without_mask"):
+        (tmp_path / name).mkdir()
+        shutil.copy(env.inp / "photo.jpg", tmp_path / name / "photo.jpg")
+    for name in ("one_pixel.png", "thin.png", "zero_height.png"):
+        shutil.copy(env.inp / name, tmp_path / "with_mask" / name)
+    skipped = []
+    dataset = load_dataset(tmp_path, 64, skipped.append)
+    assert [item.path.name for item in skipped] == ["zero_height.png"]
+    assert dataset.counts() == {"with_mask": 3, "without_mask": 1} and dataset.images.shape[1:] == (64, 64, 3)
+
+
+def test_export_scene_crops_of_degenerate_images(env):
+    """What export_tflite.py --scenes feeds the classifier: a face box on a 1-pixel image is still a crop."""
+    from facemask.evaluation import load_scenes
+    from facemask.export import scene_crops
+
+    crops, labels = scene_crops(load_scenes(env.inp / "scenes_degenerate"), 224)
+    assert labels == ["with_mask"] and crops[0].shape == (224, 224, 3)
