@@ -163,8 +163,8 @@ class Case:
     names: Callable[[SimpleNamespace, Path], object]
 
 
-def case(id: str, tool, args, problem, names, *marks) -> object:  # noqa: A002
-    return pytest.param(Case(tool.main, args, problem, names), id=id, marks=marks)
+def case(name: str, tool, args, problem, names, *marks) -> object:
+    return pytest.param(Case(tool.main, args, problem, names), id=name, marks=marks)
 
 
 IMAGE, VIDEO, EVALUATE, CALIBRATE = detect_image, detect_video, evaluate, calibrate
@@ -205,7 +205,8 @@ CASES = [
          "use --force", lambda e, o: e.inp / "existing.json"),
     case("image-json-name-too-long", IMAGE, lambda e, o: ["--image", e.inp / "thin.png", "--json", o / e.long_name],
          "too long", lambda e, o: o / e.long_name),
-    case("image-model-garbage", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "-m", e.inp / "models/garbage.tflite"],
+    case("image-model-garbage", IMAGE,
+         lambda e, o: ["--image", e.inp / "photo.jpg", "-m", e.inp / "models/garbage.tflite"],
          "cannot load TFLite model", lambda e, o: e.inp / "models/garbage.tflite"),
     case("image-model-truncated", IMAGE,
          lambda e, o: ["--image", e.inp / "photo.jpg", "-m", e.inp / "models/truncated.tflite"],
@@ -231,7 +232,8 @@ CASES = [
          "between -0.4 and 1", lambda e, o: "--crop-margin"),
     case("image-face-folder-missing", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "--face", o / "ssd"],
          "face detector folder not found", lambda e, o: o / "ssd"),
-    case("image-face-folder-without-model", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "--face", e.inp / "no_images"],
+    case("image-face-folder-without-model", IMAGE,
+         lambda e, o: ["--image", e.inp / "photo.jpg", "--face", e.inp / "no_images"],
          "no deploy .prototxt", lambda e, o: e.inp / "no_images"),
 
     # detect_mask_video.py
@@ -255,7 +257,8 @@ CASES = [
     case("video-output-bad-extension", VIDEO,
          lambda e, o: ["--source", e.inp / "garbage.mp4", "--output", o / "r.gif", "--no-display"],
          "needs one of the extensions", lambda e, o: o / "r.gif"),
-    case("video-events-is-a-folder", VIDEO, lambda e, o: ["--source", e.inp / "clip.avi", "--events", o, "--no-display"],
+    case("video-events-is-a-folder", VIDEO,
+         lambda e, o: ["--source", e.inp / "clip.avi", "--events", o, "--no-display"],
          "events file is a folder", lambda e, o: o),
     case("video-events-parent-is-a-file", VIDEO,
          lambda e, o: ["--source", e.inp / "clip.avi", "--events", e.inp / "file" / "e.jsonl", "--no-display"],

@@ -203,7 +203,8 @@ def frames_in(path: Path) -> int:
 
 @pytest.mark.parametrize("moment, signum", [("recording started", signal.SIGKILL),
                                             ("recording for a second", signal.SIGKILL),
-                                            ("recording for a second", signal.SIGTERM)])
+                                            ("recording for a second", signal.SIGTERM)],
+                         ids=["killed at the start", "killed while recording", "stopped with SIGTERM"])
 def test_a_recording_replaces_its_target_only_at_a_clean_stop(moment, signum, clip, keras_home, tmp_path):
     target = tmp_path / "recording.avi"
     shutil.copy(clip, target)  # an earlier recording
