@@ -67,7 +67,10 @@ def read_image(path: str | Path) -> np.ndarray:
         raise FacemaskError(f"no such image file: {path}") from None
     except OSError as error:
         raise os_error(error, path, "cannot read") from None
-    return decode_image(data.tobytes(), str(path))
+    # libpng and libjpeg print their own complaints about a corrupt file; the error says it in one line. (Only
+    # here: redirecting the process's stderr is not safe in the threads of a server that decodes uploads.)
+    with quiet_native_stderr():
+        return decode_image(data.tobytes(), str(path))
 
 
 def decode_image(raw: bytes, name: str) -> np.ndarray:
@@ -78,13 +81,12 @@ def decode_image(raw: bytes, name: str) -> np.ndarray:
     if raw.startswith(_JPEG_MAGIC) and _JPEG_END not in raw[-64:]:
         raise FacemaskError(f"truncated JPEG image: {name}")
     try:
-        with quiet_native_stderr():  # libpng and libjpeg print their own complaints about a corrupt file
-            if raw.startswith(_JPEG_MAGIC):
-                image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
-            else:
-                image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-                if image is not None and image.ndim == 3 and image.shape[2] != 4:
-                    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
+        if raw.startswith(_JPEG_MAGIC):
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
+        else:
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            if image is not None and image.ndim == 3 and image.shape[2] != 4:
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # EXIF orientation
     except cv2.error as error:
         raise FacemaskError(f"cannot decode image {name}: {error.err}") from None
     if image is None or image.size == 0:
