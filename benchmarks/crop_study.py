@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                         "scenes-dev")
     parser.add_argument("--model", type=Path, default=default_model())
     parser.add_argument("--detector", default=DEFAULT_DETECTOR)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table (benchmarks/regenerate.py)")
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     args = parser.parse_args(argv)
     scenes = load_scenes(args.scenes)
@@ -54,10 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     detector = create_detector(args.detector)
     replay = Replay([detector.detect(image) for image in images])
     classifier = MaskClassifier(args.model)
-    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces; detector {args.detector}, "
-          f"model {args.model}")
-    print(f"{'margin':>7}{'square':>8}{'acc boxes':>10}{'acc found':>10}{'TNR':>7}{'FNR':>7}{'AUC box':>8}"
-          f"{'AUC pipe':>9}{'s/image':>9}")
+    if args.markdown:
+        print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}; detector "
+              f"{args.detector} ({sum(len(found) for found in replay.detections)} boxes), model `{args.model.name}` at "
+              f"threshold {classifier.unmasked_threshold}.\n")
+        print("| margin | square | accuracy, annotated boxes | accuracy, found faces | TNR | FNR | AUC, boxes | "
+              "AUC, pipeline |\n| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    else:
+        print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces; detector {args.detector}, "
+              f"model {args.model}")
+        print(f"{'margin':>7}{'square':>8}{'acc boxes':>10}{'acc found':>10}{'TNR':>7}{'FNR':>7}{'AUC box':>8}"
+              f"{'AUC pipe':>9}{'s/image':>9}")
     for margin, square in itertools.product(args.margins, (False, True)):
         pipeline = MaskPipeline(replay, classifier, CropSettings(margin, square))
         evaluation = SceneEvaluation()
@@ -69,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         accuracy, roc = summary["classifier_accuracy"], summary["roc"]
         values = [accuracy["annotated_boxes"], accuracy["found_faces"], summary["tnr"], summary["fnr"],
                   (roc["classifier_on_annotated_boxes"] or {}).get("auc"), (roc["pipeline"] or {}).get("auc")]
+        if args.markdown:
+            default = CropSettings() == CropSettings(margin, square)
+            cells = [f"{margin:.2f}", "yes" if square else "no"] + [
+                "n/a" if value is None else f"{value:.3f}" for value in values]
+            print("| " + " | ".join(f"**{cell}**" if default else cell for cell in cells) + " |", flush=True)
+            continue
         widths = [10, 10, 7, 7, 8, 9]
         print(f"{margin:>7.2f}{str(square):>8}" + "".join(
             f"{'n/a' if value is None else format(value, '.3f'):>{width}}" for value, width in zip(values, widths))

@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="backends to compare after the baseline ('extra': further settings of the study; "
                              "'video': YuNet's one-pass settings for live video)")
     parser.add_argument("--model", type=Path, default=default_model(), help="the mask classifier")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table (benchmarks/regenerate.py)")
     parser.add_argument("--frame", default=None, help="fit every scene into a frame of this size first, e.g. 640x480")
     args = parser.parse_args(argv)
     scenes = load_scenes(args.scenes)
@@ -127,15 +128,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.frame:
         size = tuple(int(n) for n in args.frame.lower().split("x"))
         scenes, images = zip(*(fit_into_frame(scene, image, size) for scene, image in zip(scenes, images)))
-    print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}"
-          + (f", each fitted into a {args.frame} frame" if args.frame else ""))
+    description = (f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}"
+                   + (f", each fitted into a {args.frame} frame" if args.frame else ""))
     classifier = MaskClassifier(args.model)
-    print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'TNR':>7}{'FNR':>7}"
-          f"{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
+    columns = ["recall", "masked", "< 20 px", "false det.", "per image", "TNR", "FNR", "s/image", "x tutorial",
+               "s/640x480"]
+    if args.markdown:
+        print(f"{description}; classifier `{args.model.name}` at threshold {classifier.unmasked_threshold}.\n")
+        print("| backend and setting | " + " | ".join(columns) + " |\n| --- |" + " ---: |" * len(columns))
+    else:
+        print(description)
+        print(f"{'backend':<30}{'recall':>7}{'masked':>7}{'<20px':>7}{'false':>6}{'/image':>7}{'TNR':>7}{'FNR':>7}"
+              f"{'s/image':>9}{'x base':>8}{'s/640x480':>10}")
     baseline = None
     for name, make in backends(args.backends).items():
         result = measure(make(), classifier, scenes, images)
         baseline = baseline or result["seconds"]
+        if args.markdown:
+            values = [f"{result['recall']:.3f}", f"{result['masked']:.3f}", f"{result['small']:.3f}",
+                      str(result["false"]), f"{result['per_image']:.2f}", f"{result['tnr']:.3f}",
+                      f"{result['fnr']:.3f}", f"{result['seconds']:.3f}", f"{result['seconds'] / baseline:.1f}",
+                      f"{result['frame']:.3f}"]
+            print(f"| {name} | " + " | ".join(values) + " |", flush=True)
+            continue
         print(f"{name:<30}{result['recall']:>7.3f}{result['masked']:>7.3f}{result['small']:>7.3f}{result['false']:>6}"
               f"{result['per_image']:>7.2f}{result['tnr']:>7.3f}{result['fnr']:>7.3f}{result['seconds']:>9.3f}"
               f"{result['seconds'] / baseline:>8.1f}{result['frame']:>10.3f}", flush=True)

@@ -2,7 +2,7 @@
 """The light install: `pip install .` (base dependencies only, no TensorFlow) into a fresh virtual environment,
 its size on disk, and the image tool run from another folder on a real photo, as a camera box would.
 
-    python benchmarks/light_install.py [--image PHOTO] [--keep DIR]
+    python benchmarks/light_install.py [--image PHOTO] [--keep DIR] [--markdown]
 
 Exits non-zero (one line) when the install or the run fails, or when TensorFlow got installed; CI runs it.
 """
@@ -47,6 +47,7 @@ def run(command: list, **options) -> subprocess.CompletedProcess:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=REPOSITORY / "examples" / "two_people.jpg")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--keep", type=Path, default=None, help="build the environment here and keep it")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
@@ -73,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
             raise FacemaskError(f"the light install found no face: {args.image}")
         packages = {path.name: folder_size(path) for path in site.iterdir() if path.is_dir()}
         largest = sorted(packages.items(), key=lambda item: -item[1])[:6]
+        if args.markdown:
+            print("| light install (`pip install .` into a fresh venv, base dependencies) | |\n| --- | ---: |")
+            print(f"| size of the virtual environment | **{folder_size(environment) / 1e6:.0f} MB** |")
+            print(f"| of which installed packages | {folder_size(site) / 1e6:.0f} MB |")
+            print(f"| largest packages | {', '.join(f'{name} {size / 1e6:.0f} MB' for name, size in largest)} |")
+            print(f"| install time | {seconds:.0f} s |")
+            print(f"| `facemask-image --image {args.image.name} --json -` from another folder | {len(faces)} faces "
+                  f"({', '.join(faces)}) in {tool_seconds:.2f} s, TensorFlow not installed |")
+            return 0
         print(f"light install (pip install ., base dependencies): {folder_size(environment) / 1e6:.0f} MB in the "
               f"virtual environment, {folder_size(site) / 1e6:.0f} MB of packages, installed in {seconds:.0f} s")
         print("  largest: " + ", ".join(f"{name} {size / 1e6:.0f} MB" for name, size in largest))

@@ -92,22 +92,23 @@ def milliseconds_per_call(call, repeats: int = 15) -> float:
     return 1000.0 * float(np.median(times))
 
 
-def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]) -> None:
-    """Print what each part of a frame's work costs: the detector, and each way of classifying 1 or 4 faces."""
-    print(f"{'component (one 640x480 frame with 4 people)':<60} {'ms per call':>12}")
-    print(f"{'face detector ' + detector.name + ', as the project loop runs it':<60} "
-          f"{milliseconds_per_call(lambda: detector.detect(frame)):12.1f}")
+def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]
+                      ) -> list[tuple[str, float]]:
+    """What each part of a frame's work costs (median ms per call): the detector, and each way of classifying 1 or
+    4 faces."""
+    timings = [(f"face detector {detector.name}, as the project loop runs it",
+                milliseconds_per_call(lambda: detector.detect(frame)))]
     for name in DETECTORS:
         other = create_detector(name)
-        print(f"{'face detector ' + name + ', image settings':<60} "
-              f"{milliseconds_per_call(lambda: other.detect(frame), repeats=3):12.1f}")
+        timings.append((f"face detector {name}, image settings",
+                        milliseconds_per_call(lambda: other.detect(frame), repeats=3)))
     for count in (1, 4):
         faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
-        timings = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
-        timings.update({name: functools.partial(classifier.predict, faces) for name, classifier in classifiers.items()})
-        for name, call in timings.items():
-            print(f"{f'{name}, {count} face' + ('s' if count > 1 else ''):<60} {milliseconds_per_call(call):12.1f}")
-    sys.stdout.flush()
+        calls = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
+        calls.update({name: functools.partial(classifier.predict, faces) for name, classifier in classifiers.items()})
+        for name, call in calls.items():
+            timings.append((f"{name}, {count} face" + ("s" if count > 1 else ""), milliseconds_per_call(call)))
+    return timings
 
 
 def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, float]:
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="no component timings, only the tutorial's loop, the two re-classify settings and "
                              "the SSD in the project's loop")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables (benchmarks/regenerate.py)")
     parser.add_argument("--tutorial-process", type=Path, default=None, metavar="VIDEO",
                         help=argparse.SUPPRESS)  # internal: the tutorial's whole process on VIDEO, for start-up costs
     args = parser.parse_args(argv)
@@ -207,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(folder)
         video = folder / "scenes_640x480.avi"
         frames, faces = build_video(args.scenes, video, args.slides, args.frames_each)
-        print(f"test video: {frames} frames of 640x480, {args.slides} slides of real photos from {args.scenes} "
-              f"showing 1 to 4 people ({faces / args.slides:.2f} annotated faces per frame)", flush=True)
+        description = (f"test video: {frames} frames of 640x480, {args.slides} slides of real photos from "
+                       f"{args.scenes} showing 1 to 4 people ({faces / args.slides:.2f} annotated faces per frame)")
+        if not args.markdown:
+            print(description, flush=True)
         tflite = export_path(folder / args.model.name, "float32")
         int8 = export_path(folder / args.model.name, "int8")
         export_tflite(args.model, {"float32": tflite} if args.quick else {"float32": tflite, "int8": int8})
@@ -228,11 +232,12 @@ def main(argv: list[str] | None = None) -> int:
                      keras_pipeline, every, True),
                     (f"project: res10 SSD 300 instead, TFLite float32, re-classify every {every}",
                      ssd_pipeline, every, True)]
+        components: list[tuple[str, float]] = []
         if not args.quick:
             classifiers["TFLite int8"] = MaskClassifier(int8)
             capture = cv2.VideoCapture(str(video))
             capture.set(cv2.CAP_PROP_POS_FRAMES, 3 * args.frames_each)  # the fourth slide: 4 people
-            component_timings(capture.read()[1], detector, mask_net, classifiers)
+            components = component_timings(capture.read()[1], detector, mask_net, classifiers)
             capture.release()
             settings += [
                 ("project: Keras compiled call, every face every frame", keras_pipeline, 1, True),
@@ -261,6 +266,25 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run(command, check=True, capture_output=True, stdin=subprocess.DEVNULL)
                 results.setdefault(name, []).append((frames / (time.perf_counter() - started), float("nan")))
         baseline = float(np.median([fps for fps, _ in results[loops[0][0]]]))
+        if args.markdown:
+            print(f"{description}; median of {args.rounds} interleaved rounds; detector {detector.name}; "
+                  f"`{args.model.name}` and its TFLite exports.\n")
+            print("| loop | FPS | faces/frame | ratio to the tutorial |\n| --- | ---: | ---: | ---: |")
+            for name in results:
+                fps = float(np.median([fps for fps, _ in results[name]]))
+                faces_per_frame = results[name][0][1]
+                cells = [name, f"{fps:.1f}", "-" if np.isnan(faces_per_frame) else f"{faces_per_frame:.2f}",
+                         f"{fps / baseline:.2f}"]
+                if "(recommended)" in name or "detect_mask_video.py on its defaults" in name:
+                    cells = [f"**{cell}**" for cell in cells]
+                print("| " + " | ".join(cells) + " |")
+            if components:
+                print("\n| cost of each part, one 640x480 frame with 4 people | ms per call |\n| --- | ---: |")
+                for name, ms in components:
+                    print(f"| {name} | {ms:.1f} |")
+            return 0
+        for name, ms in components:
+            print(f"{name:<60} {ms:12.1f}")
         print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<104} {'FPS':>6} {'faces/frame':>11} "
               f"{'ratio':>6}")
         for name in results:
