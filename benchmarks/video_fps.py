@@ -11,7 +11,8 @@ people standing in front of a camera), then times on it:
   default detector (YuNet, one pass at 320 px) or the SSD, Keras compiled call or TFLite, every face classified
   in every frame or tracked faces re-classified every N frames, frames read on a thread or not.
 Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
-tutorial's loop. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole
+tutorial's loop, and frames per CPU second (frames / the user + system CPU time the process used meanwhile): on a
+machine loaded by other work the FPS falls with the load while the frames per CPU second hardly change. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole
 processes with their start-up: the tutorial's (TensorFlow, .keras) and detect_mask_video.py on its defaults.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import resource
 import subprocess
 import sys
 import tempfile
@@ -111,14 +113,15 @@ def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[s
     return timings
 
 
-def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, float]:
-    """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame)."""
+def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, float, float]:
+    """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame, frames per
+    CPU second of this process)."""
     prototxt, weights = locate_ssd_files(None)
     face_net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
     mask_net.predict(np.zeros((1, 224, 224, 3), np.float32), verbose=0)  # first-call set-up outside the timing
     capture = cv2.VideoCapture(str(video))
     frames = faces_seen = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while True:
         grabbed, frame = capture.read()
         if not grabbed:
@@ -149,8 +152,8 @@ def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, floa
             cv2.rectangle(frame, (start_x, start_y), (end_x, end_y), colour, 2)
         frames += 1
         faces_seen += len(faces)
-    elapsed = time.perf_counter() - start
-    return frames / elapsed, faces_seen / max(frames, 1)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return frames / elapsed, faces_seen / max(frames, 1), frames / cpu
 
 
 class PlainSource:
@@ -167,16 +170,19 @@ class PlainSource:
         self.capture.release()
 
 
-def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threaded: bool) -> tuple[float, float]:
-    """detect_mask_video.py's loop, headless, on a file: (FPS, faces per frame)."""
+def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threaded: bool
+                 ) -> tuple[float, float, float]:
+    """detect_mask_video.py's loop, headless, on a file: (FPS, faces per frame, frames per CPU second)."""
     pipeline.process(np.zeros((SIZE[1], SIZE[0], 3), np.uint8))  # first-call set-up outside the timing
     pipeline.classifier.predict(np.zeros((1, pipeline.classifier.input_size, pipeline.classifier.input_size, 3)))
+    cpu_start = time.process_time()
     source = FileSource(str(video)).start() if threaded else PlainSource(video)
     try:
         summary = monitor(pipeline, source, MonitorSettings(classify_every=classify_every))
     finally:
         source.close()
-    return summary.fps, summary.faces / max(summary.frames, 1)
+    cpu = time.process_time() - cpu_start
+    return summary.fps, summary.faces / max(summary.frames, 1), summary.frames / cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
 
         mask_net = keras.models.load_model(args.model, compile=False)
         every = args.classify_every
-        settings = [(f"project: TFLite float32, re-classify every {every}, threaded reading (recommended)",
+        settings = [(f"project: TFLite float32, re-classify every {every}, threaded reading (the default model)",
                      tflite_pipeline, every, True),
-                    (f"project: Keras compiled call, re-classify every {every} (the default .keras model)",
+                    (f"project: Keras compiled call, re-classify every {every} (--model mask_detector.keras)",
                      keras_pipeline, every, True),
                     (f"project: res10 SSD 300 instead, TFLite float32, re-classify every {every}",
                      ssd_pipeline, every, True)]
@@ -251,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                   functools.partial(tutorial_loop, video, mask_net, 0.5))]
         loops += [(name, functools.partial(project_loop, video, pipeline, every, threaded))
                   for name, pipeline, every, threaded in settings]
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in loops}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in loops}
         for _ in range(args.rounds):  # rounds interleave the loops, so a change in the machine's load hits all
             for name, loop in loops:
                 results[name].append(loop())
@@ -262,20 +268,27 @@ def main(argv: list[str] | None = None) -> int:
                                      "--no-display"]}
         for _ in range(args.rounds):
             for name, command in processes.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 subprocess.run(command, check=True, capture_output=True, stdin=subprocess.DEVNULL)
-                results.setdefault(name, []).append((frames / (time.perf_counter() - started), float("nan")))
-        baseline = float(np.median([fps for fps, _ in results[loops[0][0]]]))
+                elapsed = time.perf_counter() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                results.setdefault(name, []).append((frames / elapsed, float("nan"), frames / cpu))
+        baseline = float(np.median([fps for fps, _, _ in results[loops[0][0]]]))
+        cpu_baseline = float(np.median([per_cpu for _, _, per_cpu in results[loops[0][0]]]))
         if args.markdown:
             print(f"{description}; median of {args.rounds} interleaved rounds; detector {detector.name}; "
                   f"`{args.model.name}` and its TFLite exports.\n")
-            print("| loop | FPS | faces/frame | ratio to the tutorial |\n| --- | ---: | ---: | ---: |")
+            print("| loop | FPS | faces/frame | ratio to the tutorial | frames per CPU second | ratio |\n"
+                  "| --- | ---: | ---: | ---: | ---: | ---: |")
             for name in results:
-                fps = float(np.median([fps for fps, _ in results[name]]))
+                fps = float(np.median([fps for fps, _, _ in results[name]]))
+                per_cpu = float(np.median([per_cpu for _, _, per_cpu in results[name]]))
                 faces_per_frame = results[name][0][1]
                 cells = [name, f"{fps:.1f}", "-" if np.isnan(faces_per_frame) else f"{faces_per_frame:.2f}",
-                         f"{fps / baseline:.2f}"]
-                if "(recommended)" in name or "detect_mask_video.py on its defaults" in name:
+                         f"{fps / baseline:.2f}", f"{per_cpu:.1f}", f"{per_cpu / cpu_baseline:.2f}"]
+                if "(the default model)" in name or "detect_mask_video.py on its defaults" in name:
                     cells = [f"**{cell}**" for cell in cells]
                 print("| " + " | ".join(cells) + " |")
             if components:
@@ -288,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<104} {'FPS':>6} {'faces/frame':>11} "
               f"{'ratio':>6}")
         for name in results:
-            fps = float(np.median([fps for fps, _ in results[name]]))
+            fps = float(np.median([fps for fps, _, _ in results[name]]))
             print(f"{name:<104} {fps:6.1f} {results[name][0][1]:11.2f} {fps / baseline:6.2f}", flush=True)
     return 0
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
-from facemask.metadata import UNMASKED, class_names_for, read_metadata
+from facemask.metadata import MASKED, UNMASKED, class_names_for, read_metadata
 from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
@@ -35,15 +35,24 @@ def test_shipped_model_tells_masked_from_unmasked_on_annotated_scene_faces(class
     assert len(truth) > 100 and accuracy >= 0.85, f"accuracy {accuracy:.3f} on {len(truth)} faces"
 
 
-def test_probabilities_are_a_distribution(classifier, scenes_dir):
-    image = read_image(sorted((scenes_dir / "images").glob("*.jpg"))[0])
-    crops = [crop_face(image, Box(0, 0, 50, 50), classifier.input_size)] * 3
-    predictions = classifier.predict(crops)
-    assert len(predictions) == 3 and classifier.predict([]) == []
-    for prediction in predictions:
-        assert set(prediction.probabilities) == set(classifier.class_names)
-        assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-        assert prediction.probability == prediction.probabilities[prediction.label]
+def test_a_face_gets_the_same_answer_alone_and_in_a_batch_and_the_threshold_decides(classifier):
+    """Literal inputs (noise, flat grey, a gradient): batching must not mix faces up, the label follows the stored
+    threshold on the unmasked probability, and different faces get different probabilities."""
+    size = classifier.input_size
+    crops = [np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8),
+             np.full((size, size, 3), 128, np.uint8),
+             np.repeat(np.linspace(0, 255, size, dtype=np.uint8)[None, :, None], size, axis=0).repeat(3, axis=2)]
+    batch = classifier.predict(crops)
+    alone = [classifier.predict([crop])[0] for crop in crops]
+    assert classifier.predict([]) == []
+    for together, single in zip(batch, alone):
+        assert set(together.probabilities) == set(classifier.class_names)
+        for name in classifier.class_names:
+            assert together.probabilities[name] == pytest.approx(single.probabilities[name], abs=1e-5)
+        flagged = 1.0 - together.probabilities[MASKED] >= classifier.unmasked_threshold
+        assert (together.label == UNMASKED) == flagged
+        assert together.probability == together.probabilities[together.label]
+    assert len({round(p.probabilities[UNMASKED], 4) for p in batch}) == 3
 
 
 def test_crop_is_square_rgb_even_at_the_border():
