@@ -23,16 +23,17 @@ from facemask.cli.common import load_pipeline  # noqa: E402
 from facemask.cli.evaluate import build_parser  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes, summarize  # noqa: E402
-from facemask.metadata import MASKED, UNMASKED  # noqa: E402
+from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
 
 # The tutorial (res10 SSD at 300x300, a PyImageSearch-trained classifier) on scenes-dev, as quoted in issue 3.
 TUTORIAL = {"recall": "0.54", "tnr": "0.36", "fnr": "0.05"}
 
 
 def fraction(value: float | None, numerator: int | None = None, denominator: int | None = None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3f}" + (f" ({numerator} / {denominator})" if denominator is not None else "")
+    """A rate to three places, with its counts when given (then computed from them, not from a rounded rate)."""
+    if denominator:
+        return f"{numerator / denominator:.3f} ({numerator} / {denominator})"
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def measure(scenes_dir: Path) -> dict:
@@ -54,15 +55,14 @@ def column(summary: dict) -> dict[str, str]:
     per_label = summary["per_label"]
     unmasked, masked = per_label.get(UNMASKED, {}), per_label.get(MASKED, {})
     labels = ", ".join(f"{count} {label}" for label, count in summary["faces_per_label"].items())
-    others = [label for label in recall["per_label"] if label not in (MASKED, UNMASKED)]
     accuracy, false, roc = summary["classifier_accuracy"], summary["false_detections"], summary["roc"]
     choice = summary["choice"]
     return {
         "images, annotated faces": f"{summary['images']}, {summary['faces']} ({labels})",
         "detector recall (IoU > 0.5)": "**" + fraction(overall["recall"], overall["found"], overall["faces"]) + "**",
-        "recall, masked / unmasked" + "".join(f" / {label}" for label in others): " / ".join(
-            fraction(recall["per_label"][label]["recall"]) for label in [MASKED, UNMASKED, *others]
-            if label in recall["per_label"]),
+        f"recall, masked / unmasked / {INCORRECT}": " / ".join(
+            fraction(recall["per_label"][label]["recall"]) if label in recall["per_label"] else "-"
+            for label in (MASKED, UNMASKED, INCORRECT)),
         "recall by width " + " / ".join(recall["per_size"]): " / ".join(
             fraction(row["recall"]) for row in recall["per_size"].values()),
         "unmasked people flagged (TNR)": "**" + fraction(

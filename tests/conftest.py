@@ -100,3 +100,12 @@ def run_script(keras_home):
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def default_pipeline(default_model):
+    """The default pipeline (the default detector and the shipped TFLite classifier), loaded once per session and
+    shared by every module that only runs it."""
+    from facemask.pipeline import MaskPipeline
+
+    return MaskPipeline.load(default_model)

@@ -17,8 +17,8 @@ from scenes import annotated_faces
 
 
 @pytest.fixture(scope="module")
-def classifier(default_model):
-    return MaskClassifier(default_model)
+def classifier(default_pipeline):
+    return default_pipeline.classifier
 
 
 def test_shipped_model_tells_masked_from_unmasked_on_annotated_scene_faces(classifier, scenes_dir):

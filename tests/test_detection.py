@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.defaults import DETECTOR as DEFAULT_DETECTOR
 from facemask.detection import (DETECTORS, Box, Detection, YuNetDetector, create_detector, locate_ssd_files,
                                 non_max_suppression)
 from facemask.errors import FacemaskError
@@ -22,8 +21,9 @@ def scenes(scenes_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def default_detector():
-    return create_detector(DEFAULT_DETECTOR)
+def default_detector(default_pipeline):
+    """The default detector (facemask.defaults.DETECTOR), as the default pipeline runs it."""
+    return default_pipeline.detector
 
 
 def found_and_false(detector, scene) -> tuple[int, int]:

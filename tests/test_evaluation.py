@@ -7,11 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from facemask.cli import evaluate as evaluate_command
 from facemask.detection import Box, Detection, match_boxes as greedy_match
-from facemask.errors import FacemaskError
+from facemask.errors import FacemaskError, run_cli
 from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, load_scenes,
                                  match_boxes, size_band, summarize)
 from facemask.video import FaceTracker
@@ -114,13 +116,18 @@ def _scene_folder(tmp_path: Path, scenes_dir: Path, names: list[str]) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("problem", ["no folder", "no csv", "bad columns", "bad box", "missing image", "not utf-8"])
-def test_bad_scenes_are_one_line_errors(tmp_path: Path, scenes_dir: Path, run_script, problem: str):
-    folder = _scene_folder(tmp_path, scenes_dir, ["93.jpg"])
+BAD_SCENES = {"no folder": "scenes folder not found", "no csv": "no annotations.csv",
+              "bad columns": "missing label", "bad box": "bad box on line 2",
+              "missing image": "annotated image not found", "not utf-8": "cannot read annotations"}
+
+
+def _broken_scene_folder(tmp_path: Path, problem: str) -> Path:
+    """A one-photo scenes folder (a literal picture) broken in the way `problem` names."""
+    folder = tmp_path / "scenes"
+    (folder / "images").mkdir(parents=True)
+    cv2.imwrite(str(folder / "images" / "93.jpg"), np.full((60, 80, 3), 200, np.uint8))
     csv_path = folder / "annotations.csv"
-    expected = {"no folder": "scenes folder not found", "no csv": "no annotations.csv",
-                "bad columns": "missing label", "bad box": "bad box on line 2",
-                "missing image": "annotated image not found", "not utf-8": "cannot read annotations"}[problem]
+    csv_path.write_text(HEADER + "93.jpg,10,10,20,20,with_mask\n")
     if problem == "no folder":
         folder = tmp_path / "absent"
     elif problem == "no csv":
@@ -133,12 +140,27 @@ def test_bad_scenes_are_one_line_errors(tmp_path: Path, scenes_dir: Path, run_sc
         csv_path.write_text(HEADER + "93.jpg,1,2,3,4,with_mask\nelsewhere.jpg,1,2,3,4,with_mask\n")
     else:
         csv_path.write_bytes(HEADER.encode() + b"\xff\xfe93.jpg,1,2,3,4,with_mask\n")
-    with pytest.raises(FacemaskError, match=expected):
+    return folder
+
+
+@pytest.mark.parametrize("problem", list(BAD_SCENES))
+def test_bad_scenes_are_one_line_errors(tmp_path: Path, capsys, problem: str):
+    """The library and the command's main, in this process; the script itself below."""
+    folder = _broken_scene_folder(tmp_path, problem)
+    with pytest.raises(FacemaskError, match=BAD_SCENES[problem]):
         load_scenes(folder)
-    result = run_script("evaluate_pipeline.py", "--scenes", folder, timeout=120)
+    assert run_cli(evaluate_command.main, ["--scenes", str(folder)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and BAD_SCENES[problem] in lines[0], lines
+
+
+@pytest.mark.parametrize("problem", [pytest.param(problem, marks=[] if problem == "bad box" else [pytest.mark.slow])
+                                     for problem in BAD_SCENES])
+def test_the_script_reports_bad_scenes_in_one_line(tmp_path: Path, run_script, problem: str):
+    result = run_script("evaluate_pipeline.py", "--scenes", _broken_scene_folder(tmp_path, problem), timeout=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and BAD_SCENES[problem] in lines[0], result.stderr
     assert "Traceback" not in result.stderr
 
 

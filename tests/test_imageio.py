@@ -12,13 +12,25 @@ from facemask.imageio import check_writable, letterbox, list_images, read_image,
 from facemask.outputs import write_json_atomic
 
 
+def picture(width: int = 180, height: int = 120) -> np.ndarray:
+    """A literal BGR picture with no symmetry (colour ramps, a bright block off centre), so a rotation, a flip or a
+    channel swap shows."""
+    ramp_x = np.linspace(0, 255, width, dtype=np.float32)[None, :].repeat(height, axis=0)
+    ramp_y = np.linspace(0, 255, height, dtype=np.float32)[:, None].repeat(width, axis=1)
+    image = np.dstack([ramp_x, ramp_y, 255 - ramp_x]).astype(np.uint8)
+    image[height // 5: height // 2, width // 6: width // 3] = (20, 220, 250)
+    return image
+
+
 @pytest.fixture
-def scene(scenes_dir):
-    """One real annotated scene photo."""
-    return sorted((scenes_dir / "images").glob("*.jpg"))[0]
+def scene(tmp_path_factory):
+    """A JPEG photo written from a literal picture (reading, converting and writing need no real scene)."""
+    path = tmp_path_factory.mktemp("input") / "photo.jpg"
+    assert cv2.imwrite(str(path), picture(), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path
 
 
-def test_reads_a_real_photo_as_8bit_bgr(scene):
+def test_reads_a_jpeg_as_8bit_bgr(scene):
     image = read_image(scene)
     reference = cv2.imread(str(scene))
     assert image.dtype == np.uint8 and image.shape == reference.shape
@@ -90,10 +102,14 @@ def test_missing_file_and_empty_folder(tmp_path):
         list_images(tmp_path)
 
 
-def test_listing_is_sorted_and_recursive(scenes_dir):
-    images = list_images(scenes_dir)
-    assert len(images) == len(list((scenes_dir / "images").glob("*.jpg")))
-    assert images == sorted(images)
+def test_listing_is_sorted_and_recursive(tmp_path):
+    for name in ("b.jpg", "a.png", "sub/c.JPG", "sub/deeper/d.jpeg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / name), picture(8, 8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    images = list_images(tmp_path)
+    assert [image.relative_to(tmp_path).as_posix() for image in images] == sorted(
+        ["a.png", "b.jpg", "sub/c.JPG", "sub/deeper/d.jpeg"])
 
 
 def test_outputs_are_not_overwritten_without_force(tmp_path):
@@ -116,7 +132,7 @@ def test_atomic_writes_leave_only_the_result(scene, tmp_path):
     assert not list(tmp_path.glob(".*"))
 
 
-def test_letterbox_fits_a_real_photo_into_a_frame_without_distorting_it(scene):
+def test_letterbox_fits_a_photo_into_a_frame_without_distorting_it(scene):
     image = read_image(scene)
     frame, scale, left, top = letterbox(image, (640, 480), fill=128)
     height, width = round(image.shape[0] * scale), round(image.shape[1] * scale)

@@ -14,7 +14,6 @@ import pytest
 from facemask.classification import MaskClassifier
 from facemask.evaluation import load_scenes
 from facemask.imageio import letterbox, read_image
-from facemask.pipeline import MaskPipeline
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "keras", "sklearn", "matplotlib", "scipy", "dlib")
@@ -67,9 +66,10 @@ def test_the_front_door_runs_the_pipeline_in_three_lines():
 
 
 @pytest.mark.slow
-def test_the_tflite_default_gives_the_keras_models_answers_on_every_dev_photo(scenes_dir: Path, shipped_model):
+def test_the_tflite_default_gives_the_keras_models_answers_on_every_dev_photo(scenes_dir: Path, shipped_model,
+                                                                              default_pipeline):
     """Same faces (one detector), same labels, probabilities within 0.01, on every photo of scenes-dev."""
-    pipeline = MaskPipeline.load()
+    pipeline = default_pipeline
     keras = MaskClassifier(shipped_model)
     assert keras.unmasked_threshold == pipeline.classifier.unmasked_threshold
     compared, largest = 0, 0.0

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from facemask.imageio import read_image
-from facemask.pipeline import MaskPipeline
 from scenes import single_face_scenes
 
 
 @pytest.fixture(scope="module")
-def pipeline(default_model):
-    return MaskPipeline.load(default_model)
+def pipeline(default_pipeline):
+    return default_pipeline
 
 
 @pytest.mark.parametrize("label", ["with_mask", "without_mask"])
