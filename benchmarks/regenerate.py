@@ -67,6 +67,7 @@ FIGURES = [
     Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("README.md", "docs/video.md"), 20),
     Figure("video-detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--frame", "640x480", "--backends", "ssd",
                                "video", "--markdown"), ("docs/video.md",), 5),
+    Figure("export", ("benchmarks/export_table.py", "--scenes", DEV), ("docs/video.md",), 5),
     Figure("cold-start", ("benchmarks/cold_start.py", "--markdown"), ("README.md",), 3),
     Figure("light-install", ("benchmarks/light_install.py", "--markdown"), ("README.md",), 3),
 ]
