@@ -21,6 +21,7 @@ def classifier(default_pipeline):
     return default_pipeline.classifier
 
 
+@pytest.mark.slow
 def test_shipped_model_tells_masked_from_unmasked_on_annotated_scene_faces(classifier, scenes_dir):
     """The classifier alone, on the ground-truth boxes of real scenes (faces 40 px and wider)."""
     crops, truth = [], []
@@ -76,8 +77,9 @@ def test_missing_model(tmp_path):
     assert "none.keras" in str(raised.value)
 
 
-def test_corrupt_model_is_one_error(tmp_path):
-    bad = tmp_path / "bad.keras"
+@pytest.mark.parametrize("suffix", [".tflite", pytest.param(".keras", marks=pytest.mark.slow)])  # .keras: TensorFlow
+def test_corrupt_model_is_one_error(tmp_path, suffix):
+    bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(b"definitely not a zip archive")
     with pytest.raises(FacemaskError, match="cannot load model") as raised:
         MaskClassifier(bad)
@@ -94,6 +96,20 @@ def test_class_names_come_from_metadata(default_model, tmp_path):
         MaskClassifier(copy)
 
 
+def test_the_stored_threshold_travels_with_the_model_and_must_be_valid(default_model, tmp_path):
+    copy = tmp_path / "model.tflite"
+    shutil.copy(default_model, copy)
+    metadata = json.loads(default_model.with_suffix(".json").read_text())
+    assert metadata["unmasked_threshold"] != 0.2
+    copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 0.2}))
+    assert MaskClassifier(copy).unmasked_threshold == 0.2
+    assert MaskClassifier(copy, 0.7).unmasked_threshold == 0.7  # an explicit threshold wins
+    copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 1.5}))
+    with pytest.raises(FacemaskError, match="'unmasked_threshold' must be between 0 and 1"):
+        MaskClassifier(copy)
+
+
+@pytest.mark.slow
 def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(default_model, scenes_dir, tmp_path):
     crops = []
     for name, faces in annotated_faces(scenes_dir).items():

@@ -31,6 +31,7 @@ def all_scenes(scenes_dir, tmp_path_factory, run_script):
     return done, json.loads(out.read_text()) if out.exists() else None
 
 
+@pytest.mark.slow
 def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
     done, results = all_scenes
     assert done.returncode == 0, done.stderr
@@ -39,6 +40,7 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
     assert sum(len(r["faces"]) for r in results) >= 0.5 * sum(map(len, annotated_faces(scenes_dir).values()))
 
 
+@pytest.mark.slow
 def test_json_follows_the_documented_format(all_scenes, default_model):
     _, results = all_scenes
     threshold = read_metadata(default_model).unmasked_threshold
@@ -81,6 +83,7 @@ def test_a_folder_with_a_broken_file_reports_it_and_goes_on(scenes_dir, tmp_path
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in good)
 
 
+@pytest.mark.slow
 def test_odd_images_are_all_handled(scenes_dir, tmp_path, run_script):
     path, _ = single_face_scenes(scenes_dir, "without_mask")[0]
     photo = cv2.imread(str(path))
@@ -119,16 +122,19 @@ def test_existing_outputs_and_inputs_are_never_overwritten(scenes_dir, tmp_path,
     assert copy.read_bytes() == path.read_bytes()
 
 
-@pytest.mark.parametrize("problem", ["missing image", "missing model", "corrupt model", "bad face folder",
-                                     "threshold out of range"])
+@pytest.mark.parametrize("problem", ["missing image", "missing model", "corrupt model",
+                                     pytest.param("corrupt keras model", marks=pytest.mark.slow),  # TensorFlow
+                                     "bad face folder", "threshold out of range"])
 def test_bad_input_gives_a_one_line_error(scenes_dir, tmp_path, run_script, problem):
     image = sorted((scenes_dir / "images").glob("*.jpg"))[0]
     args = {"missing image": ["--image", tmp_path / "nope.jpg"],
             "missing model": ["--image", image, "--model", tmp_path / "nope.keras"],
-            "corrupt model": ["--image", image, "--model", tmp_path / "bad.keras"],
+            "corrupt model": ["--image", image, "--model", tmp_path / "bad.tflite"],
+            "corrupt keras model": ["--image", image, "--model", tmp_path / "bad.keras"],
             "bad face folder": ["--image", image, "--face", tmp_path],
             "threshold out of range": ["--image", image, "--unmasked-threshold", "1.5"]}[problem]
     (tmp_path / "bad.keras").write_text("garbage")
+    (tmp_path / "bad.tflite").write_text("garbage")
     done = run_script(SCRIPT, *args)
     assert one_line_error(done), done.stderr
     assert str(args[-1]) in done.stderr

@@ -60,6 +60,7 @@ def test_pyramid_finds_small_masked_faces_a_single_pass_misses(default_detector,
     assert found_default >= 4 and found_default > found_single
 
 
+@pytest.mark.slow
 def test_video_setting_finds_more_faces_than_the_ssd_in_640x480_frames(scenes):
     # The video tool's default (YuNet, one pass at 320 px) against the res10 SSD it replaced, on every scene
     # fitted into a 640x480 frame as a camera would show it (measured: 0.81 against 0.54 of the faces).

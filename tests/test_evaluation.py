@@ -204,6 +204,7 @@ def test_best_threshold_sits_in_the_middle_of_the_range_that_meets_both_targets(
     assert 0.65 < best_threshold(unmasked, np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.65])) <= 0.7
 
 
+@pytest.mark.slow
 def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Path, scenes_dir: Path,
                                                                     default_model: Path, run_script):
     scenes = [scene for scene in load_scenes(scenes_dir) if scene.faces]

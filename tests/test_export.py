@@ -15,6 +15,9 @@ from facemask.metadata import metadata_path
 from facemask.evaluation import load_scenes
 from facemask.imageio import read_image
 
+# Every test here needs the export script's run (TensorFlow start-up and two conversions): minutes on 2 cores.
+pytestmark = pytest.mark.slow
+
 
 def widest_unmasked_single_face(scenes_dir):
     """The annotated scene with one face, unmasked, the widest such face."""

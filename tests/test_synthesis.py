@@ -93,7 +93,7 @@ def test_incorrectly_worn_masks_sit_lower(landmarker, photos, templates):
         assert alpha_at(chin, face.points[[8]]).min() > 0.5, name  # chin covered
 
 
-@pytest.mark.parametrize("degrees", [-25, 20])
+@pytest.mark.parametrize("degrees", [-25, pytest.param(20, marks=pytest.mark.slow)])
 def test_tilted_face_gets_a_tilted_mask(landmarker, photos, templates, degrees):
     image = photos["251.jpg"]
     height, width = image.shape[:2]
@@ -155,6 +155,7 @@ def input_folder(tmp_path, faces_dir) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_script_writes_a_dataset_and_reports_the_skipped_photo(run_script, input_folder, tmp_path):
     before = digest(input_folder)
     output = tmp_path / "dataset"
@@ -171,6 +172,7 @@ def test_script_writes_a_dataset_and_reports_the_skipped_photo(run_script, input
         assert read_image(path).shape == read_image(input_folder / (path.name.split("_mask")[0] + ".jpg")).shape
 
 
+@pytest.mark.slow
 def test_script_incorrect_class_only_when_asked(run_script, input_folder, tmp_path):
     output = tmp_path / "three"
     result = run_script("augment_masks.py", "-i", input_folder, "-o", output, "--dataset", "--incorrect-fraction",
@@ -181,6 +183,7 @@ def test_script_incorrect_class_only_when_asked(run_script, input_folder, tmp_pa
     assert all("surgical" in p.name and ("below_nose" in p.name or "on_chin" in p.name) for p in incorrect)
 
 
+@pytest.mark.slow
 def test_script_refuses_bad_requests(run_script, input_folder, tmp_path):
     inside = run_script("augment_masks.py", "-i", input_folder, "-o", input_folder / "out")
     assert inside.returncode == 2 and inside.stderr.strip().startswith("error: output folder must not be inside")

@@ -37,6 +37,7 @@ def test_anchors_lie_on_the_mask_outline_or_inside():
         assert alpha[int(round(y)), int(round(x))] > 0, name
 
 
+@pytest.mark.slow
 def test_script_regenerates_the_shipped_templates(run_script, tmp_path):
     result = run_script("scripts/make_mask_templates.py", "--output", tmp_path)
     assert result.returncode == 0, result.stderr

@@ -65,6 +65,7 @@ def test_existing_model_is_not_overwritten(tiny_model, run_script):
     assert model.read_bytes() == before
 
 
+@pytest.mark.slow  # the script starts TensorFlow before it reads the dataset
 def test_one_class_dataset_gives_a_one_line_error(faces_dir, tmp_path, run_script):
     dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
     shutil.rmtree(dataset / "with_mask")
@@ -81,6 +82,7 @@ def test_model_must_be_a_keras_file(faces_dir, tmp_path, run_script):
     assert done.returncode == 2 and ".keras" in done.stderr
 
 
+@pytest.mark.slow
 def test_low_resolution_augmentation_blurs_a_share_of_real_faces(faces_dir, tmp_path):
     import cv2
 

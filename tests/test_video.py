@@ -225,6 +225,7 @@ def test_out_of_range_options_are_one_line_errors(scene_video, run_script, optio
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and option in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_path):
     video = scene_video[0]
     existing = tmp_path / "existing.mp4"
