@@ -108,6 +108,7 @@ def test_odd_images_are_all_handled(scenes_dir, tmp_path, run_script):
         assert results[name]["faces"], f"no face found in {name}"
 
 
+@pytest.mark.slow
 def test_existing_outputs_and_inputs_are_never_overwritten(scenes_dir, tmp_path, run_script):
     path, _ = single_face_scenes(scenes_dir, "with_mask")[0]
     existing = tmp_path / "out.jpg"

@@ -164,6 +164,7 @@ def test_the_script_reports_bad_scenes_in_one_line(tmp_path: Path, run_script, p
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, run_script):
     names = ["93.jpg", "107.jpg", "240.jpg", "103.jpg"]
     folder = _scene_folder(tmp_path, scenes_dir, names)
