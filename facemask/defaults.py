@@ -6,10 +6,11 @@ from pathlib import Path
 
 from facemask.resources import shipped
 
-# Face detection: YuNet over a two-level pyramid finds the most faces at few false detections on real scenes
-# (docs/evaluation.md); live video runs one YuNet pass on the frame scaled to VIDEO_DETECTION_SIZE pixels
-# (faces from about 20 px in 640x480 video, at a fifteenth of the pyramid's cost: docs/video.md).
-DETECTOR = "yunet"
+# Face detection: YuNet over a two-level pyramid fused with CenterFace finds the most faces, masked and small
+# ones included, at few false detections on real scenes (docs/evaluation.md); live video runs one YuNet pass on the
+# frame scaled to VIDEO_DETECTION_SIZE pixels (faces from about 20 px in 640x480 video, at a fifteenth of the
+# pyramid's cost: docs/video.md).
+DETECTOR = "yunet+centerface"
 VIDEO_DETECTOR = "yunet"
 VIDEO_DETECTION_SIZE = 320
 # Live video classifies a tracked face again every CLASSIFY_EVERY frames (new faces at once).
