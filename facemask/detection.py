@@ -329,10 +329,10 @@ class CenterFaceDetector:
     installed without its dependencies. The network sees the photo scaled by `scale` (to sides that are
     multiples of 32), shrunk to at most `max_side` pixels on the long side (in an exploratory run on scenes-dev,
     fused with YuNet, a pass at 640 px found as many faces as one at full size, in less time), in RGB order;
-    every cell of its
-    stride-4 heatmap above `confidence` gives a box (centre offset and log-size), and overlapping boxes are
-    merged with NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's output when one net
-    object sees inputs of different sizes in turn, so it is switched off (same outputs, to 1e-6, for a fresh net).
+    every cell of its stride-4 heatmap above `confidence` gives a box (centre offset and log-size), and
+    overlapping boxes are merged with NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's
+    output when one net object sees inputs of different sizes in turn, so it is switched off (same outputs, to
+    1e-6, as a fresh net).
     Boxes are converted to the annotations' style like YuNet's (see YuNetDetector): on the faces of
     scenes-dev it found, annotated boxes are a median 6 % taller and centred 3 % of the height lower.
     """
