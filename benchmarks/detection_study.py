@@ -203,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         results[str(folder)] = rows
         if args.sheets:  # the first row's (the default's) boxes, 96 to a page
             name, tally = next(iter(tallies.items()))
-            for kind, items in (("unmatched", tally.unmatched), ("missed", tally.missed)):
+            for kind, items in (("unmatched boxes", tally.unmatched), ("missed faces", tally.missed)):
                 for page, first in enumerate(range(0, max(1, len(items)), SHEET_PAGE), start=1):
                     plot_contact_sheet(items[first:first + SHEET_PAGE],
-                                       f"{folder.name}, {name}: {kind} boxes {first + 1}-{first + SHEET_PAGE}",
-                                       args.sheets / f"{folder.name}-{kind}-{page}.png", limit=SHEET_PAGE,
+                                       f"{folder.name}, {name}: {kind} {first + 1}-{first + SHEET_PAGE}",
+                                       args.sheets / f"{folder.name}-{kind.split()[0]}-{page}.png", limit=SHEET_PAGE,
                                        columns=12)
     if args.json:
         write_json_atomic(args.json, results)
