@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from facemask.data import Dataset, Unreadable, load_dataset, split_dataset
+from facemask.data import Dataset, Unreadable, group_near_duplicates, load_dataset, split_dataset
 from facemask.errors import FacemaskError
 from facemask.metadata import ModelMetadata, add_model
 from facemask.outputs import OutputSet
@@ -194,15 +194,19 @@ def save_for_inference(model, path: str | Path) -> None:
     inference.save(path)
 
 
-def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Path, config: TrainingConfig,
-          on_unreadable: Callable[[Unreadable], None] = lambda item: None, verbose: int = 1) -> TrainingResult:
-    """Train on the class folders under `dataset_root`; write the model, its metadata JSON and the plot."""
+def train(dataset_roots: str | Path | Sequence[str | Path], model_path: str | Path, plot_path: str | Path,
+          config: TrainingConfig, on_unreadable: Callable[[Unreadable], None] = lambda item: None,
+          verbose: int = 1) -> TrainingResult:
+    """Train on the class folders under `dataset_roots` (merged by class name), held-back split by near-duplicate
+    group; write the model, its metadata JSON and the plot."""
     started = time.time()
-    dataset = load_dataset(dataset_root, config.image_size, on_unreadable)  # a bad dataset fails before TF starts
+    roots = [dataset_roots] if isinstance(dataset_roots, (str, Path)) else list(dataset_roots)
+    dataset = load_dataset(roots, config.image_size, on_unreadable)  # a bad dataset fails before TF starts
+    grouping = group_near_duplicates(dataset)
     try:
-        train_split, held = split_dataset(dataset, config.validation_fraction, config.seed)
+        train_split, held = split_dataset(dataset, config.validation_fraction, config.seed, grouping)
     except FacemaskError as problem:
-        raise FacemaskError(f"{problem}: {dataset_root}") from None
+        raise FacemaskError(f"{problem}: {', '.join(map(str, roots))}") from None
     import_tensorflow()
     import keras
 
@@ -221,8 +225,8 @@ def train(dataset_root: str | Path, model_path: str | Path, plot_path: str | Pat
     metadata = ModelMetadata(tuple(dataset.class_names), config.image_size, record={
         "input": {"size": config.image_size, "channels": "RGB", "range": "0-255 (the model scales to [-1, 1])"},
         "settings": asdict(config),
-        "dataset": {"root": str(dataset_root), "counts": dataset.counts(), "train": train_split.counts(),
-                    "held_back": held.counts()},
+        "dataset": {"roots": [str(root) for root in roots], "counts": dataset.counts(), "train": train_split.counts(),
+                    "held_back": held.counts(), "grouping": grouping.summary()},
         "held_back": metrics,
         "history": history,
         "seconds": round(time.time() - started, 1),

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facemask.cli.common import check_probability, run
+from facemask.data import SOURCES_MANIFEST, sources_manifest
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
 from facemask.errors import FacemaskError
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--types", nargs="+", default=None, metavar="TYPE",
                         help="mask kinds (surgical, n95, kn95, cloth) or template names to use (default: all)")
     parser.add_argument("--incorrect-fraction", type=float, default=0.0,
-                        help="fraction of versions worn incorrectly, below the nose or on the chin (default: 0)")
+                        help="fraction of versions worn incorrectly: below the nose, at the nose tip or on the chin "
+                             "(default: 0)")
     parser.add_argument("--dataset", action="store_true",
                         help=f"write a dataset layout: {WITH_MASK}/ synthesized, {WITHOUT_MASK}/ the originals, "
                              f"{INCORRECT}/ the incorrectly worn versions (only with --incorrect-fraction > 0)")
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the input holds face crops: where the detector finds no face, fit the landmarks to the "
                              "whole image (do not use on other photos)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    # every run also records in OUTPUT/sources.csv which photo each written image came from, so training can keep
+    # a synthesized face on the same side of its held-back split as the real photo it was made from
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
 
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     make_folder(args.output.parent if str(args.output.parent) else Path("."))
     # Everything is written into a hidden staging folder beside --output and published at the end: a run that
     # is stopped or killed leaves --output as it was (a killed run's staging folder is removed by the next run).
+    sources: dict[Path, Path] = {}  # each output, relative to --output, and the photo it was made from
     with StagedFolder(args.output) as staged:
         for path in tqdm(inputs, desc="masking", unit="image", disable=args.quiet):
             summary.images += 1
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.dataset:
                 stage(staged, Path(WITHOUT_MASK) / relative, path.read_bytes(), args.force)
+                sources[Path(WITHOUT_MASK) / relative] = path
                 summary.originals += 1
             search = landmarker.find(image)
             summary.no_landmarks += search.without_landmarks
@@ -150,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.dataset:
                     name = Path(WITH_MASK if version.worn_correctly else INCORRECT) / name
                 stage(staged, name, encode_image(name, version.image), args.force)
+                sources[name] = path
                 summary.with_mask += version.worn_correctly
                 summary.incorrect += not version.worn_correctly
+        if sources:  # added to the rows of an earlier run into the same folder
+            stage(staged, Path(SOURCES_MANIFEST), sources_manifest(args.output, sources), force=True)
         staged.publish()
     print(summary.text())
     return 0

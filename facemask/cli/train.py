@@ -17,8 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(description="Train the mask / no-mask classifier (MobileNetV2 + softmax head) "
                                                  "on DATASET/<class>/ image folders.")
-    parser.add_argument("--dataset", "-d", type=Path, default=Path("dataset"),
-                        help="folder with one sub-folder of images per class (default: dataset/)")
+    parser.add_argument("--dataset", "-d", type=Path, nargs="+", default=[Path("dataset")],
+                        help="folder(s) with one sub-folder of images per class; the class folders of several "
+                             "folders are merged by name, e.g. real faces plus a folder of generated "
+                             "mask_worn_incorrectly/ faces (default: dataset/)")
     parser.add_argument("--model", "-m", type=Path, default=Path("mask_detector.keras"),
                         help="output model, .keras (default: mask_detector.keras; the shipped model is "
                              "facemask/models/mask_detector.keras)")
@@ -29,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
                         help="initial Adam learning rate, halved by the last epoch (inverse-time decay)")
     parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
-                        help="stratified fraction held back for the report")
+                        help="fraction held back for the report: stratified by class, near-copies of a photo "
+                             "(and masks synthesized on it) kept on one side")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--fine-tune-layers", type=int, default=defaults.fine_tune_layers,
