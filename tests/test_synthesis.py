@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from facemask.data import read_sources_manifest
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import create_detector
 from facemask.imageio import read_image
 from facemask.synthesis import FaceLandmarker, MaskPainter, Variation, locate_landmark_model, mask_faces
-from facemask.templates import load_templates
+from facemask.templates import INCORRECT_PLACEMENTS, load_templates
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 # real unmasked faces: two portraits with background and two tight face crops
@@ -87,6 +88,9 @@ def test_incorrectly_worn_masks_sit_lower(landmarker, photos, templates):
         face = landmarker.find(image).faces[0]
         below = painter.paint(image, face, templates[0], "below_nose", Variation(), rng).alpha
         chin = painter.paint(image, face, templates[0], "on_chin", Variation(), rng).alpha
+        tip = painter.paint(image, face, templates[0], "nose_tip", Variation(), rng).alpha
+        assert alpha_at(tip, face.points[[28, 29]]).max() < 0.1, name  # bridge of the nose free
+        assert alpha_at(tip, face.points[[62, 66, 57]]).min() > 0.5, name  # mouth covered
         assert alpha_at(below, face.points[[30]]).max() < 0.1, name  # nose tip free
         assert alpha_at(below, face.points[[62, 66, 57]]).min() > 0.5, name  # mouth covered
         assert alpha_at(chin, face.points[[30, 51, 62]]).max() < 0.1, name  # nose and upper lip free
@@ -164,8 +168,12 @@ def test_script_writes_a_dataset_and_reports_the_skipped_photo(run_script, input
     assert result.returncode == 0, result.stderr
     assert digest(input_folder) == before  # inputs untouched
     assert "3 faces masked" in result.stdout and "1 images with no face" in result.stdout
-    assert sorted(p.name for p in output.iterdir()) == ["with_mask", "without_mask"]
+    assert sorted(p.name for p in output.iterdir()) == ["sources.csv", "with_mask", "without_mask"]
     assert len(list((output / "with_mask").glob("*.jpg"))) == 6
+    sources = read_sources_manifest(output / "sources.csv")  # every image written, with the photo it came from
+    assert sorted(sources) == sorted(p.resolve() for p in output.rglob("*") if p.suffix in (".jpg", ".png"))
+    for image, source in sources.items():
+        assert source.parent == input_folder.resolve() and image.name.startswith(source.stem)
     copies = digest(output / "without_mask")
     assert copies == before  # the originals, byte for byte, including the photo without a face
     for path in (output / "with_mask").glob("*.jpg"):
@@ -180,7 +188,7 @@ def test_script_incorrect_class_only_when_asked(run_script, input_folder, tmp_pa
     assert result.returncode == 0, result.stderr
     incorrect = sorted((output / "mask_worn_incorrectly").glob("*.jpg"))
     assert len(incorrect) == 3 and not list((output / "with_mask").glob("*.jpg"))
-    assert all("surgical" in p.name and ("below_nose" in p.name or "on_chin" in p.name) for p in incorrect)
+    assert all("surgical" in p.name and any(place in p.name for place in INCORRECT_PLACEMENTS) for p in incorrect)
 
 
 @pytest.mark.slow

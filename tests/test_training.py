@@ -35,9 +35,14 @@ def test_training_writes_model_metadata_and_plot(tiny_model):
     meta = json.loads(model.with_suffix(".json").read_text())
     assert meta["class_names"] == ["with_mask", "without_mask"]
     assert meta["dataset"]["counts"] == {"with_mask": 24, "without_mask": 24}
-    assert meta["dataset"]["held_back"] == {"with_mask": 5, "without_mask": 5}
+    held = meta["dataset"]["held_back"]
+    assert sum(held.values()) in range(8, 13) and min(held.values()) >= 3  # 20 % in whole groups, per class
+    grouping = meta["dataset"]["grouping"]
+    assert grouping["method"] == "dhash64" and grouping["max_distance_bits"] == 5 and grouping["images"] == 48
+    assert 0 < grouping["groups"] <= 48 and 0 <= grouping["images_in_multi_image_groups"] <= 48
     matrix = np.array(meta["held_back"]["confusion_matrix"])
-    assert matrix.shape == (2, 2) and matrix.sum(axis=1).tolist() == [5, 5]  # rows: the held-back faces per class
+    # rows: the held-back faces per class
+    assert matrix.shape == (2, 2) and matrix.sum(axis=1).tolist() == [held["with_mask"], held["without_mask"]]
     assert meta["held_back"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert len(meta["history"]["loss"]) == 1 and meta["settings"]["epochs"] == 1
     assert model.with_suffix(".png").stat().st_size > 10_000
