@@ -5,7 +5,7 @@ near-duplicate (facemask.data.group_near_duplicates: 64-bit difference hash, <= 
 accuracy on all held-back faces (the recorded figure, re-measured here as the baseline) and on the held-back faces
 whose near-duplicate group has no member in the training part (the honest figure).
 
-    python benchmarks/held_back_groups.py --dataset ../shared/data/faces --model models/mask_detector.keras
+    python benchmarks/held_back_groups.py --dataset ../shared/data/faces --model facemask/models/mask_detector.keras
 
 Only meaningful for a model trained with the random split (the shipped model before issue 10): a model trained on
 the grouped split has no near-copies across it by construction.
@@ -22,19 +22,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from facemask.classification import MaskClassifier, read_metadata  # noqa: E402
-from facemask.cli.common import DEFAULT_MODEL, run  # noqa: E402
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.cli.common import run  # noqa: E402
 from facemask.data import group_near_duplicates, load_dataset  # noqa: E402
+from facemask.defaults import default_keras_model  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
+from facemask.metadata import read_metadata  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/faces")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a model trained on the random split (default: the shipped .keras model)")
     args = parser.parse_args(argv)
+    args.model = args.model or default_keras_model()
     metadata = read_metadata(args.model)
-    settings = metadata.get("settings", {})
+    record = metadata.record if metadata else {}
+    settings = record.get("settings", {})
     fraction, seed = settings.get("validation_fraction", 0.2), settings.get("seed", 42)
     classifier = MaskClassifier(args.model)
     dataset = load_dataset(args.dataset, classifier.input_size)
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{dataset.class_names}: {args.dataset}")
     train, held = train_test_split(np.arange(len(dataset.labels)), test_size=fraction, stratify=dataset.labels,
                                    random_state=seed)
-    recorded = metadata.get("dataset", {}).get("held_back")
+    recorded = record.get("dataset", {}).get("held_back")
     measured = dataset.subset(held).counts()
     if recorded and recorded != measured:
         raise FacemaskError(f"this is not the model's split: held-back counts {measured}, recorded {recorded}")
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.model}: random split, fraction {fraction}, seed {seed}: {len(train)} train, {len(held)} held "
           f"back; {len(held) - len(clean)} held-back faces have a near-copy in the training part")
     print(f"held-back accuracy, all {len(held)} faces (baseline, recorded "
-          f"{metadata.get('held_back', {}).get('accuracy', float('nan')):.4f}): {correct.mean():.4f}")
+          f"{record.get('held_back', {}).get('accuracy', float('nan')):.4f}): {correct.mean():.4f}")
     for index, name in enumerate(dataset.class_names):
         rows = kept & (dataset.labels[held] == index)
         print(f"  {name}: {int(rows.sum())} faces without a near-copy in training, recall {correct[rows].mean():.4f}")

@@ -7,7 +7,7 @@ import numpy as np
 
 from facemask.pipeline import FaceResult
 
-LABEL_TEXT = {"with_mask": "Mask", "without_mask": "No Mask", "mask_worn_incorrectly": "Mask Below Nose"}
+LABEL_TEXT = {"with_mask": "Mask", "without_mask": "No Mask", "mask_worn_incorrectly": "Mask Worn Wrong"}
 LABEL_COLOUR = {"with_mask": (0, 200, 0), "without_mask": (0, 0, 255), "mask_worn_incorrectly": (0, 165, 255)}
 OTHER_COLOUR = (255, 160, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -17,6 +17,17 @@ def face(label, box=Box(40, 60, 80, 80), probability=0.9912):
 def test_caption_text():
     assert label_text(face("with_mask")) == "Mask: 99.12%"
     assert label_text(face("without_mask", probability=0.974)) == "No Mask: 97.40%"
+    assert label_text(face("mask_worn_incorrectly", probability=0.81)) == "Mask Worn Wrong: 81.00%"
+
+
+def test_a_mask_worn_incorrectly_has_its_own_orange_box():
+    image = np.full((300, 300, 3), 128, np.uint8)
+    edge = (slice(100, 130), 40)
+    boxes = {label: annotate(image, [face(label)])[edge].mean(axis=0)
+             for label in ("with_mask", "without_mask", "mask_worn_incorrectly")}
+    blue, green, red = boxes["mask_worn_incorrectly"]
+    assert red > 200 and 100 < green < 200 and blue < 50  # orange, in BGR
+    assert all(np.abs(boxes["mask_worn_incorrectly"] - boxes[other]).max() > 60 for other in ("with_mask", "without_mask"))
 
 
 def test_masked_faces_are_green_and_unmasked_red():

@@ -14,8 +14,8 @@ import pytest
 from facemask.cli import evaluate as evaluate_command
 from facemask.detection import Box, Detection, match_boxes as greedy_match
 from facemask.errors import FacemaskError, run_cli
-from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, load_scenes,
-                                 match_boxes, size_band, summarize)
+from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, format_table,
+                                 load_scenes, match_boxes, not_compliant_probability, size_band, summarize)
 from facemask.video import FaceTracker
 
 HEADER = "image,x,y,w,h,label\n"
@@ -58,10 +58,10 @@ def test_size_bands():
         "< 20 px", "< 20 px", "20-50 px", "20-50 px", "50-100 px", "50-100 px", ">= 100 px", ">= 100 px"]
 
 
-def _face(label: str, predicted: str | None, direct: str, width: int = 30) -> FaceOutcome:
-    unmasked = {None: None, "without_mask": 0.9}.get(predicted, 0.1)
-    return FaceOutcome("a.jpg", Box(0, 0, width, width), label, predicted, unmasked, direct,
-                       0.9 if direct == "without_mask" else 0.1)
+def _face(label: str, predicted: str | None, direct: str, width: int = 30, height: int | None = None) -> FaceOutcome:
+    unmasked = {None: None, "with_mask": 0.1}.get(predicted, 0.9)
+    return FaceOutcome("a.jpg", Box(0, 0, width, height or width), label, predicted, unmasked, direct,
+                       0.1 if direct == "with_mask" else 0.9)
 
 
 def test_summary_counts_tnr_fnr_and_keeps_other_labels_apart():
@@ -78,7 +78,10 @@ def test_summary_counts_tnr_fnr_and_keeps_other_labels_apart():
                          FalseDetection("b.jpg", Box(1, 1, 5, 5), 0.7, "with_mask", 0.0)])
     summary = summarize(evaluation)
     assert summary["faces"] == 8 and summary["images"] == 2
-    assert summary["tnr"] == pytest.approx(1 / 3, abs=1e-4)
+    # the incorrectly worn face called without_mask is flagged: TNR counts it with the unmasked faces
+    assert summary["tnr"] == pytest.approx(2 / 4, abs=1e-4)
+    assert summary["compliance"]["all faces"]["tnr_per_label"] == {"without_mask": pytest.approx(1 / 3, abs=1e-4),
+                                                                   "mask_worn_incorrectly": 1.0}
     assert summary["fnr"] == pytest.approx(1 / 4, abs=1e-4)
     assert summary["per_label"]["without_mask"] == {"faces": 3, "found_right": 1, "found_wrong": 1, "not_found": 1,
                                                      "found_called": {"without_mask": 1, "with_mask": 1}}
@@ -91,6 +94,38 @@ def test_summary_counts_tnr_fnr_and_keeps_other_labels_apart():
     assert summary["false_detections"] == {"count": 2, "per_image": 1.0, "called_unmasked": 1}
     assert summary["seconds_per_image"] == pytest.approx(0.2)
     assert summary["roc"]["classifier_on_annotated_boxes"]["auc"] < 1.0
+
+
+def test_three_classes_recall_confusion_and_the_alarm_for_faces_of_every_size_and_from_20_px():
+    faces = [
+        _face("mask_worn_incorrectly", "mask_worn_incorrectly", "mask_worn_incorrectly"),
+        _face("mask_worn_incorrectly", "mask_worn_incorrectly", "with_mask", width=25, height=19),  # under 20 px
+        _face("mask_worn_incorrectly", "with_mask", "with_mask"),
+        _face("mask_worn_incorrectly", "without_mask", "without_mask"),
+        _face("mask_worn_incorrectly", None, "with_mask", width=12),
+        _face("without_mask", "mask_worn_incorrectly", "without_mask"),
+        _face("without_mask", "without_mask", "without_mask", width=10),
+        _face("with_mask", "with_mask", "with_mask"),
+        _face("with_mask", "with_mask", "with_mask"),
+        _face("with_mask", "mask_worn_incorrectly", "mask_worn_incorrectly"),
+        _face("with_mask", "with_mask", "with_mask", width=15),
+    ]
+    summary = summarize(SceneEvaluation(images=1, seconds=[0.1], faces=faces))
+    everyone, large = summary["compliance"]["all faces"], summary["compliance"][">= 20 px"]
+    assert everyone["confusion"]["labels"] == ["with_mask", "without_mask", "mask_worn_incorrectly"]
+    assert everyone["confusion"]["predicted"] == ["with_mask", "without_mask", "mask_worn_incorrectly", "not found"]
+    assert everyone["confusion"]["matrix"] == [[3, 0, 1, 0], [0, 1, 1, 0], [1, 1, 2, 1]]
+    assert large["confusion"]["matrix"] == [[2, 0, 1, 0], [0, 0, 1, 0], [1, 1, 1, 0]]
+    incorrect = everyone["per_class"]["mask_worn_incorrectly"]
+    assert incorrect == {"faces": 5, "found": 4, "recall": 0.4, "recall_found": 0.5,
+                         "found_not_called_with_mask": 0.75}
+    # flagged: without_mask or mask_worn_incorrectly, whichever of the two
+    assert everyone["tnr"] == pytest.approx(5 / 7, abs=1e-4) and everyone["fnr"] == 0.25
+    assert large["tnr"] == pytest.approx(3 / 4, abs=1e-4) and large["fnr"] == pytest.approx(1 / 3, abs=1e-4)
+    assert large["per_class"]["mask_worn_incorrectly"]["recall_found"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summary["tnr"] == everyone["tnr"] and summary["fnr"] == everyone["fnr"]
+    table = format_table(summary)
+    assert "all faces: 11 faces" in table and ">= 20 px: 7 faces" in table
 
 
 def test_load_scenes_reads_every_annotated_face(scenes_dir: Path):
@@ -192,6 +227,12 @@ def test_evaluate_script_on_a_small_scene_set(tmp_path: Path, scenes_dir: Path, 
         assert (plots / name).read_bytes().startswith(b"\x89PNG"), name
     again = run_script("evaluate_pipeline.py", "--scenes", folder, "--json", output, "--quiet")
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_the_score_of_not_compliant_is_everything_but_with_mask():
+    assert not_compliant_probability({"with_mask": 0.25, "without_mask": 0.75}) == 0.75
+    three = {"mask_worn_incorrectly": 0.3, "with_mask": 0.5, "without_mask": 0.2}
+    assert not_compliant_probability(three) == pytest.approx(0.5)
 
 
 def test_best_threshold_sits_in_the_middle_of_the_range_that_meets_both_targets():

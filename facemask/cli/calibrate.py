@@ -16,8 +16,10 @@ from facemask.metadata import metadata_path, update_metadata
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Choose the threshold on the unmasked probability above which a face is called unmasked, on "
-                    "annotated scenes (images/ and annotations.csv), with the whole pipeline: the middle of the "
+        description="Choose the threshold on the probability of not compliant (1 - p(with_mask): the unmasked "
+                    "probability of a two-class model) above which a face is flagged, on annotated scenes (images/ "
+                    "and annotations.csv; faces labelled without_mask or mask_worn_incorrectly must be flagged, "
+                    "with_mask ones not), with the whole pipeline: the middle of the "
                     f"range of thresholds that meet TNR >= {TARGET_TNR} and FNR <= {TARGET_FNR} (if none does, the "
                     "one that misses them least), cross-validated over groups of whole images.")
     parser.add_argument("--scenes", "-s", type=Path, required=True, help="folder with images/ and annotations.csv")

@@ -30,9 +30,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
     parser.add_argument("--confidence", "-c", type=float, default=None,
                         help=f"minimum face detection confidence (default per detector: {defaults})")
     parser.add_argument("--unmasked-threshold", "-t", type=float, default=None,
-                        help="call a face unmasked when its without_mask probability is at least this; lower flags "
-                             "more people, raises more false alarms (default: the threshold stored with the model "
-                             "in its .json, else the most probable class)")
+                        help="flag a face (unmasked, or with a three-class model wearing the mask incorrectly) when "
+                             "1 - its with_mask probability is at least this; lower flags more people, raises more "
+                             "false alarms (default: the threshold stored with the model in its .json, else the "
+                             "most probable class)")
     crop = CropSettings()
     parser.add_argument("--crop-margin", type=float, default=crop.margin,
                         help="widen (or, below 0, narrow) each face box by this fraction of its size on every side "

@@ -1,4 +1,5 @@
-"""The metrics of an evaluation: detector recall by label and size, TNR/FNR, accuracy, ROC, false detections."""
+"""The metrics of an evaluation: detector recall by label and size, TNR/FNR, per-class recall and the confusion
+matrix (all faces and faces of at least MIN_FACE px), accuracy, ROC, false detections."""
 
 from __future__ import annotations
 
@@ -8,9 +9,52 @@ from collections.abc import Iterable
 import numpy as np
 
 from facemask.evaluation.run import FaceOutcome, SceneEvaluation
-from facemask.metadata import MASKED, UNMASKED
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
 
 SIZE_BANDS = ((0, 20), (20, 50), (50, 100), (100, None))  # annotated face width in pixels
+MIN_FACE = 20  # the faces an alarm is judged on: at least this many pixels on the shorter side of the box
+NOT_COMPLIANT = (UNMASKED, INCORRECT)  # the labels a mask alarm must flag
+CLASSES = (MASKED, UNMASKED, INCORRECT)  # the rows and columns of the confusion matrix, in this order
+MISSED = "not found"
+
+
+def flagged(label: str | None) -> bool:
+    """Whether a face called `label` raises the alarm: without a mask, or wearing it incorrectly."""
+    return label in NOT_COMPLIANT
+
+
+def compliance(faces: Iterable[FaceOutcome]) -> dict:
+    """The two-class alarm and the three-class labels on these faces.
+
+    TNR: faces not compliant (labelled without_mask or mask_worn_incorrectly) found and called either of those /
+    all such faces; FNR: with_mask faces called either of those / all with_mask faces; `tnr_per_label`: the TNR of
+    each not-compliant label alone. Per class: recall over all its faces and over the found ones, and the share
+    of its found faces not called with_mask. The confusion matrix counts annotated label (rows) against the
+    label the pipeline gave a found face (columns), then the faces not found.
+    """
+    faces = [face for face in faces if face.label in CLASSES]
+    masked = [face for face in faces if face.label == MASKED]
+    not_compliant = [face for face in faces if face.label in NOT_COMPLIANT]
+    per_class = {}
+    for label in CLASSES:
+        group = [face for face in faces if face.label == label]
+        found = [face for face in group if face.found]
+        right = sum(face.predicted == label for face in found)
+        per_class[label] = {"faces": len(group), "found": len(found), "recall": _ratio(right, len(group)),
+                            "recall_found": _ratio(right, len(found)),
+                            "found_not_called_with_mask": _ratio(sum(face.predicted != MASKED for face in found),
+                                                                 len(found))}
+    matrix = [[sum(face.label == row and face.predicted == column for face in faces) for column in CLASSES]
+              + [sum(face.label == row and not face.found for face in faces)] for row in CLASSES]
+    return {
+        "faces": len(faces),
+        "tnr": _ratio(sum(flagged(face.predicted) for face in not_compliant), len(not_compliant)),
+        "fnr": _ratio(sum(flagged(face.predicted) for face in masked), len(masked)),
+        "tnr_per_label": {label: _ratio(sum(flagged(face.predicted) for face in faces if face.label == label),
+                                        sum(face.label == label for face in faces)) for label in NOT_COMPLIANT},
+        "per_class": per_class,
+        "confusion": {"labels": list(CLASSES), "predicted": list(CLASSES) + [MISSED], "matrix": matrix},
+    }
 
 
 def size_band(width: int) -> str:
@@ -47,17 +91,20 @@ def _roc(labels: list[bool], scores: list[float]) -> dict | None:
 def summarize(evaluation: SceneEvaluation) -> dict:
     """Every metric of the evaluation, as a JSON-ready dict.
 
-    TNR: unmasked faces found and called unmasked / all unmasked faces. FNR: masked faces called unmasked /
-    all masked faces. ROC curves take "unmasked" as the positive class; for the whole pipeline a face not
-    found counts as called masked (probability 0). Labels other than with_mask / without_mask are reported
-    on their own and left out of TNR, FNR, accuracy and ROC.
+    TNR: faces not compliant (without a mask, or wearing it incorrectly) found and called either / all such
+    faces. FNR: masked faces called either / all masked faces (`compliance`, for all faces and for faces of at
+    least MIN_FACE px). ROC curves take "not compliant" as the positive class and score a face by the
+    probability of every class but with_mask (a two-class model's unmasked probability); for the whole
+    pipeline a face not found counts as called masked (probability 0). Classifier accuracy counts with_mask /
+    without_mask faces only; labels outside the three classes are reported on their own.
     """
     faces = evaluation.faces
     labels = sorted({face.label for face in faces}, key=lambda name: (name not in (MASKED, UNMASKED), name))
     binary = [face for face in faces if face.label in (MASKED, UNMASKED)]
     found_binary = [face for face in binary if face.found]
-    masked = [face for face in faces if face.label == MASKED]
-    unmasked = [face for face in faces if face.label == UNMASKED]
+    scored = [face for face in faces if face.label in CLASSES]
+    everyone = compliance(faces)
+    large = compliance(face for face in faces if min(face.box.w, face.box.h) >= MIN_FACE)
     per_label = {}
     for label in labels:
         group = [face for face in faces if face.label == label]
@@ -69,7 +116,7 @@ def summarize(evaluation: SceneEvaluation) -> dict:
             "found_called": dict(Counter(face.predicted for face in group if face.found)),
         }
     false_detections = evaluation.false_detections
-    truth = [face.label == UNMASKED for face in binary]
+    truth = [flagged(face.label) for face in scored]
     return {
         "images": evaluation.images,
         "faces": len(faces),
@@ -81,8 +128,9 @@ def summarize(evaluation: SceneEvaluation) -> dict:
                          for low, _ in SIZE_BANDS},
         },
         "per_label": per_label,
-        "tnr": _ratio(sum(face.predicted == UNMASKED for face in unmasked), len(unmasked)),
-        "fnr": _ratio(sum(face.predicted == UNMASKED for face in masked), len(masked)),
+        "tnr": everyone["tnr"],
+        "fnr": everyone["fnr"],
+        "compliance": {"all faces": everyone, f">= {MIN_FACE} px": large},
         "classifier_accuracy": {
             "found_faces": _ratio(sum(face.predicted == face.label for face in found_binary), len(found_binary)),
             "found_faces_count": len(found_binary),
@@ -92,11 +140,11 @@ def summarize(evaluation: SceneEvaluation) -> dict:
         "false_detections": {
             "count": len(false_detections),
             "per_image": _ratio(len(false_detections), evaluation.images),
-            "called_unmasked": sum(d.label == UNMASKED for d in false_detections),
+            "called_unmasked": sum(flagged(d.label) for d in false_detections),
         },
         "seconds_per_image": round(float(np.mean(evaluation.seconds)), 4) if evaluation.seconds else None,
         "roc": {
-            "classifier_on_annotated_boxes": _roc(truth, [face.direct_unmasked_probability for face in binary]),
-            "pipeline": _roc(truth, [face.unmasked_probability or 0.0 for face in binary]),
+            "classifier_on_annotated_boxes": _roc(truth, [face.direct_unmasked_probability for face in scored]),
+            "pipeline": _roc(truth, [face.unmasked_probability or 0.0 for face in scored]),
         },
     }

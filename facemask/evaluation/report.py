@@ -40,9 +40,11 @@ def format_table(summary: dict) -> str:
                      f"{row['not_found']:>8}  {called or '-'}")
     accuracy, false = summary["classifier_accuracy"], summary["false_detections"]
     roc = summary["roc"]
+    for faces, block in summary["compliance"].items():
+        lines += _compliance_lines(faces, block)
     lines += ["",
-              f"TNR (unmasked found and called unmasked)  {_fraction(summary['tnr'])}",
-              f"FNR (masked called unmasked)              {_fraction(summary['fnr'])}",
+              f"TNR (not compliant found and flagged)     {_fraction(summary['tnr'])}",
+              f"FNR (masked flagged)                      {_fraction(summary['fnr'])}",
               f"classifier accuracy, found faces          {_fraction(accuracy['found_faces'])}"
               f" ({accuracy['found_faces_count']} faces)",
               f"classifier accuracy, annotated boxes      {_fraction(accuracy['annotated_boxes'])}"
@@ -51,9 +53,25 @@ def format_table(summary: dict) -> str:
               f"{_fraction((roc['classifier_on_annotated_boxes'] or {}).get('auc'))}"
               f" / {_fraction((roc['pipeline'] or {}).get('auc'))}",
               f"false detections                          {false['count']} ({_fraction(false['per_image'])} per image),"
-              f" {false['called_unmasked']} called unmasked",
+              f" {false['called_unmasked']} flagged",
               f"seconds per image                         {_fraction(summary['seconds_per_image'])}"]
     return "\n".join(lines)
+
+
+def _compliance_lines(faces: str, block: dict) -> list[str]:
+    """The alarm (flagged = without_mask or mask_worn_incorrectly), per-class recall and the confusion matrix."""
+    short = {"with_mask": "with", "without_mask": "without", "mask_worn_incorrectly": "incorrect", "not found": "missed"}
+    per_label = ", ".join(f"{label} {_fraction(value)}" for label, value in block["tnr_per_label"].items())
+    lines = ["", f"{faces}: {block['faces']} faces; TNR {_fraction(block['tnr'])} ({per_label}), "
+                 f"FNR {_fraction(block['fnr'])}",
+             f"  {'annotated / called':<24}" + "".join(f"{short[name]:>10}" for name in block["confusion"]["predicted"])
+             + f"{'recall':>8}{'of found':>10}{'not with':>10}"]
+    for label, row in zip(block["confusion"]["labels"], block["confusion"]["matrix"]):
+        recall = block["per_class"][label]
+        lines.append(f"  {label:<24}" + "".join(f"{count:>10}" for count in row)
+                     + f"{_fraction(recall['recall']):>8}{_fraction(recall['recall_found']):>10}"
+                     + f"{_fraction(recall['found_not_called_with_mask']):>10}")
+    return lines
 
 
 def _png(figure) -> bytes:
@@ -65,7 +83,8 @@ def _png(figure) -> bytes:
 
 
 def plot_roc(summary: dict, path: Path) -> None:
-    """ROC of the classifier on the annotated boxes and of the whole pipeline, unmasked as positive."""
+    """ROC of the classifier on the annotated boxes and of the whole pipeline, not compliant (without a mask or
+    wearing it incorrectly) as positive."""
     write_bytes_atomic(path, _png(roc_figure(summary)))
 
 
@@ -93,8 +112,8 @@ def roc_figure(summary: dict):
             axes.plot(curve["fpr"], curve["tpr"], label=f"{name}, AUC {curve['auc']:.3f}")
             curves += 1
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axes.set(xlabel="false alarm rate (masked called unmasked)", ylabel="unmasked faces flagged (TNR)",
-             title="ROC, unmasked = positive", xlim=(0, 1), ylim=(0, 1.01))
+    axes.set(xlabel="false alarm rate (masked faces flagged)", ylabel="faces not compliant flagged (TNR)",
+             title="ROC, not compliant = positive", xlim=(0, 1), ylim=(0, 1.01))
     if curves:
         axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()

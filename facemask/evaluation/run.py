@@ -11,7 +11,7 @@ from facemask.detection import Box, Detection
 from facemask.evaluation.matching import match_boxes
 from facemask.evaluation.scenes import Scene
 from facemask.imageio import read_image
-from facemask.metadata import UNMASKED
+from facemask.metadata import MASKED, UNMASKED
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class FaceOutcome:
     """What happened to one annotated face: found or not, and what the classifier said about it.
 
     `predicted` / `unmasked_probability` come from the pipeline's matched detection (None when not found);
-    `direct_label` / `direct_unmasked_probability` from the classifier run on the annotated box itself.
+    `direct_label` / `direct_unmasked_probability` from the classifier run on the annotated box itself. The
+    unmasked probability is that of not compliant, the score the decision threshold applies to: every class but
+    with_mask (`not_compliant_probability`).
     """
 
     image: str
@@ -33,6 +35,14 @@ class FaceOutcome:
     @property
     def found(self) -> bool:
         return self.predicted is not None
+
+
+def not_compliant_probability(probabilities: dict[str, float]) -> float:
+    """The probability that a face is not compliant: 1 - p(with_mask), i.e. p(without_mask) for a two-class model
+    and p(without_mask) + p(mask_worn_incorrectly) for a three-class one (the score MaskClassifier thresholds)."""
+    if MASKED in probabilities:
+        return max(0.0, 1.0 - probabilities[MASKED])
+    return probabilities.get(UNMASKED, 0.0)
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,8 @@ def evaluate_scene(pipeline, scene: Scene, image: np.ndarray, evaluation: SceneE
         evaluation.faces.append(FaceOutcome(
             scene.name, face.box, face.label,
             result.label if result else None,
-            result.probabilities.get(UNMASKED, 0.0) if result else None,
-            on_box.label, on_box.probabilities.get(UNMASKED, 0.0)))
+            not_compliant_probability(result.probabilities) if result else None,
+            on_box.label, not_compliant_probability(on_box.probabilities)))
     used = set(matched.values())
     for number, result in enumerate(results):
         if number not in used:

@@ -8,7 +8,7 @@ import numpy as np
 
 from facemask.errors import FacemaskError
 from facemask.evaluation.run import SceneEvaluation
-from facemask.metadata import MASKED, UNMASKED
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
 
 
 TARGET_TNR, TARGET_FNR = 0.92, 0.03  # what a mask alarm must reach (issue 3)
@@ -17,7 +17,8 @@ THRESHOLD_GRID = tuple(round(0.01 * step, 2) for step in range(1, 100))
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """A decision threshold on the unmasked probability, chosen on scenes, with its rates there and the rates
+    """A decision threshold on the probability of not compliant (the unmasked probability of a two-class model),
+    chosen on scenes, with its rates there and the rates
     of the same choice made on the other folds and applied to each held-out fold (images never split)."""
 
     threshold: float
@@ -48,16 +49,18 @@ def best_threshold(unmasked: np.ndarray, scores: np.ndarray, target_tnr: float =
 
 
 def choose_threshold(evaluation: SceneEvaluation, folds: int = 5, seed: int = 0) -> ThresholdChoice:
-    """Choose the unmasked-probability threshold on the scenes' masked and unmasked faces (a face the detector
-    missed is never flagged), and cross-validate that choice over `folds` groups of whole images."""
+    """Choose the threshold on the probability of not compliant (1 - p(with_mask)) on the scenes' faces labelled
+    with_mask against those labelled without_mask or mask_worn_incorrectly (a face the detector missed is never
+    flagged), and cross-validate that choice over `folds` groups of whole images."""
     from sklearn.model_selection import GroupKFold
 
-    faces = [face for face in evaluation.faces if face.label in (MASKED, UNMASKED)]
-    unmasked = np.array([face.label == UNMASKED for face in faces])
+    faces = [face for face in evaluation.faces if face.label in (MASKED, UNMASKED, INCORRECT)]
+    unmasked = np.array([face.label != MASKED for face in faces])
     scores = np.array([face.unmasked_probability or 0.0 for face in faces])
     images = np.array([face.image for face in faces])
     if unmasked.all() or not unmasked.any():
-        raise FacemaskError("choosing a threshold needs both masked and unmasked faces in the scenes")
+        raise FacemaskError("choosing a threshold needs both masked faces and unmasked (or incorrectly masked) "
+                            "faces in the scenes")
     if len(set(images)) < folds:
         raise FacemaskError(f"cross-validation needs at least {folds} images with faces, got {len(set(images))}")
 
