@@ -121,6 +121,7 @@ def test_three_classes_recall_confusion_and_the_alarm_for_faces_of_every_size_an
                          "found_not_called_with_mask": 0.75}
     # flagged: without_mask or mask_worn_incorrectly, whichever of the two
     assert everyone["tnr"] == pytest.approx(5 / 7, abs=1e-4) and everyone["fnr"] == 0.25
+    assert everyone["tnr_found"] == pytest.approx(5 / 6, abs=1e-4) and everyone["fnr_found"] == 0.25
     assert large["tnr"] == pytest.approx(3 / 4, abs=1e-4) and large["fnr"] == pytest.approx(1 / 3, abs=1e-4)
     assert large["per_class"]["mask_worn_incorrectly"]["recall_found"] == pytest.approx(1 / 3, abs=1e-4)
     assert summary["tnr"] == everyone["tnr"] and summary["fnr"] == everyone["fnr"]

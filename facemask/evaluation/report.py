@@ -63,7 +63,8 @@ def _compliance_lines(faces: str, block: dict) -> list[str]:
     short = {"with_mask": "with", "without_mask": "without", "mask_worn_incorrectly": "incorrect", "not found": "missed"}
     per_label = ", ".join(f"{label} {_fraction(value)}" for label, value in block["tnr_per_label"].items())
     lines = ["", f"{faces}: {block['faces']} faces; TNR {_fraction(block['tnr'])} ({per_label}), "
-                 f"FNR {_fraction(block['fnr'])}",
+                 f"FNR {_fraction(block['fnr'])}; of found faces TNR {_fraction(block['tnr_found'])}, "
+                 f"FNR {_fraction(block['fnr_found'])}",
              f"  {'annotated / called':<24}" + "".join(f"{short[name]:>10}" for name in block["confusion"]["predicted"])
              + f"{'recall':>8}{'of found':>10}{'not with':>10}"]
     for label, row in zip(block["confusion"]["labels"], block["confusion"]["matrix"]):
