@@ -28,9 +28,9 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
 
     TNR: faces not compliant (labelled without_mask or mask_worn_incorrectly) found and called either of those /
     all such faces; FNR: with_mask faces called either of those / all with_mask faces (`*_found`: over the found
-    faces only); `tnr_per_label`: the TNR of each not-compliant label alone. Per class: recall over all its faces and over the found ones, and the share
-    of its found faces not called with_mask. The confusion matrix counts annotated label (rows) against the
-    label the pipeline gave a found face (columns), then the faces not found.
+    faces only); `tnr_per_label`: the TNR of each not-compliant label alone. Per class: recall over all its faces
+    and over the found ones, and the share of its found faces not called with_mask. The confusion matrix counts
+    annotated label (rows) against the label the pipeline gave a found face (columns), then the faces not found.
     """
     faces = [face for face in faces if face.label in CLASSES]
     masked = [face for face in faces if face.label == MASKED]
@@ -51,7 +51,8 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
         "tnr": _ratio(sum(flagged(face.predicted) for face in not_compliant), len(not_compliant)),
         "fnr": _ratio(sum(flagged(face.predicted) for face in masked), len(masked)),
         # the same two rates over the faces the detector found: the classifier's share of the alarm
-        "tnr_found": _ratio(sum(flagged(face.predicted) for face in not_compliant), sum(f.found for f in not_compliant)),
+        "tnr_found": _ratio(sum(flagged(face.predicted) for face in not_compliant),
+                            sum(face.found for face in not_compliant)),
         "fnr_found": _ratio(sum(flagged(face.predicted) for face in masked), sum(face.found for face in masked)),
         "tnr_per_label": {label: _ratio(sum(flagged(face.predicted) for face in faces if face.label == label),
                                         sum(face.label == label for face in faces)) for label in NOT_COMPLIANT},

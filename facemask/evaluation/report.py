@@ -60,7 +60,8 @@ def format_table(summary: dict) -> str:
 
 def _compliance_lines(faces: str, block: dict) -> list[str]:
     """The alarm (flagged = without_mask or mask_worn_incorrectly), per-class recall and the confusion matrix."""
-    short = {"with_mask": "with", "without_mask": "without", "mask_worn_incorrectly": "incorrect", "not found": "missed"}
+    short = {"with_mask": "with", "without_mask": "without", "mask_worn_incorrectly": "incorrect",
+             "not found": "missed"}
     per_label = ", ".join(f"{label} {_fraction(value)}" for label, value in block["tnr_per_label"].items())
     lines = ["", f"{faces}: {block['faces']} faces; TNR {_fraction(block['tnr'])} ({per_label}), "
                  f"FNR {_fraction(block['fnr'])}; of found faces TNR {_fraction(block['tnr_found'])}, "
