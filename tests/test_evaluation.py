@@ -14,8 +14,9 @@ import pytest
 from facemask.cli import evaluate as evaluate_command
 from facemask.detection import Box, Detection, match_boxes as greedy_match
 from facemask.errors import FacemaskError, run_cli
-from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, format_table,
-                                 load_scenes, match_boxes, not_compliant_probability, size_band, summarize)
+from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, choose_threshold,
+                                 format_table, load_scenes, match_boxes, not_compliant_probability, size_band,
+                                 summarize)
 from facemask.video import FaceTracker
 
 HEADER = "image,x,y,w,h,label\n"
@@ -272,3 +273,23 @@ def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Pa
     assert summary["unmasked_threshold"] == threshold
     assert summary["tnr"] == pytest.approx(choice["tnr"], abs=1e-4)
     assert summary["fnr"] == pytest.approx(choice["fnr"], abs=1e-4)
+
+
+def test_threshold_choice_counts_incorrectly_worn_masks_as_faces_to_flag():
+    # 10 images; masked faces score 0.05-0.25, unmasked 0.8-0.9 and incorrectly worn ones 0.45-0.55: only a
+    # threshold that flags the incorrectly worn faces too meets TNR >= 0.92 over both not-compliant labels
+    faces = []
+    for image in range(10):
+        name = f"{image}.jpg"
+        faces += [FaceOutcome(name, Box(0, 0, 40, 40), "with_mask", "with_mask", 0.05 + 0.02 * image, "with_mask",
+                              0.1),
+                  FaceOutcome(name, Box(0, 0, 40, 40), "without_mask", "without_mask", 0.8 + 0.01 * image,
+                              "without_mask", 0.9),
+                  FaceOutcome(name, Box(0, 0, 40, 40), "mask_worn_incorrectly", "mask_worn_incorrectly",
+                              0.45 + 0.01 * image, "mask_worn_incorrectly", 0.5)]
+    choice = choose_threshold(SceneEvaluation(images=10, faces=faces), folds=5)
+    assert 0.23 < choice.threshold <= 0.45
+    assert choice.tnr == 1.0 and choice.fnr == 0.0
+    masked_only = [face for face in faces if face.label == "with_mask"]
+    with pytest.raises(FacemaskError, match="needs both"):
+        choose_threshold(SceneEvaluation(images=10, faces=masked_only))
