@@ -112,9 +112,9 @@ def find_class_folders(roots: str | Path | Sequence[str | Path]) -> dict[str, li
 
 
 def difference_hash(image: np.ndarray) -> np.uint64:
-    """The 64-bit difference hash of a BGR or gray image: whether each of 8x8 cells is brighter than its right
-    neighbour, on the image shrunk to 9x8. Near-copies (rescaled, recompressed, slightly edited) differ in few
-    bits."""
+    """The 64-bit difference hash of a BGR or gray image, shrunk to 9x8 cells: for each of the 8 rows, whether each
+    of its last 8 cells is brighter than the cell to its left. Near-copies (rescaled, recompressed, slightly
+    edited) differ in few bits."""
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).ravel()
