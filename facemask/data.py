@@ -187,7 +187,8 @@ def load_dataset(roots: str | Path | Sequence[str | Path], size: int,
             sources.append(manifest.get(path.resolve()) if manifest else None)
             usable += 1
         if usable == 0:
-            raise FacemaskError(f"class folder has no readable images: {name} in {', '.join(map(str, roots))}")
+            folders = ", ".join(str(root / name) for root in roots if (root / name).is_dir())
+            raise FacemaskError(f"class folder has no readable images: {folders}")
     return Dataset(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes), kept,
                    np.asarray(hashes, dtype=np.uint64), sources)
 

@@ -156,6 +156,7 @@ def test_grouped_split_keeps_groups_apart_and_is_stratified():
     assert abs(len(quarter.paths) / len(dataset.paths) - 0.3) < 0.05
 
 
+@pytest.mark.slow  # reads all 3,960 training faces (7-20 s)
 def test_no_near_duplicate_group_straddles_the_split_of_the_real_faces(faces_dir):
     dataset = load_dataset(faces_dir, 32)
     grouping = group_near_duplicates(dataset)
