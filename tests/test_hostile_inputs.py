@@ -322,7 +322,7 @@ CASES = [
          lambda e, o: ["--scenes", e.inp / "scenes_good", "-m", e.inp / "models/no_metadata.tflite", "--write", "-q"],
          "metadata file, which is missing", lambda e, o: e.inp / "models/no_metadata.json"),
     case("calibrate-only-masked-faces", CALIBRATE, lambda e, o: ["--scenes", e.inp / "scenes_only_masked", "-q"],
-         "needs both masked and unmasked faces", lambda e, o: e.inp / "scenes_only_masked"),
+         "needs both masked faces and unmasked", lambda e, o: e.inp / "scenes_only_masked"),
     case("calibrate-metadata-not-json", CALIBRATE,
          lambda e, o: ["--scenes", e.inp / "scenes_good", "-m", e.inp / "models/bad_json.tflite", "-q"],
          "not valid JSON", lambda e, o: e.inp / "models/bad_json.json"),
