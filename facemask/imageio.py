@@ -6,7 +6,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from imutils import paths
 
 from facemask.errors import FacemaskError
 from facemask.outputs import os_error, write_bytes_atomic
@@ -21,6 +20,8 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FacemaskError(f"not a folder: {folder}")
+    from imutils import paths  # here: imutils pulls in urllib and http, which a run on one photo does without
+
     images = sorted(Path(p) for p in paths.list_images(str(folder)))
     if not images:
         raise FacemaskError(f"no images found in folder: {folder}")

@@ -3,12 +3,12 @@ moment its image is done, with a progress bar on a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from facemask.batch.process import ImageOutcome, process_path
 from facemask.batch.results import ResultWriter, completed_images, fold_shards, parts_folder, repair
@@ -16,6 +16,9 @@ from facemask.batch.summary import ResultSummary
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
 from facemask.pipeline import MaskPipeline
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def prepare_results(results: str | Path, resume: bool, force: bool, order: Sequence[str] | None = None) -> set[str]:
@@ -55,6 +58,8 @@ def show_progress(stream=None) -> bool:
 
 def progress_bar(total: int, initial: int = 0, enabled: bool | None = None) -> tqdm:
     """A progress bar over images (rate in images/s, ETA), drawn on stderr only when it is a terminal."""
+    from tqdm import tqdm  # here, not at the top: see run_local
+
     enabled = show_progress() if enabled is None else enabled
     return tqdm(total=total, initial=initial, unit="image", dynamic_ncols=True, disable=not enabled,
                 file=sys.stderr, smoothing=0.1)
@@ -71,7 +76,9 @@ def run_local(pipeline: MaskPipeline, paths: Sequence[Path], results: str | Path
     summary = summary if summary is not None else ResultSummary.of([], pipeline.classifier.class_names)
     writer = ResultWriter(results, fresh=fresh) if results is not None else None
     try:
-        with progress_bar(len(paths) + skipped, skipped, progress) as bar:
+        # No bar off a terminal, where tqdm would draw nothing: a run on one photo then starts without importing it.
+        drawn = show_progress() if progress is None else progress
+        with progress_bar(len(paths) + skipped, skipped, True) if drawn else contextlib.nullcontext() as bar:
             for path in paths:
                 outcome = process_path(pipeline, path, keep_images)
                 record = outcome.to_json()
@@ -80,7 +87,8 @@ def run_local(pipeline: MaskPipeline, paths: Sequence[Path], results: str | Path
                 summary.add(record)
                 if on_outcome is not None:
                     on_outcome(outcome)
-                bar.update()
+                if bar is not None:
+                    bar.update()
     finally:
         if writer is not None:
             writer.close()

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import cv2
-from tqdm import tqdm
 
 from facemask.batch import (ImageInputs, ImageOutcome, PipelineOptions, RaySettings, ResultSummary, iter_records,
-                            pending, prepare_results, resolve_batch_inputs, run_local, run_ray)
+                            pending, prepare_results, resolve_batch_inputs, run_local, run_ray, show_progress)
 from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, run, warn
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
@@ -173,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_line(text: str, stream) -> None:
-    """A line on the terminal that leaves a progress bar intact."""
+    """A line on the terminal that leaves a progress bar intact (the bar's writer only where one is drawn: a run
+    on one photo starts without importing tqdm)."""
+    if not show_progress():
+        print(text, file=stream)
+        return
+    from tqdm import tqdm
+
     tqdm.write(text, file=stream)
 
 
