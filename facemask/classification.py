@@ -3,6 +3,7 @@ the default) or a `.keras` model (TensorFlow)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from facemask.detection import Box
 from facemask.errors import FacemaskError
-from facemask.metadata import MASKED, check_threshold, class_names_for, read_metadata
+from facemask.metadata import MASKED, UNMASKED, check_threshold, class_names_for, read_metadata
 from facemask.outputs import recover
 from facemask.runtime import load_runner
 
@@ -36,6 +37,15 @@ def crop_face(image: np.ndarray, box: Box, size: int, margin: float = 0.0, squar
     crop = image[y1 + pad:y2 + pad, x1 + pad:x2 + pad]
     crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR)
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+
+
+def not_compliant_probability(probabilities: Mapping[str, float]) -> float:
+    """The score the decision threshold applies to: the probability that a face is not compliant, 1 - p(with_mask),
+    i.e. p(without_mask) for a two-class model and p(without_mask) + p(mask_worn_incorrectly) for a three-class
+    one (p(without_mask) for a model without a with_mask class)."""
+    if MASKED in probabilities:
+        return max(0.0, 1.0 - probabilities[MASKED])
+    return probabilities.get(UNMASKED, 0.0)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class MaskClassifier:
         if self.unmasked_threshold is None:
             return int(np.argmax(probabilities))
         masked = self.class_names.index(MASKED)
-        if 1.0 - probabilities[masked] < self.unmasked_threshold:
+        if not_compliant_probability(dict(zip(self.class_names, probabilities))) < self.unmasked_threshold:
             return masked
         return int(np.argmax(np.where(np.arange(len(probabilities)) == masked, -1.0, probabilities)))
 

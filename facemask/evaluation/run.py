@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facemask.classification import not_compliant_probability
 from facemask.detection import Box, Detection
 from facemask.evaluation.matching import match_boxes
 from facemask.evaluation.scenes import Scene
 from facemask.imageio import read_image
-from facemask.metadata import MASKED, UNMASKED
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class FaceOutcome:
     `predicted` / `unmasked_probability` come from the pipeline's matched detection (None when not found);
     `direct_label` / `direct_unmasked_probability` from the classifier run on the annotated box itself. The
     unmasked probability is that of not compliant, the score the decision threshold applies to: every class but
-    with_mask (`not_compliant_probability`).
+    with_mask (`facemask.classification.not_compliant_probability`).
     """
 
     image: str
@@ -35,14 +35,6 @@ class FaceOutcome:
     @property
     def found(self) -> bool:
         return self.predicted is not None
-
-
-def not_compliant_probability(probabilities: dict[str, float]) -> float:
-    """The probability that a face is not compliant: 1 - p(with_mask), i.e. p(without_mask) for a two-class model
-    and p(without_mask) + p(mask_worn_incorrectly) for a three-class one (the score MaskClassifier thresholds)."""
-    if MASKED in probabilities:
-        return max(0.0, 1.0 - probabilities[MASKED])
-    return probabilities.get(UNMASKED, 0.0)
 
 
 @dataclass(frozen=True)
