@@ -126,6 +126,26 @@ def non_max_suppression(detections: list[Detection], iou_threshold: float) -> li
     return sorted(kept, key=lambda d: d.score, reverse=True)
 
 
+def annotation_style(left: float, top: float, right: float, bottom: float, height_gain: float, shift_down: float,
+                     width: int, height: int) -> Box:
+    """A detector's face box (corners in image pixels) in the annotations' style, clipped to a `width` x `height`
+    image: `height_gain` times as tall, its centre moved down by `shift_down` of its height (YuNet and CenterFace
+    draw shorter boxes than the annotated faces and the classifier's training crops: see YuNetDetector)."""
+    box_height = bottom - top
+    center_y = (top + bottom) / 2.0 + box_height * shift_down
+    half_height = box_height * height_gain / 2.0
+    return Box.from_corners(left, center_y - half_height, right, center_y + half_height, width, height)
+
+
+def _corners(box: Box) -> list[float]:
+    return [box.x, box.y, box.right, box.bottom]
+
+
+def _rounded(corners: np.ndarray) -> Box:
+    left, top = int(round(corners[0])), int(round(corners[1]))
+    return Box(left, top, int(round(corners[2])) - left, int(round(corners[3])) - top)
+
+
 def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.55,
                         weights: list[float] | None = None) -> list[Detection]:
     """Weighted box fusion of the detections of several passes or detectors, one list per source.
@@ -147,27 +167,25 @@ def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.
         box = detection.box
         best, best_iou = -1, iou_threshold
         for index, fused in enumerate(corners):
-            overlap = box.iou(Box(*(int(round(v)) for v in (fused[0], fused[1], fused[2] - fused[0],
-                                                              fused[3] - fused[1]))))
+            overlap = box.iou(_rounded(fused))
             if overlap > best_iou:
                 best, best_iou = index, overlap
         if best < 0:
             members.append([(detection, source)])
-            corners.append(np.array([box.x, box.y, box.x + box.w, box.y + box.h], dtype=np.float64))
+            corners.append(np.array(_corners(box), dtype=np.float64))
             continue
         members[best].append((detection, source))
         mass = np.array([d.score * weights[s] for d, s in members[best]])
-        points = np.array([[d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h] for d, _ in members[best]])
+        points = np.array([_corners(d.box) for d, _ in members[best]])
         corners[best] = (points * mass[:, None]).sum(axis=0) / max(mass.sum(), 1e-12)
     fused_detections = []
     total = float(sum(weights))
-    for group, (x1, y1, x2, y2) in zip(members, corners):
+    for group, fused in zip(members, corners):
         best_per_source: dict[int, float] = {}
         for detection, source in group:
             best_per_source[source] = max(best_per_source.get(source, 0.0), detection.score)
         score = sum(weights[source] * value for source, value in best_per_source.items()) / total
-        left, top = int(round(x1)), int(round(y1))
-        fused_detections.append(Detection(Box(left, top, int(round(x2)) - left, int(round(y2)) - top), score))
+        fused_detections.append(Detection(_rounded(fused), score))
     return sorted(fused_detections, key=lambda d: d.score, reverse=True)
 
 
@@ -296,10 +314,8 @@ class YuNetDetector:
         for score, x, y, w, h in rows[:, :5].astype(np.float64):
             if score < 100.0 * self.confidence:
                 continue
-            center_y = y + h * (0.5 + self.box_shift_down)
-            half_h = h * self.box_height_gain / 2.0
-            box = Box.from_corners(x / scale, (center_y - half_h) / scale, (x + w) / scale,
-                                   (center_y + half_h) / scale, width, height)
+            box = annotation_style(x / scale, y / scale, (x + w) / scale, (y + h) / scale, self.box_height_gain,
+                                   self.box_shift_down, width, height)
             if box.w > 1 and box.h > 1:
                 found.append(Detection(box, float(score) / 100.0))
         return found
@@ -335,8 +351,9 @@ class CenterFaceDetector:
     32 (never stretched: a photo of a few pixels stays a few pixels), in RGB order; every cell of its stride-4
     heatmap above `confidence` gives a box (centre offset and log-size), and overlapping boxes are merged with
     NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's output when one net object sees inputs
-    of different sizes in turn, so it is switched off (same outputs, to 1e-6, as a fresh net). Boxes are converted to the annotations' style like YuNet's (see YuNetDetector): on the faces of
-    scenes-dev it found, annotated boxes are a median 6 % taller and centred 3 % of the height lower.
+    of different sizes in turn, so it is switched off (same outputs, to 1e-6, as a fresh net). Boxes are
+    converted to the annotations' style like YuNet's (annotation_style): on the faces of scenes-dev it found,
+    annotated boxes are a median 6 % taller and centred 3 % of the height lower.
     """
 
     name = "centerface"
@@ -372,16 +389,15 @@ class CenterFaceDetector:
         with np.errstate(over="ignore"):
             box_h = np.exp(sizes[0, 0, rows, cols].astype(np.float64)) * 4.0
             box_w = np.exp(sizes[0, 1, rows, cols].astype(np.float64)) * 4.0
-        center_y = (rows + offsets[0, 0, rows, cols] + 0.5) * 4.0 + box_h * self.box_shift_down
+        center_y = (rows + offsets[0, 0, rows, cols] + 0.5) * 4.0
         center_x = (cols + offsets[0, 1, rows, cols] + 0.5) * 4.0
-        box_h = box_h * self.box_height_gain
         fx, fy = scaled_w / width, scaled_h / height
         found = []
         for score, cx, cy, w, h in zip(scores, center_x, center_y, box_w, box_h):
             if not (np.isfinite(w) and np.isfinite(h)):
                 continue
-            box = Box.from_corners((cx - w / 2) / fx, (cy - h / 2) / fy, (cx + w / 2) / fx, (cy + h / 2) / fy,
-                                   width, height)
+            box = annotation_style((cx - w / 2) / fx, (cy - h / 2) / fy, (cx + w / 2) / fx, (cy + h / 2) / fy,
+                                   self.box_height_gain, self.box_shift_down, width, height)
             if box.w > 1 and box.h > 1:
                 found.append(Detection(box, float(score)))
         return non_max_suppression(found, self.nms_threshold)
@@ -412,7 +428,7 @@ class FusedDetector:
         kept = []
         for detection in fused:
             box = detection.box
-            box = Box.from_corners(box.x, box.y, box.x + box.w, box.y + box.h, width, height)
+            box = Box.from_corners(*_corners(box), width, height)
             if detection.score >= self.confidence and box.w > 1 and box.h > 1:
                 kept.append(Detection(box, detection.score))
         return kept
