@@ -35,13 +35,13 @@ from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
 from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, Box, CenterFaceDetector,  # noqa: E402
                                 Detection, FaceDetector, FusedDetector, YuNetDetector, create_detector)
 from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import SIZE_BANDS, load_scenes, match_boxes, plot_contact_sheet, size_band  # noqa: E402
+from facemask.evaluation import (MIN_FACE, SIZE_BANDS, large_enough, load_scenes, match_boxes,  # noqa: E402
+                                 plot_contact_sheet, size_band)
 from facemask.imageio import read_image  # noqa: E402
 from facemask.outputs import write_json_atomic  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SCENES = (SHARED / "scenes-dev", SHARED / "scenes-crowd-dev")
-LARGE_FACE = 20  # px on the shorter side: the faces the crowd target counts
 SHEET_PAGE = 96  # tiles on one contact sheet
 LABELS = {"with_mask": "masked", "without_mask": "unmasked", "mask_worn_incorrectly": "incorrect"}
 
@@ -54,7 +54,7 @@ class Mirrored:
 
     def detect(self, image) -> list[Detection]:
         width = image.shape[1]
-        return [Detection(Box(width - d.box.x - d.box.w, d.box.y, d.box.w, d.box.h), d.score)
+        return [Detection(Box(width - d.box.right, d.box.y, d.box.w, d.box.h), d.score)
                 for d in self.detector.detect(np.ascontiguousarray(image[:, ::-1]))]
 
 
@@ -118,13 +118,13 @@ def tally_scene(tally: Tally, scene, detections, seconds: float) -> None:
     tally.seconds += seconds
     for index, face in enumerate(scene.faces):
         hit = index in matched
-        large = shorter_side(face.box) >= LARGE_FACE
+        large = large_enough(face.box)
         label = LABELS.get(face.label, face.label)
         for group in ("all", label, f"band {size_band(shorter_side(face.box))}"):
             tally.count(group, hit)
         if large:
-            tally.count(">=20", hit)
-            tally.count(f"{label} >=20", hit)
+            tally.count(f">={MIN_FACE}", hit)
+            tally.count(f"{label} >={MIN_FACE}", hit)
         if not hit:
             tally.missed.append((scene.path, face.box, f"{scene.name}\n{face.label} {face.box.w}x{face.box.h}"))
     used = set(matched.values())
@@ -159,10 +159,11 @@ def study(folder: Path, chosen: dict) -> dict[str, Tally]:
 
 def row(name: str, tally: Tally, baseline: Tally) -> dict:
     bands = [f"band {size_band(low)}" for low, _ in SIZE_BANDS]
-    result = {"setting": name, "recall": tally.recall("all"), ">=20": tally.recall(">=20")}
+    large = f">={MIN_FACE}"
+    result = {"setting": name, "recall": tally.recall("all"), large: tally.recall(large)}
     for label in ("masked", "unmasked", "incorrect"):
         result[label] = tally.recall(label)
-        result[f"{label} >=20"] = tally.recall(f"{label} >=20")
+        result[f"{label} {large}"] = tally.recall(f"{label} {large}")
     result.update({band[5:]: tally.recall(band) for band in bands})
     result["unmatched/photo"] = len(tally.unmatched) / tally.images
     result["s/photo"] = tally.seconds / tally.images

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facemask.cli.common import run  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
-from facemask.evaluation import MIN_FACE, compliance, evaluate, load_scenes  # noqa: E402
+from facemask.evaluation import MIN_FACE, compliance, evaluate, large_enough, load_scenes  # noqa: E402
 from facemask.metadata import INCORRECT, MASKED, check_threshold, read_metadata  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 
@@ -40,7 +40,7 @@ def at_threshold(faces, threshold: float):
 def row(faces, threshold: float) -> dict:
     decided = at_threshold(faces, threshold)
     everyone = compliance(decided)
-    large = compliance(face for face in decided if min(face.box.w, face.box.h) >= MIN_FACE)
+    large = compliance(face for face in decided if large_enough(face.box))
     incorrect = large["per_class"][INCORRECT]
     return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
             "incorrect_labelled": incorrect["recall_found"],

@@ -78,6 +78,11 @@ class Unreadable:
     reason: str
 
 
+def dataset_roots(roots: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One dataset folder or several, as a list of paths."""
+    return [Path(roots)] if isinstance(roots, (str, Path)) else [Path(root) for root in roots]
+
+
 def _class_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         raise FacemaskError(f"dataset folder not found: {root}")
@@ -90,7 +95,7 @@ def find_class_folders(roots: str | Path | Sequence[str | Path]) -> dict[str, li
 
     Raises FacemaskError unless there are at least two classes in all and every class folder has images.
     """
-    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(root) for root in roots]
+    roots = dataset_roots(roots)
     if not roots:
         raise FacemaskError("no dataset folder given")
     classes: dict[str, list[Path]] = {}
@@ -167,7 +172,7 @@ def load_dataset(roots: str | Path | Sequence[str | Path], size: int,
                  on_unreadable: Callable[[Unreadable], None] = lambda item: None) -> Dataset:
     """Decode every image of the dataset once, as `size` x `size` RGB, with its difference hash (and its source
     photo where a sources manifest names one); unreadable files are reported and skipped."""
-    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(root) for root in roots]
+    roots = dataset_roots(roots)
     classes = find_class_folders(roots)
     manifest = find_sources(roots)
     images, labels, kept, hashes, sources = [], [], [], [], []

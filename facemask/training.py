@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask.data import Dataset, Unreadable, group_near_duplicates, load_dataset, split_dataset
+from facemask.data import Dataset, Unreadable, dataset_roots, group_near_duplicates, load_dataset, split_dataset
 from facemask.errors import FacemaskError
 from facemask.metadata import ModelMetadata, add_model
 from facemask.outputs import OutputSet
@@ -194,13 +194,13 @@ def save_for_inference(model, path: str | Path) -> None:
     inference.save(path)
 
 
-def train(dataset_roots: str | Path | Sequence[str | Path], model_path: str | Path, plot_path: str | Path,
+def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot_path: str | Path,
           config: TrainingConfig, on_unreadable: Callable[[Unreadable], None] = lambda item: None,
           verbose: int = 1) -> TrainingResult:
-    """Train on the class folders under `dataset_roots` (merged by class name), held-back split by near-duplicate
+    """Train on the class folders under `roots` (merged by class name), held-back split by near-duplicate
     group; write the model, its metadata JSON and the plot."""
     started = time.time()
-    roots = [dataset_roots] if isinstance(dataset_roots, (str, Path)) else list(dataset_roots)
+    roots = dataset_roots(roots)
     dataset = load_dataset(roots, config.image_size, on_unreadable)  # a bad dataset fails before TF starts
     grouping = group_near_duplicates(dataset)
     try:

@@ -18,6 +18,12 @@ CLASSES = (MASKED, UNMASKED, INCORRECT)  # the rows and columns of the confusion
 MISSED = "not found"
 
 
+def large_enough(box) -> bool:
+    """Whether an annotated face counts among the faces an alarm is judged on: at least MIN_FACE px on the shorter
+    side of its box."""
+    return min(box.w, box.h) >= MIN_FACE
+
+
 def flagged(label: str | None) -> bool:
     """Whether a face called `label` raises the alarm: without a mask, or wearing it incorrectly."""
     return label in NOT_COMPLIANT
@@ -108,7 +114,7 @@ def summarize(evaluation: SceneEvaluation) -> dict:
     found_binary = [face for face in binary if face.found]
     scored = [face for face in faces if face.label in CLASSES]
     everyone = compliance(faces)
-    large = compliance(face for face in faces if min(face.box.w, face.box.h) >= MIN_FACE)
+    large = compliance(face for face in faces if large_enough(face.box))
     per_label = {}
     for label in labels:
         group = [face for face in faces if face.label == label]
