@@ -23,10 +23,9 @@ import numpy as np  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.cli.common import run  # noqa: E402
 from facemask.data import group_near_duplicates, load_dataset  # noqa: E402
 from facemask.defaults import default_keras_model  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
+from facemask.errors import FacemaskError, run_cli  # noqa: E402
 from facemask.metadata import read_metadata  # noqa: E402
 
 
@@ -75,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(run_cli(main))

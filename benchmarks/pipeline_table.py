@@ -3,8 +3,8 @@
 
     python benchmarks/pipeline_table.py --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev
 
-For each scene set this runs what `evaluate_pipeline.py --scenes DIR` runs (the same option parser and
-`load_pipeline`, so the same defaults: detector, shipped model, its stored threshold, crop), and what
+For each scene set this runs what `evaluate_pipeline.py --scenes DIR` runs (`MaskPipeline.load()`: the library's
+defaults, as every tool's: detector, shipped model, its stored threshold, crop), and what
 `calibrate_threshold.py --scenes DIR` would choose there (without writing it). Columns: the tutorial's figures
 as quoted in issue 3 (scenes-dev), one column per scene set, and the targets. Used by benchmarks/regenerate.py
 for README and docs/evaluation.md.
@@ -19,11 +19,11 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.cli.common import load_pipeline  # noqa: E402
-from facemask.cli.evaluate import build_parser  # noqa: E402
+from facemask.defaults import DETECTOR  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes, summarize  # noqa: E402
 from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
+from facemask.pipeline import MaskPipeline  # noqa: E402
 
 # The tutorial (res10 SSD at 300x300, a PyImageSearch-trained classifier) on scenes-dev, as quoted in issue 3.
 TUTORIAL = {"recall": "0.54", "tnr": "0.36", "fnr": "0.05"}
@@ -38,13 +38,12 @@ def fraction(value: float | None, numerator: int | None = None, denominator: int
 
 def measure(scenes_dir: Path) -> dict:
     """Evaluation summary and threshold choice of the default pipeline on one scene set."""
-    args = build_parser().parse_args(["--scenes", str(scenes_dir), "--quiet"])
-    pipeline = load_pipeline(args)
+    pipeline = MaskPipeline.load()
     evaluation = evaluate(pipeline, load_scenes(scenes_dir), progress=False)
     summary = summarize(evaluation)
     summary["choice"] = choose_threshold(evaluation)
     summary["threshold"] = pipeline.classifier.unmasked_threshold
-    summary["setting"] = (f"{args.detector} at confidence {pipeline.detector.confidence}, crop margin "
+    summary["setting"] = (f"{DETECTOR} at confidence {pipeline.detector.confidence}, crop margin "
                           f"{pipeline.crop.margin}{' square' if pipeline.crop.square else ''}")
     return summary
 

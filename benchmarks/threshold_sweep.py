@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.cli.common import run  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
+from facemask.errors import FacemaskError, run_cli  # noqa: E402
 from facemask.evaluation import MIN_FACE, compliance, evaluate, large_enough, load_scenes  # noqa: E402
 from facemask.metadata import INCORRECT, MASKED, check_threshold, read_metadata  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
@@ -58,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     args = parser.parse_args(argv)
     thresholds = sorted({check_threshold(t, "--thresholds") for t in args.thresholds})
+    pipeline = MaskPipeline.load(args.model, unmasked_threshold=FLOOR)  # a missing or broken model fails here
     metadata = read_metadata(args.model)
     stored = metadata.unmasked_threshold if metadata else None
     if stored is not None and stored not in thresholds:
         thresholds = sorted(thresholds + [stored])
     if stored is None:
         raise FacemaskError(f"the model has no stored threshold to compare with: {args.model}")
-    pipeline = MaskPipeline.load(args.model, unmasked_threshold=FLOOR)
     for scenes in args.scenes:
         faces = evaluate(pipeline, load_scenes(scenes), progress=False).faces
         baseline = row(faces, stored)
@@ -84,4 +83,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(run_cli(main))
