@@ -45,8 +45,8 @@ CROWD = "../shared/data/scenes-crowd-dev"
 class Figure:
     """One generated block: `command` (argv after the interpreter, run from the repository root) prints the
     Markdown that goes between the block's markers in each of `files` (relative to the repository root);
-    `minutes` is roughly how long it runs on the 2-core machine shared with a training and other engineers' runs
-    (load average 10-20); the slow ones are video-fps, detectors, detectors-crowd and crop-crowd."""
+    `minutes` is roughly how long it ran on the idle 2-core machine (2026-11-23; seven to nine times as long with
+    a training and other runs beside it); the slow ones are video-fps and detectors."""
 
     name: str
     command: tuple[str, ...]
@@ -57,20 +57,20 @@ class Figure:
 # The registry: one entry per block. Keep the commands the ones the docs tell readers to run.
 FIGURES = [
     Figure("pipeline", ("benchmarks/pipeline_table.py", "--scenes", DEV, CROWD),
-           ("README.md", "docs/evaluation.md"), 15),
-    Figure("detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--markdown"), ("docs/evaluation.md",), 45),
+           ("README.md", "docs/evaluation.md"), 2),
+    Figure("detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--markdown"), ("docs/evaluation.md",), 5),
     Figure("detectors-crowd", ("benchmarks/detectors.py", "--scenes", CROWD, "--backends", "yunet", "ssd", "mtcnn",
-                               "--markdown"), ("docs/evaluation.md",), 40),
+                               "--markdown"), ("docs/evaluation.md",), 2),
     Figure("crop", ("benchmarks/crop_study.py", "--scenes", DEV, "--margins", "-0.25", "-0.15", "-0.05", "0", "0.1",
-                    "0.2", "--markdown"), ("docs/evaluation.md",), 10),
+                    "0.2", "--markdown"), ("docs/evaluation.md",), 1.5),
     Figure("crop-crowd", ("benchmarks/crop_study.py", "--scenes", CROWD, "--margins", "-0.15", "-0.05", "0", "0.1",
-                          "--markdown"), ("docs/evaluation.md",), 28),
-    Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("README.md", "docs/video.md"), 60),
+                          "--markdown"), ("docs/evaluation.md",), 3),
+    Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("README.md", "docs/video.md"), 9),
     Figure("video-detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--frame", "640x480", "--backends", "ssd",
-                               "video", "--markdown"), ("docs/video.md",), 5),
-    Figure("export", ("benchmarks/export_table.py", "--scenes", DEV), ("docs/video.md",), 5),
-    Figure("cold-start", ("benchmarks/cold_start.py", "--markdown"), ("README.md",), 4),
-    Figure("light-install", ("benchmarks/light_install.py", "--markdown"), ("README.md",), 3),
+                               "video", "--markdown"), ("docs/video.md",), 0.5),
+    Figure("export", ("benchmarks/export_table.py", "--scenes", DEV), ("docs/video.md",), 1),
+    Figure("cold-start", ("benchmarks/cold_start.py", "--markdown"), ("README.md",), 1.5),
+    Figure("light-install", ("benchmarks/light_install.py", "--markdown"), ("README.md",), 1),
 ]
 
 MARKER = "<!-- figures:{name} -->"
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         raise FacemaskError(f"a block name is registered twice: {__file__}")
     if args.list:
         for figure in FIGURES:
-            print(f"{figure.name:<16} ~{figure.minutes:>3.0f} min  {', '.join(figure.files)}\n"
+            print(f"{figure.name:<16} ~{figure.minutes:>4.1f} min  {', '.join(figure.files)}\n"
                   f"{'':<16} python {' '.join(figure.command)}")
         return 0
     problems = [] if args.only and not args.check else check(FIGURES)  # --only: its own blocks are checked
