@@ -136,6 +136,11 @@ def env(tmp_path_factory) -> SimpleNamespace:
     (datasets / "unreadable" / "without_mask" / "b.jpg").write_text("not an image")
     (datasets / "too_few" / "with_mask" / "a.jpg").write_bytes(photo)
     (datasets / "too_few" / "without_mask" / "a.jpg").write_bytes(photo)
+    for name, manifest in (("manifest_columns", b"a,b\n1,2\n"), ("manifest_binary", b"\xff\xfe\x00not text")):
+        for label in ("with_mask", "without_mask"):
+            (datasets / name / label).mkdir(parents=True)
+            (datasets / name / label / "a.jpg").write_bytes(photo)
+        (datasets / name / "sources.csv").write_bytes(manifest)
 
     (inp / "faces").mkdir()
     (inp / "faces" / "photo.jpg").write_bytes(photo)
@@ -342,6 +347,12 @@ CASES = [
     case("train-too-few-to-hold-back", TRAIN,
          lambda e, o: ["--dataset", e.inp / "datasets/too_few", "--model", o / "m.keras", "-q"],
          "too few images to hold back", lambda e, o: e.inp / "datasets/too_few"),
+    case("train-sources-manifest-wrong-columns", TRAIN,
+         lambda e, o: ["--dataset", e.inp / "datasets/manifest_columns", "--model", o / "m.keras", "-q"],
+         "needs the columns image,source", lambda e, o: e.inp / "datasets/manifest_columns/sources.csv"),
+    case("train-sources-manifest-not-text", TRAIN,
+         lambda e, o: ["--dataset", e.inp / "datasets/manifest_binary", "--model", o / "m.keras", "-q"],
+         "cannot read the sources manifest", lambda e, o: e.inp / "datasets/manifest_binary/sources.csv"),
     case("train-model-parent-is-a-file", TRAIN,
          lambda e, o: ["--dataset", e.inp / "datasets/too_few", "--model", e.inp / "file" / "m.keras"],
          "is a file, not a folder", lambda e, o: e.inp / "file"),
