@@ -293,3 +293,12 @@ def test_threshold_choice_counts_incorrectly_worn_masks_as_faces_to_flag():
     masked_only = [face for face in faces if face.label == "with_mask"]
     with pytest.raises(FacemaskError, match="needs both"):
         choose_threshold(SceneEvaluation(images=10, faces=masked_only))
+
+
+def test_printed_rates_are_rounded_once_from_the_counts():
+    # 96 of 101 is 0.95049...: rounded to 4 places first (0.9505), it used to print as 0.951
+    faces = [_face("without_mask", "without_mask" if i < 96 else "with_mask", "without_mask") for i in range(101)]
+    faces.append(_face("with_mask", "with_mask", "with_mask"))
+    summary = summarize(SceneEvaluation(images=1, seconds=[0.1], faces=faces))
+    assert summary["tnr"] == 96 / 101
+    assert "TNR (not compliant found and flagged)     0.950" in format_table(summary)

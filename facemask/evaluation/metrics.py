@@ -78,7 +78,8 @@ def size_band(width: int) -> str:
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
+    """The exact rate (rounded only where it is printed: rounding here too made 96/101 print as 0.951)."""
+    return numerator / denominator if denominator else None
 
 
 def _recall(faces: Iterable[FaceOutcome]) -> dict:
@@ -94,7 +95,7 @@ def _roc(labels: list[bool], scores: list[float]) -> dict | None:
     if len(set(labels)) < 2:
         return None
     false_positive, true_positive, _ = roc_curve(labels, scores)
-    return {"auc": round(float(roc_auc_score(labels, scores)), 4),
+    return {"auc": float(roc_auc_score(labels, scores)),
             "fpr": [round(float(v), 4) for v in false_positive], "tpr": [round(float(v), 4) for v in true_positive]}
 
 
