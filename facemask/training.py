@@ -33,6 +33,7 @@ class TrainingConfig:
     fine_tune_layers: int = 30  # the top three blocks adapt to small, blurred faces (docs/evaluation.md)
     low_resolution_fraction: float = 0.5
     low_resolution_sizes: tuple[int, int] = (12, 64)
+    photometric: float = 0.0  # brightness and contrast jitter, as a fraction (docs/evaluation.md)
 
 
 @dataclass
@@ -86,18 +87,24 @@ def build_model(num_classes: int, config: TrainingConfig):
     return keras.Model(inputs, outputs, name="mask_classifier")
 
 
-def augmentation(seed: int):
-    """The recipe's augmentation: rotation 20 deg, zoom 0.15, shifts 0.2, shear 0.15, horizontal flips."""
+def augmentation(seed: int, photometric: float = 0.0):
+    """The recipe's augmentation: rotation 20 deg, zoom 0.15, shifts 0.2, shear 0.15, horizontal flips, and with
+    `photometric` > 0 brightness shifted by up to that fraction of the 0-255 range and contrast scaled by up to
+    that fraction, as in dim or hazy scenes."""
     import keras
     from keras import layers
 
-    return keras.Sequential([
+    steps = [
         layers.RandomRotation(20.0 / 360.0, fill_mode="nearest", seed=seed),
         layers.RandomZoom(0.15, fill_mode="nearest", seed=seed),
         layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
         layers.RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="nearest", seed=seed),
         layers.RandomFlip("horizontal", seed=seed),
-    ], name="augmentation")
+    ]
+    if photometric > 0:
+        steps += [layers.RandomBrightness(photometric, value_range=(0, 255), seed=seed),
+                  layers.RandomContrast(photometric, value_range=(0, 255), seed=seed)]
+    return keras.Sequential(steps, name="augmentation")
 
 
 def degrade_resolution(images, fraction: float, sizes: tuple[int, int], seed: int):
@@ -117,7 +124,7 @@ def make_datasets(train: Dataset, held: Dataset, config: TrainingConfig):
     import tensorflow as tf
 
     num_classes = len(train.class_names)
-    augment = augmentation(config.seed)
+    augment = augmentation(config.seed, config.photometric)
 
     def one_hot(images, labels):
         return tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)

@@ -108,3 +108,30 @@ def test_low_resolution_augmentation_blurs_a_share_of_real_faces(faces_dir, tmp_
     for before, after, was_changed in zip(images, degraded, changed):
         if was_changed:
             assert sharpness(after) < 0.5 * sharpness(before)
+
+
+@pytest.mark.slow
+def test_photometric_augmentation_varies_brightness_and_contrast_of_real_faces(faces_dir, tmp_path):
+    from facemask.runtime import import_tensorflow
+    from facemask.data import load_dataset
+    from facemask.training import augmentation
+
+    tf = import_tensorflow()
+    images = tf.constant(load_dataset(make_dataset(faces_dir, tmp_path, 16), 224).images.astype(np.float32))
+    geometric = augmentation(7, 0.0)(images, training=True).numpy()  # the same seed moves the faces the same way
+    jittered = augmentation(7, 0.3)(images, training=True).numpy()
+    assert jittered.min() >= 0 and jittered.max() <= 255
+    level = jittered.mean(axis=(1, 2, 3)) - geometric.mean(axis=(1, 2, 3))
+    spread = np.log(jittered.std(axis=(1, 2, 3)) / geometric.std(axis=(1, 2, 3)))
+    assert np.abs(level).mean() > 10 and level.min() < 0 < level.max()  # darker and brighter, in 0-255 levels
+    assert np.abs(spread).mean() > 0.05 and spread.min() < 0 < spread.max()  # flatter and harder
+    for before, after in zip(geometric, jittered):  # the same face in the same place, only its tones changed
+        assert np.corrcoef(before.ravel(), after.ravel())[0, 1] > 0.9
+
+
+def test_photometric_strength_is_checked(faces_dir, tmp_path, run_script):
+    dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.keras",
+                      "--photometric", "1.5")
+    assert done.returncode == 2 and "--photometric must be between 0 and 1, got 1.5" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "m.keras").exists()

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--low-resolution", type=float, default=defaults.low_resolution_fraction,
                         help="fraction of training faces shrunk to 12-64 px and enlarged back, like the small faces "
                              f"of real scenes (default: {defaults.low_resolution_fraction}; 0 turns it off)")
+    parser.add_argument("--photometric", type=float, default=defaults.photometric,
+                        help="brightness and contrast jitter as a fraction, for dim or hazy scenes "
+                             f"(default: {defaults.photometric}; 0 turns it off)")
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
@@ -59,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     plot = args.plot or args.model.with_suffix(".png")
     for output in (args.model, plot, args.model.with_suffix(".json")):
         check_writable(output, args.force)
-    if not 0.0 <= args.low_resolution <= 1.0:
-        raise FacemaskError(f"--low-resolution must be between 0 and 1, got {args.low_resolution}")
-    config = TrainingConfig(args.epochs, args.batch_size, args.learning_rate, args.validation_fraction, args.seed,
-                            args.image_size, args.fine_tune_layers, args.low_resolution)
+    for flag, value in (("--low-resolution", args.low_resolution), ("--photometric", args.photometric)):
+        if not 0.0 <= value <= 1.0:
+            raise FacemaskError(f"{flag} must be between 0 and 1, got {value}")
+    config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                            validation_fraction=args.validation_fraction, seed=args.seed, image_size=args.image_size,
+                            fine_tune_layers=args.fine_tune_layers, low_resolution_fraction=args.low_resolution,
+                            photometric=args.photometric)
     result = train(args.dataset, args.model, plot, config,
                    on_unreadable=lambda item: warn(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
     print(result.report)
