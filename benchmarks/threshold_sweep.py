@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     for scenes in args.scenes:
         faces = evaluate(pipeline, load_scenes(scenes), progress=False).faces
         baseline = row(faces, stored)
-        print(f"{scenes} ({len(faces)} faces), model {args.model}, stored threshold {stored:.2f}")
+        print(f"{scenes} ({len(faces)} faces), model {args.model}, stored threshold {stored:g}")
         print(f"{'threshold':>9} {'TNR':>6} {'FNR':>6} {'TNR20':>6} {'FNR20':>6} {'inc20':>6} {'notm20':>6}"
               f"   TNR20 / stored")
         for threshold in thresholds:
             values = row(faces, threshold)
             ratio = values["tnr20"] / baseline["tnr20"] if values["tnr20"] and baseline["tnr20"] else None
             mark = " *" if threshold == stored else ""
-            print(f"{threshold:>9.2f} {text(values['tnr'])} {text(values['fnr'])} {text(values['tnr20'])} "
+            print(f"{threshold:>9g} {text(values['tnr'])} {text(values['fnr'])} {text(values['tnr20'])} "
                   f"{text(values['fnr20'])} {text(values['incorrect_labelled'])} {text(values['incorrect_not_masked'])}"
                   f"   {text(ratio)}{mark}")
         print(f"(inc20, notm20: of the {baseline['incorrect_found']} found mask_worn_incorrectly faces >= "
