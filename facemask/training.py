@@ -34,6 +34,7 @@ class TrainingConfig:
     low_resolution_fraction: float = 0.5
     low_resolution_sizes: tuple[int, int] = (12, 64)
     photometric: float = 0.0  # brightness and contrast jitter, as a fraction (docs/evaluation.md)
+    class_weight: str = "none"  # "balanced": each class weighs the same in the loss, however many faces it has
 
 
 @dataclass
@@ -50,6 +51,25 @@ def imagenet_weights_file(size: int) -> Path:
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     nearest = size if size in IMAGENET_SIZES else 224
     return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{nearest}_no_top.h5"
+
+
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> dict[int, float] | None:
+    """Loss weight per class index for `mode`: None for "none"; for "balanced", n_samples / (n_classes * n_class)
+    as scikit-learn computes it, so a class with half the faces of another counts twice per face."""
+    if mode not in CLASS_WEIGHTS:
+        raise FacemaskError(f"class weight must be one of {', '.join(CLASS_WEIGHTS)}, got {mode!r}")
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(labels)
+    if len(present) < num_classes:
+        raise FacemaskError("balanced class weights need faces of every class in the training split")
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=labels)
+    return {index: float(weight) for index, weight in enumerate(weights)}
 
 
 def build_model(num_classes: int, config: TrainingConfig):
@@ -214,6 +234,7 @@ def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot
         train_split, held = split_dataset(dataset, config.validation_fraction, config.seed, grouping)
     except FacemaskError as problem:
         raise FacemaskError(f"{problem}: {', '.join(map(str, roots))}") from None
+    weights = class_weights(train_split.labels, len(dataset.class_names), config.class_weight)
     import_tensorflow()
     import keras
 
@@ -225,7 +246,8 @@ def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     training, evaluation = make_datasets(train_split, held, config)
-    fitted = model.fit(training, validation_data=evaluation, epochs=config.epochs, verbose=verbose)
+    fitted = model.fit(training, validation_data=evaluation, epochs=config.epochs, class_weight=weights,
+                       verbose=verbose)
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     metrics, report = held_back_metrics(model, held, config.batch_size)
 
@@ -234,6 +256,7 @@ def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot
         "settings": asdict(config),
         "dataset": {"roots": [str(root) for root in roots], "counts": dataset.counts(), "train": train_split.counts(),
                     "held_back": held.counts(), "grouping": grouping.summary()},
+        "class_weights": None if weights is None else {dataset.class_names[i]: round(w, 4) for i, w in weights.items()},
         "held_back": metrics,
         "history": history,
         "seconds": round(time.time() - started, 1),

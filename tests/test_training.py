@@ -11,6 +11,7 @@ import pytest
 from facemask.classification import MaskClassifier, crop_face
 from facemask.imageio import read_image
 from facemask.detection import Box
+from facemask.errors import FacemaskError
 from test_data import make_dataset
 
 
@@ -134,4 +135,48 @@ def test_photometric_strength_is_checked(faces_dir, tmp_path, run_script):
     done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.keras",
                       "--photometric", "1.5")
     assert done.returncode == 2 and "--photometric must be between 0 and 1, got 1.5" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "m.keras").exists()
+
+
+def test_balanced_class_weights_make_every_class_weigh_the_same(faces_dir, tmp_path):
+    from facemask.data import load_dataset
+    from facemask.training import class_weights
+
+    make_dataset(faces_dir, tmp_path, 12)
+    for path in sorted((tmp_path / "without_mask").glob("*.jpg"))[4:]:  # 12 masked faces against 4 bare ones
+        path.unlink()
+    dataset = load_dataset([tmp_path], 224)
+    counts = np.bincount(dataset.labels)
+    assert counts.tolist() == [12, 4]
+    assert class_weights(dataset.labels, 2, "none") is None
+    weights = class_weights(dataset.labels, 2, "balanced")
+    totals = [weights[index] * count for index, count in enumerate(counts)]
+    assert totals == pytest.approx([len(dataset.labels) / 2] * 2)  # each class carries half the loss
+    assert weights[1] > 1 > weights[0]
+    with pytest.raises(FacemaskError, match="every class"):
+        class_weights(dataset.labels[dataset.labels == 0], 2, "balanced")
+
+
+@pytest.mark.slow
+def test_balanced_training_records_its_class_weights(faces_dir, tmp_path, run_script):
+    dataset = make_dataset(faces_dir, tmp_path / "dataset", 16)
+    for path in sorted((dataset / "without_mask").glob("*.jpg"))[8:]:
+        path.unlink()
+    model = tmp_path / "balanced.keras"
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", model, "--epochs", "1",
+                      "--batch-size", "8", "--class-weight", "balanced", "--quiet")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["settings"]["class_weight"] == "balanced"
+    weights, train = meta["class_weights"], meta["dataset"]["train"]
+    assert weights["without_mask"] > weights["with_mask"]
+    totals = [weights[name] * train[name] for name in ("with_mask", "without_mask")]
+    assert totals[0] == pytest.approx(totals[1], rel=1e-3)
+
+
+def test_class_weight_choice_is_checked(faces_dir, tmp_path, run_script):
+    dataset = make_dataset(faces_dir, tmp_path / "dataset", 3)
+    done = run_script("train_mask_detector.py", "--dataset", dataset, "--model", tmp_path / "m.keras",
+                      "--class-weight", "heavy")
+    assert done.returncode == 2 and "--class-weight" in done.stderr and "balanced" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "m.keras").exists()

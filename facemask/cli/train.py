@@ -10,7 +10,7 @@ from facemask.cli.common import run, warn
 from facemask.errors import FacemaskError
 from facemask.resources import require_extra
 from facemask.imageio import check_writable
-from facemask.training import TrainingConfig
+from facemask.training import CLASS_WEIGHTS, TrainingConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photometric", type=float, default=defaults.photometric,
                         help="brightness and contrast jitter as a fraction, for dim or hazy scenes "
                              f"(default: {defaults.photometric}; 0 turns it off)")
+    parser.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=defaults.class_weight,
+                        help="'balanced' weighs each class the same in the loss however many faces it has, e.g. "
+                             f"when drawn masks double one class (default: {defaults.class_weight})")
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                             validation_fraction=args.validation_fraction, seed=args.seed, image_size=args.image_size,
                             fine_tune_layers=args.fine_tune_layers, low_resolution_fraction=args.low_resolution,
-                            photometric=args.photometric)
+                            photometric=args.photometric, class_weight=args.class_weight)
     result = train(args.dataset, args.model, plot, config,
                    on_unreadable=lambda item: warn(f"skipped {item.reason}"), verbose=0 if args.quiet else 1)
     print(result.report)
