@@ -18,6 +18,7 @@ __version__ = "1.1.0"
 _EXPORTS = {
     "MaskPipeline": "facemask.pipeline",
     "CropSettings": "facemask.pipeline",
+    "NoseCheck": "facemask.pipeline",
     "FaceResult": "facemask.pipeline",
     "ImageResult": "facemask.pipeline",
     "MaskClassifier": "facemask.classification",

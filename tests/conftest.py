@@ -41,6 +41,15 @@ def scenes_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def crowd_scenes_dir(shared_dir: Path) -> Path:
+    """The annotated crowd scenes (small faces, masks worn incorrectly)."""
+    scenes = shared_dir / "data" / "scenes-crowd-dev"
+    if not (scenes / "annotations.csv").is_file():
+        pytest.skip(f"crowd scenes not found at {scenes}")
+    return scenes
+
+
+@pytest.fixture(scope="session")
 def faces_dir(shared_dir: Path) -> Path:
     """The training faces (with_mask/, without_mask/)."""
     faces = shared_dir / "data" / "faces"

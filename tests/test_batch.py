@@ -55,7 +55,10 @@ def test_the_stream_holds_one_line_per_image_in_the_json_contract(uninterrupted,
     for record in records:
         assert set(record) == {"image", "width", "height", "faces"}
         for face in record["faces"]:
-            assert set(face) == {"box", "score", "label", "probabilities"}
+            # nose_uncovered: the nose check's verdict, on the faces the classifier called with_mask
+            assert {"box", "score", "label", "probabilities"} <= set(face) <= {
+                "box", "score", "label", "probabilities", "nose_uncovered"}
+            assert ("nose_uncovered" in face) == (face["label"] in ("with_mask", "mask_worn_incorrectly"))
     assert sum(len(record["faces"]) for record in records) > 0
 
 

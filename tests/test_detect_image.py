@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from facemask.metadata import read_metadata
+from facemask.pipeline import NoseCheck
 
 from scenes import annotated_faces, single_face_scenes
 
@@ -43,17 +44,34 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
 @pytest.mark.slow
 def test_json_follows_the_documented_format(all_scenes, default_model):
     _, results = all_scenes
-    threshold = read_metadata(default_model).unmasked_threshold
+    threshold, nose = read_metadata(default_model).unmasked_threshold, NoseCheck()
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:
-            assert set(face) == {"box", "score", "label", "probabilities"}
+            unmasked = face["probabilities"]["without_mask"] >= threshold
+            # the nose check looks again at every face the classifier calls with_mask (on by default)
+            assert set(face) == {"box", "score", "label", "probabilities"} | (set() if unmasked else {"nose_uncovered"})
             x, y, w, h = face["box"]
             assert 0 <= x and 0 <= y and w > 0 and h > 0
             assert x + w <= result["width"] and y + h <= result["height"]
-            assert face["label"] in ("with_mask", "without_mask")
             assert set(face["probabilities"]) == {"with_mask", "without_mask"}
-            assert (face["label"] == "without_mask") == (face["probabilities"]["without_mask"] >= threshold)
+            if unmasked:
+                assert face["label"] == "without_mask"
+            else:
+                below_nose = face["nose_uncovered"] >= nose.threshold
+                assert face["label"] == ("mask_worn_incorrectly" if below_nose else "with_mask")
+
+
+def test_the_nose_check_is_on_by_default_and_can_be_turned_off(scenes_dir, tmp_path, run_script):
+    path, _ = single_face_scenes(scenes_dir, "with_mask")[0]
+    for option, checked in (([], True), (["--no-nose-check"], False)):
+        out = tmp_path / f"checked-{checked}.json"
+        done = run_script(SCRIPT, "--image", path, "--json", out, *option)
+        assert done.returncode == 0, done.stderr
+        faces = json.loads(out.read_text())[0]["faces"]
+        masked = [face for face in faces if face["label"] == "with_mask"]
+        assert masked, faces
+        assert all(("nose_uncovered" in face) == checked for face in masked), (option, faces)
 
 
 def test_annotated_output_and_terminal_lines(scenes_dir, tmp_path, run_script):

@@ -21,11 +21,8 @@ def scenes(scenes_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def crowd_scenes(shared_dir: Path) -> dict:
-    folder = shared_dir / "data" / "scenes-crowd-dev"
-    if not (folder / "annotations.csv").is_file():
-        pytest.skip(f"crowd scenes not found at {folder}")
-    return {scene.name: scene for scene in load_scenes(folder)}
+def crowd_scenes(crowd_scenes_dir: Path) -> dict:
+    return {scene.name: scene for scene in load_scenes(crowd_scenes_dir)}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facemask.detection import Box
+from facemask.errors import FacemaskError
+from facemask.evaluation import large_enough, load_scenes, match_boxes
 from facemask.imageio import read_image
+from facemask.metadata import INCORRECT, MASKED
+from facemask.pipeline import MaskPipeline, NoseCheck
 from scenes import single_face_scenes
 
 
@@ -40,3 +45,45 @@ def test_image_result_carries_size_and_clipped_boxes(pipeline, scenes_dir):
 def test_a_photo_without_faces_gives_no_faces(pipeline):
     sky = np.dstack([np.linspace(120, 250, 480 * 640).reshape(480, 640).astype(np.uint8)] * 3)
     assert pipeline.process(sky) == []
+
+
+def test_the_nose_check_looks_at_the_face_above_the_mouth_and_checks_its_settings():
+    # the box narrowed by the default crop margin (5 % per side), then its top 60 %
+    assert NoseCheck().upper_box(Box(10, 20, 100, 200), -0.05) == Box(15, 30, 90, 108)
+    assert NoseCheck(fraction=0.5).upper_box(Box(0, 0, 40, 40), 0.0) == Box(0, 0, 40, 20)
+    for bad in ({"fraction": 1.5}, {"fraction": 0.0}, {"threshold": 1.0}, {"threshold": 0.0}):
+        with pytest.raises(FacemaskError, match="nose check"):
+            NoseCheck(**bad)
+
+
+def test_the_nose_check_flags_real_masks_below_the_nose_and_changes_nothing_else(pipeline, crowd_scenes_dir):
+    """On the crowd photos with a mask worn incorrectly (>= 20 px), the default pipeline against the same one
+    without the check: only faces called with_mask are relabelled, only to mask_worn_incorrectly, and fewer of the
+    worn-incorrectly faces are let through as with_mask."""
+    check = pipeline.nose_check
+    assert check is not None, "the nose check is on by default"
+    unchecked = MaskPipeline(pipeline.detector, pipeline.classifier, pipeline.crop, nose_check=None)
+    scenes = [scene for scene in load_scenes(crowd_scenes_dir)
+              if any(face.label == INCORRECT and large_enough(face.box) for face in scene.faces)]
+    assert scenes, "no crowd photo with a mask worn incorrectly"
+    let_through = {"without the check": 0, "with it": 0}
+    relabelled = 0
+    for scene in scenes:
+        image = read_image(scene.path)
+        plain = unchecked.process(image)
+        checked = pipeline.check_noses(image, plain)
+        for before, after in zip(plain, checked, strict=True):
+            assert (after.box, after.score, after.probabilities) == (before.box, before.score, before.probabilities)
+            assert (after.nose_uncovered is not None) == (before.label == MASKED)
+            if after.label != before.label:
+                assert (before.label, after.label) == (MASKED, INCORRECT)
+                assert after.probability == after.nose_uncovered >= check.threshold
+                relabelled += 1
+            elif before.label == MASKED:
+                assert after.nose_uncovered < check.threshold
+        truth = [face.box for face in scene.faces if face.label == INCORRECT and large_enough(face.box)]
+        for found in match_boxes(truth, [result.box for result in plain]).values():
+            let_through["without the check"] += plain[found].label == MASKED
+            let_through["with it"] += checked[found].label == MASKED
+    assert relabelled > 0
+    assert let_through["with it"] < let_through["without the check"], let_through

@@ -12,7 +12,7 @@ from facemask import defaults
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
 from facemask.errors import FacemaskError, print_error, run_cli
 from facemask.metadata import check_threshold
-from facemask.pipeline import CropSettings, MaskPipeline
+from facemask.pipeline import CropSettings, MaskPipeline, NoseCheck
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defaults.DETECTOR) -> None:
@@ -40,6 +40,21 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
                              f"before classifying, -0.4 to 1 (default: {crop.margin})")
     parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
                         help=f"grow the face box to a square before classifying (default: {crop.square})")
+    nose = NoseCheck()
+    parser.add_argument("--nose-check", action=argparse.BooleanOptionalAction, default=True,
+                        help="look again at every face called with_mask: where the face above the mouth looks "
+                             "unmasked, call it mask_worn_incorrectly (a mask below the nose; default: on, see "
+                             "docs/evaluation.md)")
+    parser.add_argument("--nose-threshold", type=float, default=nose.threshold,
+                        help="with --nose-check, how sure the check must be that the nose is uncovered, between 0 "
+                             f"and 1 (default: {nose.threshold})")
+
+
+def nose_check(args: argparse.Namespace) -> NoseCheck | None:
+    """The nose check the options ask for (None: off)."""
+    if not 0.0 < args.nose_threshold < 1.0:
+        raise FacemaskError(f"--nose-threshold must be between 0 and 1, got {args.nose_threshold}")
+    return NoseCheck(threshold=args.nose_threshold) if args.nose_check else None
 
 
 def check_probability(value: float, name: str) -> None:
@@ -62,7 +77,8 @@ def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
     if not -0.4 <= args.crop_margin <= 1.0:
         raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
-                             CropSettings(args.crop_margin, args.square_crop), frame_side, args.unmasked_threshold)
+                             CropSettings(args.crop_margin, args.square_crop), frame_side, args.unmasked_threshold,
+                             nose_check=nose_check(args))
 
 
 def display_available() -> bool:
