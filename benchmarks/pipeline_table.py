@@ -21,7 +21,8 @@ sys.path.insert(0, str(REPOSITORY))
 
 from facemask.defaults import DETECTOR  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes, summarize  # noqa: E402
+from facemask.evaluation import (NOT_COMPLIANT, TARGET_FNR, TARGET_TNR, choose_threshold, evaluate,  # noqa: E402
+                                 load_scenes, summarize)
 from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 
@@ -48,6 +49,11 @@ def measure(scenes_dir: Path) -> dict:
     return summary
 
 
+def flagged_count(row: dict) -> int:
+    """How many of a label's faces were found and flagged (called without_mask or mask_worn_incorrectly)."""
+    return sum(row.get("found_called", {}).get(label, 0) for label in NOT_COMPLIANT)
+
+
 def column(summary: dict) -> dict[str, str]:
     recall = summary["detector_recall"]
     overall = recall["overall"]
@@ -65,16 +71,16 @@ def column(summary: dict) -> dict[str, str]:
         "recall by width " + " / ".join(recall["per_size"]): " / ".join(
             fraction(row["recall"]) for row in recall["per_size"].values()),
         "unmasked people flagged (TNR)": "**" + fraction(
-            summary["tnr"], unmasked.get("found_right"), unmasked.get("faces")) + "**",
+            None, flagged_count(unmasked), unmasked.get("faces")) + "**",
         "masked people flagged by mistake (FNR)": "**" + fraction(
-            summary["fnr"], masked.get("found_called", {}).get(UNMASKED, 0), masked.get("faces")) + "**",
+            summary["fnr"], flagged_count(masked), masked.get("faces")) + "**",
         "classifier accuracy, found faces / annotated boxes": (
             f"{fraction(accuracy['found_faces'])} / {fraction(accuracy['annotated_boxes'])}"),
         "ROC AUC, classifier on boxes / whole pipeline": (
             f"{fraction((roc['classifier_on_annotated_boxes'] or {}).get('auc'))} / "
             f"{fraction((roc['pipeline'] or {}).get('auc'))}"),
         "false detections (boxes matching no annotated face), per photo": (
-            f"{false['count']} ({false['per_image']:.3f}), {false['called_unmasked']} called unmasked"),
+            f"{false['count']} ({false['per_image']:.3f}), {false['called_unmasked']} flagged"),
         "seconds per photo (detection + classification)": f"{summary['seconds_per_image']:.2f}",
         "threshold the calibration rule chooses on this set (stored: "
         f"{summary['threshold']})": (

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The nose check (facemask.pipeline.NoseCheck) measured: the whole pipeline without it and at several of its
+thresholds, on one or more annotated scene sets.
+
+    python benchmarks/nose_check.py --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev \
+        [--thresholds 0.98 0.99] [--fractions 0.55 0.6 0.65]
+
+The default detector runs once per scene; the same detections are then classified by the shipped model with each
+setting, so only the nose check changes. Printed per set and setting: TNR and FNR over all faces and over faces of
+at least 20 px, the found mask_worn_incorrectly faces of at least 20 px labelled so and not labelled with_mask,
+the false detections flagged, and TNR >= 20 px as a ratio to the run without the check (the baseline, same
+process). The default setting is in bold. Used by benchmarks/regenerate.py for docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crop_study import Replay  # noqa: E402
+
+from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.defaults import DETECTOR, default_model  # noqa: E402
+from facemask.detection import create_detector  # noqa: E402
+from facemask.errors import run_cli  # noqa: E402
+from facemask.evaluation import MIN_FACE, SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
+from facemask.imageio import read_image  # noqa: E402
+from facemask.metadata import INCORRECT  # noqa: E402
+from facemask.pipeline import MaskPipeline, NoseCheck  # noqa: E402
+
+
+def measure(pipeline: MaskPipeline, scenes, images) -> dict:
+    """The figures of one setting on one scene set."""
+    evaluation = SceneEvaluation()
+    for scene, image in zip(scenes, images):
+        evaluate_scene(pipeline, scene, image, evaluation)
+    summary = summarize(evaluation)
+    everyone, large = summary["compliance"]["all faces"], summary["compliance"][f">= {MIN_FACE} px"]
+    incorrect = large["per_class"][INCORRECT]
+    found = incorrect["found"]
+    return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
+            "labelled": f"{round(incorrect['recall_found'] * found)} / {found}" if found else "n/a",
+            "not_masked": f"{round(incorrect['found_not_called_with_mask'] * found)} / {found}" if found else "n/a",
+            "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"])}
+
+
+def text(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=Path, nargs="+", required=True)
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.95, 0.98, 0.99, 0.995])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[NoseCheck().fraction],
+                        help="the top fractions of the box to try")
+    args = parser.parse_args(argv)
+    classifier = MaskClassifier(default_model())
+    detector = create_detector(DETECTOR)
+    settings = [None] + [NoseCheck(fraction, threshold) for fraction in sorted(set(args.fractions))
+                         for threshold in sorted(set(args.thresholds))]
+    print(f"Detector {DETECTOR} at its default confidence, shipped model `{default_model().name}` at its threshold "
+          f"{classifier.unmasked_threshold}; the nose check at its default looks at the top {NoseCheck().fraction} "
+          f"of the box and needs {NoseCheck().threshold}.\n")
+    print("| scenes | nose check: part, threshold | TNR | FNR | TNR >= 20 px | FNR >= 20 px | worn incorrectly >= 20 "
+          "px labelled so | ... not with_mask | false detections flagged | TNR >= 20 px / without |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for folder in args.scenes:
+        scenes = load_scenes(folder)
+        images = [read_image(scene.path) for scene in scenes]
+        replay = Replay([detector.detect(image) for image in images])
+        baseline = None
+        for setting in settings:
+            figures = measure(MaskPipeline(replay, classifier, nose_check=setting), scenes, images)
+            baseline = baseline or figures
+            ratio = figures["tnr20"] / baseline["tnr20"] if figures["tnr20"] and baseline["tnr20"] else None
+            cells = [folder.name, "off" if setting is None else f"top {setting.fraction:g}, {setting.threshold:g}",
+                     text(figures["tnr"]), text(figures["fnr"]), text(figures["tnr20"]), text(figures["fnr20"]),
+                     figures["labelled"], figures["not_masked"], figures["false_flagged"], text(ratio)]
+            if setting == NoseCheck():
+                cells = [f"**{cell}**" for cell in cells]
+            print("| " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
