@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The nose check (facemask.pipeline.NoseCheck) measured: the whole pipeline without it and at several of its
-thresholds, on one or more annotated scene sets.
+thresholds and parts of the face, on one or more annotated scene sets.
 
     python benchmarks/nose_check.py --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev \
         [--thresholds 0.98 0.99] [--fractions 0.55 0.6 0.65]

@@ -31,22 +31,24 @@ def shared_dir() -> Path:
     return shared
 
 
-@pytest.fixture(scope="session")
-def scenes_dir(shared_dir: Path) -> Path:
-    """The annotated real scenes (images/ and annotations.csv)."""
-    scenes = shared_dir / "data" / "scenes-dev"
+def _scene_set(shared_dir: Path, name: str) -> Path:
+    """The annotated scene set `name` under the shared data (images/ and annotations.csv); skips where absent."""
+    scenes = shared_dir / "data" / name
     if not (scenes / "annotations.csv").is_file():
         pytest.skip(f"annotated scenes not found at {scenes}")
     return scenes
 
 
 @pytest.fixture(scope="session")
+def scenes_dir(shared_dir: Path) -> Path:
+    """The annotated real scenes (images/ and annotations.csv)."""
+    return _scene_set(shared_dir, "scenes-dev")
+
+
+@pytest.fixture(scope="session")
 def crowd_scenes_dir(shared_dir: Path) -> Path:
     """The annotated crowd scenes (small faces, masks worn incorrectly)."""
-    scenes = shared_dir / "data" / "scenes-crowd-dev"
-    if not (scenes / "annotations.csv").is_file():
-        pytest.skip(f"crowd scenes not found at {scenes}")
-    return scenes
+    return _scene_set(shared_dir, "scenes-crowd-dev")
 
 
 @pytest.fixture(scope="session")
