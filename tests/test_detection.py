@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.detection import (DETECTORS, Box, CenterFaceDetector, Detection, FusedDetector, YuNetDetector,
-                                create_detector, locate_ssd_files, non_max_suppression, weighted_box_fusion)
+from facemask.detection import (DETECTORS, Box, CenterFaceDetector, Detection, FusedDetector, Landmarks,
+                                YuNetDetector, create_detector, locate_ssd_files, non_max_suppression, weighted_box_fusion)
 from facemask.errors import FacemaskError
 from facemask.evaluation import load_scenes, match_boxes
 from facemask.imageio import read_image
@@ -95,6 +95,13 @@ def test_weighted_box_fusion_averages_boxes_and_scores_over_sources():
     assert [d.box for d in fused] == [Box(1, 0, 10, 10), Box(50, 50, 10, 10)]
     assert [d.score for d in fused] == pytest.approx([0.6, 0.3])
     assert weighted_box_fusion([[seen_once], []], weights=[3.0, 1.0])[0].score == pytest.approx(0.45)
+    # landmarks: the score-weighted mean of the members that have them
+    points = [Landmarks.from_values(range(10)), Landmarks.from_values(range(3, 13))]
+    with_points = [[Detection(Box(0, 0, 10, 10), 0.8, points[0])], [Detection(Box(2, 0, 10, 10), 0.4, points[1])],
+                   [Detection(Box(1, 0, 10, 10), 0.9)]]
+    fused = weighted_box_fusion(with_points)
+    assert len(fused) == 1 and fused[0].landmarks.as_array().ravel() == pytest.approx([v + 1 for v in range(10)])
+    assert weighted_box_fusion([with_points[2]])[0].landmarks is None
     with pytest.raises(ValueError):
         weighted_box_fusion([[seen_once]], weights=[1.0, 1.0])
 
@@ -142,6 +149,16 @@ def test_every_backend_finds_clear_faces(scenes, name):
         assert 0 <= box.x and 0 <= box.y and box.right <= width and box.bottom <= height
         assert detector.confidence <= detection.score <= 1.0
     assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
+    for detection in (detections[i] for i in matched.values()):  # upright faces: landmarks where a face has them
+        if name == "ssd":
+            assert detection.landmarks is None
+            continue
+        points, box = detection.landmarks.as_array(), detection.box
+        assert (points[:, 0] > box.x).all() and (points[:, 0] < box.right).all(), (box, points)
+        assert (points[:, 1] > box.y).all() and (points[:, 1] < box.bottom).all(), (box, points)
+        left_eye, right_eye, nose, mouth_left, mouth_right = points
+        assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+        assert max(left_eye[1], right_eye[1]) < nose[1] < detection.landmarks.mouth_y
 
 
 def test_default_on_a_large_photo_gives_no_warning_and_scores_below_one(default_detector, scenes):
