@@ -9,7 +9,7 @@ import numpy as np
 
 from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face, not_compliant_probability
-from facemask.detection import Box, Detection, FaceDetector, create_detector
+from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
 from facemask.errors import FacemaskError
 from facemask.metadata import INCORRECT, MASKED
 
@@ -30,30 +30,50 @@ class CropSettings:
 class NoseCheck:
     """A second look at every face the classifier calls with_mask: is the nose covered?
 
-    The classifier runs again on the top `fraction` of the face's box (as CropSettings widens or narrows it):
-    forehead, eyes and nose, the mouth and chin cut off. A mask worn correctly covers the nose, so that part
+    The classifier runs again on the upper part of the face's box (as CropSettings widens or narrows it),
+    forehead, eyes and nose, with the mouth and chin cut off. A mask worn correctly covers the nose, so that part
     still looks masked; where it looks unmasked with a probability of at least `threshold`, the mask is below the
-    nose and the face is called mask_worn_incorrectly. It works with the two-class model, which has never seen
-    such a face, and is on by default (pass None to MaskPipeline to turn it off). The defaults were chosen on
-    both annotated scene sets (docs/evaluation.md): the threshold is high because the upper part of a turned or
-    blurred masked face often looks bare as well.
+    nose and the face is called mask_worn_incorrectly. Where the detector found the face's landmarks, the part
+    ends at each of `cuts` in turn, given from the tip of the nose (0) to the mouth (1), and the most unmasked of
+    them counts: the line where a lowered mask begins differs from face to face. Boxes without landmarks are cut
+    at `fraction` of their height. Any cut stays between MIN_PART and MAX_PART of the box, so a stray landmark
+    cannot reduce the part to the forehead or stretch it past the chin.
+
+    It works with the two-class model, which has never seen such a face, and is on by default (pass None to
+    MaskPipeline to turn it off). The defaults were chosen on both annotated scene sets (docs/evaluation.md): the
+    threshold is high because the upper part of a turned or blurred masked face often looks bare as well.
     """
 
+    cuts: tuple[float, ...] = (0.0, 0.25, 0.5)
+    threshold: float = 0.995
     fraction: float = 0.6
-    threshold: float = 0.99
+
+    MIN_PART = 0.3
+    MAX_PART = 0.9
 
     def __post_init__(self) -> None:
-        if not 0.2 <= self.fraction <= 0.9:
-            raise FacemaskError(f"the nose check's fraction of the face must be between 0.2 and 0.9, "
-                                f"got {self.fraction}")
+        if not self.MIN_PART <= self.fraction <= self.MAX_PART:
+            raise FacemaskError(f"the nose check's fraction of the face must be between {self.MIN_PART} and "
+                                f"{self.MAX_PART}, got {self.fraction}")
+        if not self.cuts or not all(-0.5 <= cut <= 1.0 for cut in self.cuts):
+            raise FacemaskError(f"the nose check's cuts must be one or more values from -0.5 (above the nose) to 1 "
+                                f"(the mouth), got {self.cuts}")
         if not 0.0 < self.threshold < 1.0:
             raise FacemaskError(f"the nose check's threshold must be between 0 and 1, got {self.threshold}")
 
-    def upper_box(self, box: Box, margin: float) -> Box:
-        """The part of `box`, widened by `margin` of its size per side, that the check looks at."""
+    def upper_boxes(self, box: Box, margin: float, landmarks: Landmarks | None = None) -> list[Box]:
+        """The parts of `box`, widened by `margin` of its size per side, that the check looks at: one per cut
+        with `landmarks`, else the top `fraction`."""
         width, height = box.w * (1.0 + 2.0 * margin), box.h * (1.0 + 2.0 * margin)
         x, y = box.x + (box.w - width) / 2.0, box.y + (box.h - height) / 2.0
-        return Box(int(round(x)), int(round(y)), max(1, int(round(width))), max(1, int(round(height * self.fraction))))
+        if landmarks is None:
+            parts = [self.fraction]
+        else:
+            nose, mouth = landmarks.nose[1], landmarks.mouth_y
+            parts = [min(self.MAX_PART, max(self.MIN_PART, (nose + cut * (mouth - nose) - y) / height))
+                     for cut in self.cuts]
+        left, top, part_width = int(round(x)), int(round(y)), max(1, int(round(width)))
+        return [Box(left, top, part_width, max(1, int(round(height * part)))) for part in parts]
 
 
 @dataclass(frozen=True)
@@ -61,8 +81,9 @@ class FaceResult:
     """One face in an image: where it is, how sure the detector is, and what the classifier says.
 
     `nose_uncovered`: where the nose check looked at the face (called with_mask by the classifier), the
-    probability that the part above the mouth is unmasked; a face it relabels has label mask_worn_incorrectly
-    and that probability as `probability`, while `probabilities` stay the classifier's on the whole face.
+    probability that the part above the mouth is unmasked (the highest over the parts it looked at); a face it
+    relabels has label mask_worn_incorrectly and that probability as `probability`, while `probabilities` stay
+    the classifier's on the whole face.
     """
 
     box: Box
@@ -137,19 +158,25 @@ class MaskPipeline:
         predictions: list[Prediction] = self.classifier.predict(self.crops(image, [d.box for d in detections]))
         results = [FaceResult(d.box, d.score, p.label, p.probability, p.probabilities)
                    for d, p in zip(detections, predictions)]
-        return results if self.nose_check is None else self.check_noses(image, results)
+        if self.nose_check is None:
+            return results
+        return self.check_noses(image, results, [d.landmarks for d in detections])
 
-    def check_noses(self, image: np.ndarray, results: list[FaceResult]) -> list[FaceResult]:
-        """`results` after the nose check (NoseCheck) of the faces called with_mask."""
+    def check_noses(self, image: np.ndarray, results: list[FaceResult],
+                    landmarks: list[Landmarks | None] | None = None) -> list[FaceResult]:
+        """`results` after the nose check (NoseCheck) of the faces called with_mask, using each face's landmarks
+        where known (`landmarks`: one entry or None per result)."""
         check = self.nose_check
         masked = [index for index, result in enumerate(results) if result.label == MASKED]
         if check is None or not masked:
             return results
+        landmarks = [None] * len(results) if landmarks is None else landmarks
         size = self.classifier.input_size
-        crops = [crop_face(image, check.upper_box(results[index].box, self.crop.margin), size) for index in masked]
+        parts = [check.upper_boxes(results[index].box, self.crop.margin, landmarks[index]) for index in masked]
+        predictions = iter(self.classifier.predict([crop_face(image, part, size) for face in parts for part in face]))
         checked = list(results)
-        for index, prediction in zip(masked, self.classifier.predict(crops)):
-            uncovered = not_compliant_probability(prediction.probabilities)
+        for index, face in zip(masked, parts):
+            uncovered = max(not_compliant_probability(next(predictions).probabilities) for _ in face)
             checked[index] = replace(results[index], nose_uncovered=uncovered)
             if uncovered >= check.threshold:
                 checked[index] = replace(checked[index], label=INCORRECT, probability=uncovered)
