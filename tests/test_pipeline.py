@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -58,7 +60,7 @@ def test_the_nose_check_looks_at_the_face_above_the_mouth_and_checks_its_setting
     stray = Landmarks((30.0, 30.0), (70.0, 30.0), (50.0, 5.0), (35.0, 300.0), (65.0, 300.0))
     assert [box.h for box in NoseCheck(cuts=(0.0, 1.0)).upper_boxes(Box(0, 0, 100, 100), 0.0, stray)] == [30, 90]
     for bad in ({"fraction": 1.5}, {"fraction": 0.0}, {"threshold": 1.0}, {"threshold": 0.0}, {"cuts": ()},
-                {"cuts": (0.0, 2.0)}):
+                {"cuts": (0.0, 2.0)}, {"screen": -0.1}, {"screen": 0.999}):
         with pytest.raises(FacemaskError, match="nose check"):
             NoseCheck(**bad)
 
@@ -66,20 +68,24 @@ def test_the_nose_check_looks_at_the_face_above_the_mouth_and_checks_its_setting
 def test_the_nose_check_flags_real_masks_below_the_nose_and_changes_nothing_else(pipeline, crowd_scenes_dir):
     """On the crowd photos with a mask worn incorrectly (>= 20 px), the default pipeline against the same one
     without the check: only faces called with_mask are relabelled, only to mask_worn_incorrectly, and fewer of the
-    worn-incorrectly faces are let through as with_mask."""
+    worn-incorrectly faces are let through as with_mask; screening (NoseCheck.screen) changes no label."""
     check = pipeline.nose_check
     assert check is not None, "the nose check is on by default"
     unchecked = MaskPipeline(pipeline.detector, pipeline.classifier, pipeline.crop, nose_check=None)
     scenes = [scene for scene in load_scenes(crowd_scenes_dir)
               if any(face.label == INCORRECT and large_enough(face.box) for face in scene.faces)]
     assert scenes, "no crowd photo with a mask worn incorrectly"
+    every_cut = MaskPipeline(pipeline.detector, pipeline.classifier, pipeline.crop, replace(check, screen=0.0))
     let_through = {"without the check": 0, "with it": 0}
     relabelled = 0
     for scene in scenes:
         image = read_image(scene.path)
         detections = pipeline.detector.detect(image)
+        landmarks = [d.landmarks for d in detections]
         plain = unchecked.classify(image, detections)
-        checked = pipeline.check_noses(image, plain, [d.landmarks for d in detections])
+        checked = pipeline.check_noses(image, plain, landmarks)
+        # screening by the middle cut spares the classifier and loses no face the whole check flags
+        assert [f.label for f in every_cut.check_noses(image, plain, landmarks)] == [f.label for f in checked]
         for before, after in zip(plain, checked, strict=True):
             assert (after.box, after.score, after.probabilities) == (before.box, before.score, before.probabilities)
             assert (after.nose_uncovered is not None) == (before.label == MASKED)
