@@ -9,7 +9,8 @@ import cv2
 import pytest
 
 from facemask.detection import (DETECTORS, Box, CenterFaceDetector, Detection, FusedDetector, Landmarks,
-                                YuNetDetector, create_detector, locate_ssd_files, non_max_suppression, weighted_box_fusion)
+                                YuNetDetector, create_detector, locate_ssd_files, non_max_suppression,
+                                weighted_box_fusion)
 from facemask.errors import FacemaskError
 from facemask.evaluation import load_scenes, match_boxes
 from facemask.imageio import read_image
