@@ -30,8 +30,9 @@ class CropSettings:
 class NoseCheck:
     """A second look at every face the classifier calls with_mask: is the nose covered?
 
-    The classifier runs again on the upper part of the face's box (as CropSettings widens or narrows it),
-    forehead, eyes and nose, with the mouth and chin cut off. A mask worn correctly covers the nose, so that part
+    The classifier runs again on the upper part of the face's box (widened by `margin` of its size per side, or
+    narrowed where negative, whatever the pipeline's CropSettings), forehead, eyes and nose, with the mouth and
+    chin cut off. A mask worn correctly covers the nose, so that part
     still looks masked; where it looks unmasked with a probability of at least `threshold`, the mask is below the
     nose and the face is called mask_worn_incorrectly. Where the detector found the face's landmarks, the part
     ends at each of `cuts` in turn, given from the tip of the nose (0) to the mouth (1), and the most unmasked of
@@ -51,6 +52,7 @@ class NoseCheck:
     threshold: float = 0.995
     fraction: float = 0.6
     screen: float = 0.5
+    margin: float = -0.05
 
     MIN_PART = 0.3
     MAX_PART = 0.9
@@ -64,13 +66,15 @@ class NoseCheck:
                                 f"(the mouth), got {self.cuts}")
         if not 0.0 < self.threshold < 1.0:
             raise FacemaskError(f"the nose check's threshold must be between 0 and 1, got {self.threshold}")
+        if not -0.4 <= self.margin <= 1.0:
+            raise FacemaskError(f"the nose check's margin must be between -0.4 and 1, got {self.margin}")
         if not 0.0 <= self.screen < 1.0:
             raise FacemaskError(f"the nose check's screen must be from 0 to below 1, got {self.screen}")
 
-    def upper_boxes(self, box: Box, margin: float, landmarks: Landmarks | None = None) -> list[Box]:
-        """The parts of `box`, widened by `margin` of its size per side, that the check looks at: one per cut
-        with `landmarks`, else the top `fraction`."""
-        width, height = box.w * (1.0 + 2.0 * margin), box.h * (1.0 + 2.0 * margin)
+    def upper_boxes(self, box: Box, landmarks: Landmarks | None = None) -> list[Box]:
+        """The parts of `box` (widened by `margin`) that the check looks at: one per cut with `landmarks`, else
+        the top `fraction`."""
+        width, height = box.w * (1.0 + 2.0 * self.margin), box.h * (1.0 + 2.0 * self.margin)
         x, y = box.x + (box.w - width) / 2.0, box.y + (box.h - height) / 2.0
         if landmarks is None:
             parts = [self.fraction]
@@ -177,7 +181,7 @@ class MaskPipeline:
         if check is None or not masked:
             return results
         landmarks = [None] * len(results) if landmarks is None else landmarks
-        parts = [check.upper_boxes(results[index].box, self.crop.margin, landmarks[index]) for index in masked]
+        parts = [check.upper_boxes(results[index].box, landmarks[index]) for index in masked]
         uncovered = self._unmasked(image, [face[len(face) // 2] for face in parts])
         screen = min(check.screen, check.threshold)
         others = [(face_index, part) for face_index, face in enumerate(parts) if uncovered[face_index] >= screen

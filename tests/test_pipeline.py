@@ -50,17 +50,18 @@ def test_a_photo_without_faces_gives_no_faces(pipeline):
 
 
 def test_the_nose_check_looks_at_the_face_above_the_mouth_and_checks_its_settings():
-    # without landmarks: the box narrowed by the default crop margin (5 % per side), then its top 60 %
-    assert NoseCheck().upper_boxes(Box(10, 20, 100, 200), -0.05) == [Box(15, 30, 90, 108)]
-    assert NoseCheck(fraction=0.5).upper_boxes(Box(0, 0, 40, 40), 0.0) == [Box(0, 0, 40, 20)]
+    # without landmarks: the box narrowed by the check's margin (5 % per side), then its top 60 %
+    assert NoseCheck().upper_boxes(Box(10, 20, 100, 200)) == [Box(15, 30, 90, 108)]
+    assert NoseCheck(fraction=0.5, margin=0.0).upper_boxes(Box(0, 0, 40, 40)) == [Box(0, 0, 40, 20)]
     # with landmarks: cut at the nose tip (y 50), a quarter and half way to the mouth (y 70)
     face = Landmarks((30.0, 30.0), (70.0, 30.0), (50.0, 50.0), (35.0, 68.0), (65.0, 72.0))
-    assert [box.h for box in NoseCheck().upper_boxes(Box(0, 0, 100, 100), 0.0, face)] == [50, 55, 60]
+    assert [box.h for box in NoseCheck(margin=0.0).upper_boxes(Box(0, 0, 100, 100), face)] == [50, 55, 60]
     # a stray landmark cannot cut the face to its forehead or past its chin
     stray = Landmarks((30.0, 30.0), (70.0, 30.0), (50.0, 5.0), (35.0, 300.0), (65.0, 300.0))
-    assert [box.h for box in NoseCheck(cuts=(0.0, 1.0)).upper_boxes(Box(0, 0, 100, 100), 0.0, stray)] == [30, 90]
+    assert [box.h for box in NoseCheck(cuts=(0.0, 1.0), margin=0.0).upper_boxes(Box(0, 0, 100, 100), stray)] == [30, 90]
     for bad in ({"fraction": 1.5}, {"fraction": 0.0}, {"threshold": 1.0}, {"threshold": 0.0}, {"cuts": ()},
-                {"cuts": (0.0, 2.0)}, {"screen": -0.1}, {"screen": 1.0}):
+                {"cuts": (0.0, 2.0)}, {"screen": -0.1}, {"screen": 1.0},
+                {"margin": -0.5}):
         with pytest.raises(FacemaskError, match="nose check"):
             NoseCheck(**bad)
 
