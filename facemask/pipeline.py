@@ -31,10 +31,10 @@ class NoseCheck:
     """A second look at every face the classifier calls with_mask: is the nose covered?
 
     The classifier runs again on the upper part of the face's box (widened by `margin` of its size per side, or
-    narrowed where negative, whatever the pipeline's CropSettings), forehead, eyes and nose, with the mouth and
-    chin cut off. A mask worn correctly covers the nose, so that part
-    still looks masked; where it looks unmasked with a probability of at least `threshold`, the mask is below the
-    nose and the face is called mask_worn_incorrectly. Where the detector found the face's landmarks, the part
+    narrowed where negative, whatever the pipeline's CropSettings): forehead, eyes and nose, with the mouth and
+    chin cut off. A mask worn correctly covers the nose, so that part still looks masked; where it looks unmasked
+    with a probability of at least `threshold`, the mask is below the nose and the face is called
+    mask_worn_incorrectly. Where the detector found the face's landmarks, the part
     ends at each of `cuts` in turn, given from the tip of the nose (0) to the mouth (1), and the most unmasked of
     them counts: the line where a lowered mask begins differs from face to face. Boxes without landmarks are cut
     at `fraction` of their height. Any cut stays between MIN_PART and MAX_PART of the box, so a stray landmark
