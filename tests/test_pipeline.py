@@ -60,8 +60,7 @@ def test_the_nose_check_looks_at_the_face_above_the_mouth_and_checks_its_setting
     stray = Landmarks((30.0, 30.0), (70.0, 30.0), (50.0, 5.0), (35.0, 300.0), (65.0, 300.0))
     assert [box.h for box in NoseCheck(cuts=(0.0, 1.0), margin=0.0).upper_boxes(Box(0, 0, 100, 100), stray)] == [30, 90]
     for bad in ({"fraction": 1.5}, {"fraction": 0.0}, {"threshold": 1.0}, {"threshold": 0.0}, {"cuts": ()},
-                {"cuts": (0.0, 2.0)}, {"screen": -0.1}, {"screen": 1.0},
-                {"margin": -0.5}):
+                {"cuts": (0.0, 2.0)}, {"screen": -0.1}, {"screen": 1.0}, {"margin": -0.5}):
         with pytest.raises(FacemaskError, match="nose check"):
             NoseCheck(**bad)
 
