@@ -11,7 +11,7 @@ from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face, not_compliant_probability
 from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
 from facemask.errors import FacemaskError
-from facemask.metadata import INCORRECT, MASKED
+from facemask.metadata import INCORRECT, MASKED, check_threshold
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ class NoseCheck:
         if not self.cuts or not all(-0.5 <= cut <= 1.0 for cut in self.cuts):
             raise FacemaskError(f"the nose check's cuts must be one or more values from -0.5 (above the nose) to 1 "
                                 f"(the mouth), got {self.cuts}")
-        if not 0.0 < self.threshold < 1.0:
-            raise FacemaskError(f"the nose check's threshold must be between 0 and 1, got {self.threshold}")
+        check_threshold(self.threshold, "the nose check's threshold")
         if not -0.4 <= self.margin <= 1.0:
             raise FacemaskError(f"the nose check's margin must be between -0.4 and 1, got {self.margin}")
         if not 0.0 <= self.screen < 1.0:

@@ -52,8 +52,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
 
 def nose_check(args: argparse.Namespace) -> NoseCheck | None:
     """The nose check the options ask for (None: off)."""
-    if not 0.0 < args.nose_threshold < 1.0:
-        raise FacemaskError(f"--nose-threshold must be between 0 and 1, got {args.nose_threshold}")
+    check_threshold(args.nose_threshold, "--nose-threshold")
     return NoseCheck(threshold=args.nose_threshold) if args.nose_check else None
 
 
