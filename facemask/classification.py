@@ -94,10 +94,16 @@ class MaskClassifier:
 
     def predict(self, crops: list[np.ndarray] | np.ndarray) -> list[Prediction]:
         """One Prediction per RGB crop (each `input_size` square)."""
+        return self.predictions(self.probabilities(crops))
+
+    def probabilities(self, crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
+        """The class probabilities of each RGB crop, one row per crop (columns in `class_names` order)."""
         if len(crops) == 0:
-            return []
-        batch = np.asarray(crops, dtype=np.float32)
-        probabilities = self._run(batch)
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return self._run(np.asarray(crops, dtype=np.float32))
+
+    def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
+        """The decision on each row of class `probabilities` (from `probabilities`, or an average of them)."""
         predictions = []
         for row in probabilities:
             best = self.decide(row)

@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from facemask.metadata import read_metadata
-from facemask.pipeline import NoseCheck
+from facemask.detection import Box
+from facemask.imageio import read_image
+from facemask.pipeline import CropSettings, MaskPipeline, NoseCheck
 
 from scenes import annotated_faces, single_face_scenes
 
@@ -72,6 +74,24 @@ def test_the_nose_check_is_on_by_default_and_can_be_turned_off(scenes_dir, tmp_p
         masked = [face for face in faces if face["label"] == "with_mask"]
         assert masked, faces
         assert all(("nose_uncovered" in face) == checked for face in masked), (option, faces)
+
+
+def test_single_view_classifies_each_face_once_as_cropped(scenes_dir, tmp_path, run_script, default_pipeline):
+    """The tool's probabilities are the pipeline's: the mean of the four views by default, the box alone with
+    --single-view."""
+    path, _ = single_face_scenes(scenes_dir, "without_mask")[0]
+    image = read_image(path)
+    for option, crop in (([], CropSettings()), (["--single-view"], CropSettings.single())):
+        out = tmp_path / f"views-{crop.views}.json"
+        done = run_script(SCRIPT, "--image", path, "--json", out, *option)
+        assert done.returncode == 0, done.stderr
+        faces = json.loads(out.read_text())[0]["faces"]
+        assert faces
+        pipeline = MaskPipeline(default_pipeline.detector, default_pipeline.classifier, crop)
+        expected = pipeline.probabilities(image, [Box(*face["box"]) for face in faces])
+        names = default_pipeline.classifier.class_names
+        reported = np.array([[face["probabilities"][name] for name in names] for face in faces])
+        assert np.allclose(reported, expected, atol=1e-3), (option, reported, expected)
 
 
 def test_annotated_output_and_terminal_lines(scenes_dir, tmp_path, run_script):

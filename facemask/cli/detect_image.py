@@ -11,12 +11,12 @@ import cv2
 
 from facemask.batch import (ImageInputs, ImageOutcome, PipelineOptions, RaySettings, ResultSummary, iter_records,
                             pending, prepare_results, resolve_batch_inputs, run_local, run_ray, show_progress)
-from facemask.cli.common import add_pipeline_arguments, display_available, error, load_pipeline, nose_check, run, warn
+from facemask.cli.common import (add_pipeline_arguments, crop_settings, display_available, error, load_pipeline,
+                                 nose_check, run, warn)
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, make_folder, write_image_atomic
 from facemask.outputs import write_json_atomic
-from facemask.pipeline import CropSettings
 from facemask.resources import require_extra
 
 WRITABLE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -189,7 +189,7 @@ def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     class_names = load_pipeline(args).classifier.class_names  # validates every pipeline option
     options = PipelineOptions(None if user_model is None else user_model.absolute(), args.detector, args.confidence,
                               None if args.face is None else args.face.absolute(),
-                              CropSettings(args.crop_margin, args.square_crop), args.unmasked_threshold,
+                              crop_settings(args), args.unmasked_threshold,
                               nose_check(args))
     order = [str(path) for path in inputs.paths]
     done = prepare_results(args.jsonl, args.resume, args.force, order)
