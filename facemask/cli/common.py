@@ -41,9 +41,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
     parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
                         help=f"grow the face box to a square before classifying (default: {crop.square})")
     parser.add_argument("--single-view", action="store_true",
-                        help=f"classify each face once, as cropped: no wider square crop (default: margin "
-                             f"{crop.context}) and no mirror image, a quarter of the classifier's time, less sure on "
-                             "small faces (default: the mean of all four views, see docs/evaluation.md)")
+                        help="classify each face once, as cropped, instead of four ways (the crop and a square "
+                             f"widened by {crop.context} per side, each also mirrored, their mean counting): a "
+                             "quarter of the classifier's time, less sure on small faces (see docs/evaluation.md)")
     nose = NoseCheck()
     parser.add_argument("--nose-check", action=argparse.BooleanOptionalAction, default=True,
                         help="look again at every face called with_mask: where the face above the mouth looks "
