@@ -428,7 +428,8 @@ def test_webhook_gets_every_event_after_a_failed_attempt(site):
     assert len(Receiver.attempts) > len(Receiver.received), "the first attempt failed and was retried"
     ids = {event["id"] for event in server.get_json("/api/v1/events?limit=500")["events"]}
     delivered = Receiver.received[0]
-    assert delivered["id"] in ids and delivered["camera"] == "door" and delivered["label"] == "without_mask"
+    # door and gate show the same unmasked people (gate streams door.avi over HTTP): either may report first
+    assert delivered["id"] in ids and delivered["camera"] in ("door", "gate") and delivered["label"] == "without_mask"
 
 
 def test_the_server_process_runs_without_tensorflow(site):
