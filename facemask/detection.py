@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -472,7 +472,7 @@ class FusedDetector:
             box = detection.box
             box = Box.from_corners(*_corners(box), width, height)
             if detection.score >= self.confidence and box.w > 1 and box.h > 1:
-                kept.append(Detection(box, detection.score, detection.landmarks))
+                kept.append(replace(detection, box=box))
         return kept
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from facemask.classification import MaskClassifier, Prediction, crop_face, not_c
 from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
 from facemask.errors import FacemaskError
 from facemask.metadata import INCORRECT, MASKED, check_threshold
+
+
+def check_margin(value: float, name: str) -> float:
+    """Reject a crop margin (fraction of the box per side) outside -0.4 (narrowed to a fifth) to 1 (tripled)."""
+    if not -0.4 <= value <= 1.0:
+        raise FacemaskError(f"{name} must be between -0.4 and 1, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,9 @@ class CropSettings:
     mirror: bool = True
 
     def __post_init__(self) -> None:
-        for name, value in (("margin", self.margin), ("context", self.context)):
-            if value is not None and not -0.4 <= value <= 1.0:
-                raise FacemaskError(f"crop {name} must be between -0.4 and 1, got {value}")
+        check_margin(self.margin, "the crop margin")
+        if self.context is not None:
+            check_margin(self.context, "the crop context")
 
     @classmethod
     def single(cls, margin: float = -0.05, square: bool = False) -> CropSettings:
@@ -92,8 +100,7 @@ class NoseCheck:
             raise FacemaskError(f"the nose check's cuts must be one or more values from -0.5 (above the nose) to 1 "
                                 f"(the mouth), got {self.cuts}")
         check_threshold(self.threshold, "the nose check's threshold")
-        if not -0.4 <= self.margin <= 1.0:
-            raise FacemaskError(f"the nose check's margin must be between -0.4 and 1, got {self.margin}")
+        check_margin(self.margin, "the nose check's margin")
         if not 0.0 <= self.screen < 1.0:
             raise FacemaskError(f"the nose check's screen must be from 0 to below 1, got {self.screen}")
 
@@ -184,23 +191,21 @@ class MaskPipeline:
         options.setdefault("detector", defaults.VIDEO_DETECTOR)
         return cls.load(model_path, frame_side=detection_size, **options)
 
-    def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
-        """The classifier's first view of each box (CropSettings)."""
+    def crops(self, image: np.ndarray, boxes: list[Box]) -> Iterator[np.ndarray]:
+        """The classifier's views of `boxes` (CropSettings), one batch at a time with one crop per box; the first
+        is each box as cropped."""
         size = self.classifier.input_size
-        return [crop_face(image, box, size, self.crop.margin, self.crop.square) for box in boxes]
+        for margin, square in self.crop.crops():
+            batch = np.asarray([crop_face(image, box, size, margin, square) for box in boxes], np.float32)
+            yield batch
+            if self.crop.mirror:
+                yield np.ascontiguousarray(batch[:, :, ::-1])
 
     def probabilities(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """The classifier's class probabilities for each box, the mean over the views CropSettings asks for."""
-        size = self.classifier.input_size
-        total = np.zeros((len(boxes), len(self.classifier.class_names)), np.float32)
+        """The classifier's class probabilities for each box, the mean over its views."""
         if not boxes:
-            return total
-        for margin, square in self.crop.crops():
-            crops = np.asarray([crop_face(image, box, size, margin, square) for box in boxes], np.float32)
-            total += self.classifier.probabilities(crops)
-            if self.crop.mirror:
-                total += self.classifier.probabilities(np.ascontiguousarray(crops[:, :, ::-1]))
-        return total / self.crop.views
+            return np.zeros((0, len(self.classifier.class_names)), np.float32)
+        return np.mean([self.classifier.probabilities(view) for view in self.crops(image, boxes)], axis=0)
 
     def classify(self, image: np.ndarray, detections: list[Detection]) -> list[FaceResult]:
         """Classify the faces at `detections` in `image`."""
@@ -238,8 +243,8 @@ class MaskPipeline:
     def _unmasked(self, image: np.ndarray, parts: list[Box]) -> list[float]:
         """The classifier's not-compliant probability on each part of `image`."""
         size = self.classifier.input_size
-        predictions = self.classifier.predict([crop_face(image, part, size) for part in parts]) if parts else []
-        return [not_compliant_probability(prediction.probabilities) for prediction in predictions]
+        rows = self.classifier.probabilities([crop_face(image, part, size) for part in parts])
+        return [float(not_compliant_probability(dict(zip(self.classifier.class_names, row)))) for row in rows]
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         """Find every face in an 8-bit BGR image and classify it."""

@@ -12,7 +12,7 @@ from facemask import defaults
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
 from facemask.errors import FacemaskError, print_error, run_cli
 from facemask.metadata import check_threshold
-from facemask.pipeline import CropSettings, MaskPipeline, NoseCheck
+from facemask.pipeline import CropSettings, MaskPipeline, NoseCheck, check_margin
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defaults.DETECTOR) -> None:
@@ -62,8 +62,7 @@ def nose_check(args: argparse.Namespace) -> NoseCheck | None:
 
 def crop_settings(args: argparse.Namespace) -> CropSettings:
     """The crop and views the options ask for."""
-    if not -0.4 <= args.crop_margin <= 1.0:
-        raise FacemaskError(f"--crop-margin must be between -0.4 and 1, got {args.crop_margin}")
+    check_margin(args.crop_margin, "--crop-margin")
     if args.single_view:
         return CropSettings.single(args.crop_margin, args.square_crop)
     return CropSettings(args.crop_margin, args.square_crop)
