@@ -4,10 +4,10 @@ detector's landmarks at several sets of cuts, and with it cut at a fixed part of
 landmarks gets), at several thresholds, on one or more annotated scene sets.
 
     python benchmarks/nose_check.py --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev \
-        [--thresholds 0.99 0.995] [--cuts 0,0.25,0.5 0] [--fractions 0.6]
+        [--thresholds 0.5 0.6 0.8] [--cuts 0,0.25,0.5 0] [--fractions 0.6]
 
-The default detector runs once per scene; the same detections are then classified by the shipped model with each
-setting, so only the nose check changes (a fixed part of the box: the same detections with their landmarks
+The default detector runs once per scene; the same detections are then classified by the shipped model, and the
+nose check's parts by its own shipped model, with each setting, so only the nose check changes (a fixed part of the box: the same detections with their landmarks
 removed). Printed per set and setting: TNR and FNR over all faces and over faces of at least 20 px, the found
 mask_worn_incorrectly faces of at least 20 px labelled so and not labelled with_mask, the false detections
 flagged, and TNR >= 20 px as a ratio to the run without the check (the baseline, same process). The default
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crop_study import Replay  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import DETECTOR, default_model  # noqa: E402
+from facemask.defaults import DETECTOR, default_model, default_nose_model  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import MIN_FACE, SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
@@ -73,13 +73,13 @@ def describe(setting: NoseCheck | None, landmarks: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=Path, nargs="+", required=True)
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.99, NoseCheck().threshold])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, NoseCheck().threshold, 0.8])
     parser.add_argument("--cuts", type=cut_values, nargs="+", default=[NoseCheck().cuts, (0.0,)],
                         help="sets of cuts to try with the landmarks, each as comma-separated values")
     parser.add_argument("--fractions", type=float, nargs="+", default=[NoseCheck().fraction],
                         help="the top fractions of the box to try without landmarks")
     args = parser.parse_args(argv)
-    classifier = MaskClassifier(default_model())
+    classifier, nose_model = MaskClassifier(default_model()), MaskClassifier(default_nose_model())
     detector = create_detector(DETECTOR)
     thresholds = sorted(set(args.thresholds))
     settings = [(None, True)]
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                  for fraction in sorted(set(args.fractions)) for threshold in thresholds]
     default = NoseCheck()
     print(f"Detector {DETECTOR} at its default confidence, shipped model `{default_model().name}` at its threshold "
-          f"{classifier.unmasked_threshold}; the nose check at its default: {describe(default, True)} (boxes without "
-          f"landmarks: {describe(default, False)}).\n")
+          f"{classifier.unmasked_threshold}, the nose check's model `{nose_model.path.name}`; the nose check at its "
+          f"default: {describe(default, True)} (boxes without landmarks: {describe(default, False)}).\n")
     print("| scenes | nose check: part of the face; threshold | TNR | FNR | TNR >= 20 px | FNR >= 20 px | worn "
           "incorrectly >= 20 px labelled so | ... not with_mask | false detections flagged | TNR >= 20 px / without |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         baseline = None
         for setting, landmarks in settings:
             replay = Replay(found if landmarks else bare)
-            figures = measure(MaskPipeline(replay, classifier, nose_check=setting), scenes, images)
+            pipeline = MaskPipeline(replay, classifier, nose_check=setting, nose_classifier=nose_model)
+            figures = measure(pipeline, scenes, images)
             baseline = baseline or figures
             ratio = figures["tnr20"] / baseline["tnr20"] if figures["tnr20"] and baseline["tnr20"] else None
             cells = [folder.name, describe(setting, landmarks), text(figures["tnr"]), text(figures["fnr"]),

@@ -20,6 +20,8 @@ CLASSIFY_EVERY = 5
 # it is exported from is for training, fine-tuning and export.
 MODEL_NAME = "mask_detector_float32.tflite"
 KERAS_MODEL_NAME = "mask_detector.keras"
+# The nose check's model (facemask.pipeline.NoseCheck): is the nose in the upper part of a masked face covered?
+NOSE_MODEL_NAME = "nose_check_float32.tflite"
 
 
 def default_model() -> Path:
@@ -30,6 +32,11 @@ def default_model() -> Path:
 def default_keras_model() -> Path:
     """The shipped `.keras` classifier that the TFLite default is exported from."""
     return shipped("models", KERAS_MODEL_NAME)
+
+
+def default_nose_model() -> Path:
+    """The shipped model of the nose check (TFLite, float32; with_mask: nose covered, without_mask: nose bare)."""
+    return shipped("models", NOSE_MODEL_NAME)
 
 
 def default_templates() -> Path:

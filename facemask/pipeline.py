@@ -65,29 +65,30 @@ class CropSettings:
 class NoseCheck:
     """A second look at every face the classifier calls with_mask: is the nose covered?
 
-    The classifier runs again on the upper part of the face's box (widened by `margin` of its size per side, or
-    narrowed where negative, whatever the pipeline's CropSettings): forehead, eyes and nose, with the mouth and
-    chin cut off. A mask worn correctly covers the nose, so that part still looks masked; where it looks unmasked
-    with a probability of at least `threshold`, the mask is below the nose and the face is called
-    mask_worn_incorrectly. Where the detector found the face's landmarks, the part
-    ends at each of `cuts` in turn, given from the tip of the nose (0) to the mouth (1), and the most unmasked of
+    A model of its own (`model`; None: the one shipped with facemask, `defaults.default_nose_model()`) classifies
+    the upper part of the face's box (widened by `margin` of its size per side, or narrowed where negative,
+    whatever the pipeline's CropSettings): forehead, eyes and nose, with the mouth and chin cut off. It was trained
+    on exactly such parts of the training faces (`prepare_nose_dataset.py`): masks worn correctly cover the nose
+    (with_mask); unmasked faces and masks drawn below the nose or on the chin leave it bare (without_mask). Where
+    the part looks bare with a probability of at least `threshold`, the mask is below the nose and the face is
+    called mask_worn_incorrectly. Where the detector found the face's landmarks, the part
+    ends at each of `cuts` in turn, given from the tip of the nose (0) to the mouth (1), and the barest of
     them counts: the line where a lowered mask begins differs from face to face. Boxes without landmarks are cut
     at `fraction` of their height. Any cut stays between MIN_PART and MAX_PART of the box, so a stray landmark
-    cannot reduce the part to the forehead or stretch it past the chin. To spare the classifier, the middle cut is
-    looked at first and the others only where it looks unmasked with a probability of at least `screen` (or
-    `threshold`, if lower; 0: always): on both dev sets no face the whole check flags is lost, and a fifth of the
-    masked crowd faces (an eighth on scenes-dev) need the other cuts.
+    cannot reduce the part to the forehead or stretch it past the chin. To spare the model, the middle cut is
+    looked at first and the others only where it looks bare with a probability of at least `screen` (or
+    `threshold`, if lower; 0: always).
 
-    It works with the two-class model, which has never seen such a face, and is on by default (pass None to
-    MaskPipeline to turn it off). The defaults were chosen on both annotated scene sets (docs/evaluation.md): the
-    threshold is high because the upper part of a turned or blurred masked face often looks bare as well.
+    On by default (pass None to MaskPipeline to turn it off); it works with any classifier. The defaults were chosen
+    on both annotated scene sets (docs/evaluation.md).
     """
 
     cuts: tuple[float, ...] = (0.0, 0.25, 0.5)
-    threshold: float = 0.995
+    threshold: float = 0.6
     fraction: float = 0.6
-    screen: float = 0.5
+    screen: float = 0.2
     margin: float = -0.05
+    model: Path | None = None
 
     MIN_PART = 0.3
     MAX_PART = 0.9
@@ -164,11 +165,15 @@ class MaskPipeline:
     """A face detector and a mask classifier, each loaded once, run together on images or frames."""
 
     def __init__(self, detector: FaceDetector, classifier: MaskClassifier, crop: CropSettings = CropSettings(),
-                 nose_check: NoseCheck | None = NoseCheck()):
+                 nose_check: NoseCheck | None = NoseCheck(), nose_classifier: MaskClassifier | None = None):
+        """`nose_classifier`: the nose check's model, loaded; None loads the one `nose_check` names."""
         self.detector = detector
         self.classifier = classifier
         self.crop = crop
         self.nose_check = nose_check
+        if nose_check is not None and nose_classifier is None:
+            nose_classifier = MaskClassifier(nose_check.model or defaults.default_nose_model())
+        self.nose_classifier = nose_classifier
 
     @classmethod
     def load(cls, model_path: str | Path | None = None, detector: str = defaults.DETECTOR,
@@ -181,8 +186,10 @@ class MaskPipeline:
         MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core);
         `nose_check`: look again at faces called with_mask (NoseCheck; None: off)."""
         model = defaults.default_model() if model_path is None else model_path
+        nose = None if nose_check is None else MaskClassifier(nose_check.model or defaults.default_nose_model(),
+                                                              threads=threads)
         return cls(create_detector(detector, confidence, face_folder, frame_side),
-                   MaskClassifier(model, unmasked_threshold, threads), crop, nose_check)
+                   MaskClassifier(model, unmasked_threshold, threads), crop, nose_check, nose)
 
     @classmethod
     def load_for_video(cls, model_path: str | Path | None = None,
@@ -241,10 +248,10 @@ class MaskPipeline:
         return checked
 
     def _unmasked(self, image: np.ndarray, parts: list[Box]) -> list[float]:
-        """The classifier's not-compliant probability on each part of `image`."""
-        size = self.classifier.input_size
-        rows = self.classifier.probabilities([crop_face(image, part, size) for part in parts])
-        return [float(not_compliant_probability(dict(zip(self.classifier.class_names, row)))) for row in rows]
+        """The nose model's probability that the nose is bare, on each part of `image`."""
+        model = self.nose_classifier
+        rows = model.probabilities([crop_face(image, part, model.input_size) for part in parts])
+        return [float(not_compliant_probability(dict(zip(model.class_names, row)))) for row in rows]
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         """Find every face in an 8-bit BGR image and classify it."""

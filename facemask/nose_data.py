@@ -1,0 +1,74 @@
+"""The nose check's own training data: the part of each training face that the check looks at.
+
+The nose check (facemask.pipeline.NoseCheck) classifies the upper part of a face called with_mask, from the
+forehead down to a cut between the tip of the nose and the mouth. Its model is trained on exactly those parts of
+the training faces: a face wearing its mask correctly gives a part whose nose is covered (class with_mask); an
+unmasked face, or one whose mask is drawn below the nose or on the chin (`augment_masks.py --incorrect-fraction`),
+a part whose nose is bare (class without_mask).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facemask.classification import crop_face
+from facemask.detection import Box, Detection, FaceDetector, Landmarks
+from facemask.errors import FacemaskError
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.pipeline import NoseCheck
+
+# Each class of a face dataset and the nose model's class for the upper part of its faces.
+NOSE_CLASSES = {MASKED: MASKED, UNMASKED: UNMASKED, INCORRECT: UNMASKED}
+# A training photo is a close-up: the detector gets it with a grey border of this fraction of its longer side
+# (detectors miss faces that touch the frame), and only a face covering at least MIN_AREA of it counts.
+BORDER = 0.3
+MIN_AREA = 0.15
+
+
+@dataclass(frozen=True)
+class UpperFace:
+    """The part of a training photo's face the nose check looks at (RGB, `size` square), and how it was cut:
+    "landmarks" (at one of the check's cuts, chosen at random), "box" (detector box without landmarks) or
+    "whole image" (no face found: the photo taken as the face's box)."""
+
+    crop: np.ndarray
+    cut: str
+
+
+def nose_class(label: str) -> str:
+    """The nose model's class for the faces of dataset class `label`."""
+    if label not in NOSE_CLASSES:
+        raise FacemaskError(f"the nose check's data needs the classes {', '.join(NOSE_CLASSES)}, got a folder "
+                            f"called {label!r}")
+    return NOSE_CLASSES[label]
+
+
+def main_face(image: np.ndarray, detector: FaceDetector) -> Detection | None:
+    """The largest face `detector` finds in the close-up `image` (at least MIN_AREA of it), with its box and
+    landmarks in `image`'s coordinates; None if there is none."""
+    height, width = image.shape[:2]
+    pad = int(round(BORDER * max(height, width)))
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+    faces = [d for d in detector.detect(padded) if d.box.w * d.box.h >= MIN_AREA * width * height]
+    if not faces:
+        return None
+    face = max(faces, key=lambda d: d.box.w * d.box.h)
+    landmarks = None if face.landmarks is None else Landmarks.from_values(face.landmarks.as_array() - pad)
+    return Detection(Box(face.box.x - pad, face.box.y - pad, face.box.w, face.box.h), face.score, landmarks)
+
+
+def upper_face(image: np.ndarray, detector: FaceDetector, check: NoseCheck, rng: np.random.Generator,
+               size: int = 224) -> UpperFace:
+    """The part of the face in the close-up `image` that `check` would classify, cut where the pipeline would
+    cut it (one of the check's cuts at random where the detector gives landmarks)."""
+    face = main_face(image, detector)
+    if face is None:
+        height, width = image.shape[:2]
+        parts, cut = check.upper_boxes(Box(0, 0, width, height)), "whole image"
+    else:
+        parts = check.upper_boxes(face.box, face.landmarks)
+        cut = "box" if face.landmarks is None else "landmarks"
+    return UpperFace(crop_face(image, parts[int(rng.integers(len(parts)))], size), cut)
