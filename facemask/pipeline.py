@@ -105,6 +105,10 @@ class NoseCheck:
         if not 0.0 <= self.screen < 1.0:
             raise FacemaskError(f"the nose check's screen must be from 0 to below 1, got {self.screen}")
 
+    def model_path(self) -> Path:
+        """The nose model's file: `model`, else the shipped one."""
+        return defaults.default_nose_model() if self.model is None else Path(self.model)
+
     def upper_boxes(self, box: Box, landmarks: Landmarks | None = None) -> list[Box]:
         """The parts of `box` (widened by `margin`) that the check looks at: one per cut with `landmarks`, else
         the top `fraction`."""
@@ -172,7 +176,7 @@ class MaskPipeline:
         self.crop = crop
         self.nose_check = nose_check
         if nose_check is not None and nose_classifier is None:
-            nose_classifier = MaskClassifier(nose_check.model or defaults.default_nose_model())
+            nose_classifier = MaskClassifier(nose_check.model_path())
         self.nose_classifier = nose_classifier
 
     @classmethod
@@ -186,8 +190,7 @@ class MaskPipeline:
         MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core);
         `nose_check`: look again at faces called with_mask (NoseCheck; None: off)."""
         model = defaults.default_model() if model_path is None else model_path
-        nose = None if nose_check is None else MaskClassifier(nose_check.model or defaults.default_nose_model(),
-                                                              threads=threads)
+        nose = None if nose_check is None else MaskClassifier(nose_check.model_path(), threads=threads)
         return cls(create_detector(detector, confidence, face_folder, frame_side),
                    MaskClassifier(model, unmasked_threshold, threads), crop, nose_check, nose)
 

@@ -110,3 +110,18 @@ def test_the_nose_model_tells_a_bare_nose_from_a_covered_one_on_real_scenes(defa
         labels += [face.label != MASKED for face in faces]
     assert 40 < sum(labels) < len(labels) - 40
     assert roc_auc_score(labels, bare) > 0.95
+
+
+def test_the_tools_take_another_nose_model_and_name_a_missing_one(scenes_dir, tmp_path, run_script):
+    """`--nose-model` with the shipped file gives the default results; a missing file is a one-line error naming it."""
+    photo = sorted((scenes_dir / "images").iterdir())[0]
+    default, chosen = tmp_path / "default.json", tmp_path / "chosen.json"
+    assert run_script("detect_mask_image.py", "--image", photo, "--json", default).returncode == 0
+    done = run_script("detect_mask_image.py", "--image", photo, "--json", chosen, "--nose-model", default_nose_model())
+    assert done.returncode == 0, done.stderr
+    assert chosen.read_text() == default.read_text()
+    missing = tmp_path / "nose.tflite"
+    done = run_script("detect_mask_image.py", "--image", photo, "--json", tmp_path / "out.json", "--nose-model", missing)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert str(missing) in done.stderr and done.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "out.json").exists()

@@ -52,12 +52,15 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
     parser.add_argument("--nose-threshold", type=float, default=nose.threshold,
                         help="with --nose-check, how sure the check must be that the nose is uncovered, between 0 "
                              f"and 1 (default: {nose.threshold})")
+    parser.add_argument("--nose-model", type=Path, default=None,
+                        help="with --nose-check, the nose check's model, .tflite or .keras, e.g. one trained on "
+                             "prepare_nose_dataset.py's output (default: the shipped nose_check_float32.tflite)")
 
 
 def nose_check(args: argparse.Namespace) -> NoseCheck | None:
     """The nose check the options ask for (None: off)."""
     check_threshold(args.nose_threshold, "--nose-threshold")
-    return NoseCheck(threshold=args.nose_threshold) if args.nose_check else None
+    return NoseCheck(threshold=args.nose_threshold, model=args.nose_model) if args.nose_check else None
 
 
 def crop_settings(args: argparse.Namespace) -> CropSettings:
