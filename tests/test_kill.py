@@ -109,7 +109,11 @@ def test_killed_training_leaves_the_earlier_model_set_whole(moment, tiny_dataset
     assert killed, f"the run ended before it could be killed ({moment})"
     recover(tmp_path)  # what the next run does first
     assert not temporaries(tmp_path)
-    assert {p.name: sha(p) for p in tmp_path.iterdir()} == old  # the three are published together, or not at all
+    now = {p.name: sha(p) for p in tmp_path.iterdir()}
+    # the three are published together or not at all: all as they were, or (where the kill landed after the
+    # publishing, on a fast machine) all new
+    assert now.keys() == old.keys()
+    assert now == old or all(now[name] != old[name] for name in old), (now, old)
     assert zipfile.ZipFile(model).testzip() is None
     assert {str(p): sha(p) for p in tiny_dataset.rglob("*.jpg")} == inputs
 
