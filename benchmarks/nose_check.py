@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crop_study import Replay  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import DETECTOR, default_model, default_nose_model  # noqa: E402
+from facemask.defaults import DETECTOR, default_model  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import MIN_FACE, SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fractions", type=float, nargs="+", default=[NoseCheck().fraction],
                         help="the top fractions of the box to try without landmarks")
     args = parser.parse_args(argv)
-    classifier, nose_model = MaskClassifier(default_model()), MaskClassifier(default_nose_model())
+    classifier, nose_model = MaskClassifier(default_model()), NoseCheck().load_model()
     detector = create_detector(DETECTOR)
     thresholds = sorted(set(args.thresholds))
     settings = [(None, True)]

@@ -105,9 +105,9 @@ class NoseCheck:
         if not 0.0 <= self.screen < 1.0:
             raise FacemaskError(f"the nose check's screen must be from 0 to below 1, got {self.screen}")
 
-    def model_path(self) -> Path:
-        """The nose model's file: `model`, else the shipped one."""
-        return defaults.default_nose_model() if self.model is None else Path(self.model)
+    def load_model(self, threads: int | None = None) -> MaskClassifier:
+        """The nose model, loaded: `model`, else the shipped one (`threads`: its CPU threads, default every core)."""
+        return MaskClassifier(defaults.default_nose_model() if self.model is None else self.model, threads=threads)
 
     def upper_boxes(self, box: Box, landmarks: Landmarks | None = None) -> list[Box]:
         """The parts of `box` (widened by `margin`) that the check looks at: one per cut with `landmarks`, else
@@ -176,7 +176,7 @@ class MaskPipeline:
         self.crop = crop
         self.nose_check = nose_check
         if nose_check is not None and nose_classifier is None:
-            nose_classifier = MaskClassifier(nose_check.model_path())
+            nose_classifier = nose_check.load_model()
         self.nose_classifier = nose_classifier
 
     @classmethod
@@ -190,7 +190,7 @@ class MaskPipeline:
         MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core);
         `nose_check`: look again at faces called with_mask (NoseCheck; None: off)."""
         model = defaults.default_model() if model_path is None else model_path
-        nose = None if nose_check is None else MaskClassifier(nose_check.model_path(), threads=threads)
+        nose = None if nose_check is None else nose_check.load_model(threads)
         return cls(create_detector(detector, confidence, face_folder, frame_side),
                    MaskClassifier(model, unmasked_threshold, threads), crop, nose_check, nose)
 
@@ -237,11 +237,11 @@ class MaskPipeline:
             return results
         landmarks = [None] * len(results) if landmarks is None else landmarks
         parts = [check.upper_boxes(results[index].box, landmarks[index]) for index in masked]
-        uncovered = self._unmasked(image, [face[len(face) // 2] for face in parts])
+        uncovered = self._nose_bare(image, [face[len(face) // 2] for face in parts])
         screen = min(check.screen, check.threshold)
         others = [(face_index, part) for face_index, face in enumerate(parts) if uncovered[face_index] >= screen
                   for position, part in enumerate(face) if position != len(face) // 2]
-        for (face_index, _), probability in zip(others, self._unmasked(image, [part for _, part in others])):
+        for (face_index, _), probability in zip(others, self._nose_bare(image, [part for _, part in others])):
             uncovered[face_index] = max(uncovered[face_index], probability)
         checked = list(results)
         for index, probability in zip(masked, uncovered):
@@ -250,7 +250,7 @@ class MaskPipeline:
                 checked[index] = replace(checked[index], label=INCORRECT, probability=probability)
         return checked
 
-    def _unmasked(self, image: np.ndarray, parts: list[Box]) -> list[float]:
+    def _nose_bare(self, image: np.ndarray, parts: list[Box]) -> list[float]:
         """The nose model's probability that the nose is bare, on each part of `image`."""
         model = self.nose_classifier
         rows = model.probabilities([crop_face(image, part, model.input_size) for part in parts])
