@@ -19,6 +19,7 @@ _EXPORTS = {
     "MaskPipeline": "facemask.pipeline",
     "CropSettings": "facemask.pipeline",
     "NoseCheck": "facemask.pipeline",
+    "ChinCheck": "facemask.pipeline",
     "FaceResult": "facemask.pipeline",
     "ImageResult": "facemask.pipeline",
     "MaskClassifier": "facemask.classification",

@@ -22,6 +22,8 @@ MODEL_NAME = "mask_detector_float32.tflite"
 KERAS_MODEL_NAME = "mask_detector.keras"
 # The nose check's model (facemask.pipeline.NoseCheck): is the nose in the upper part of a masked face covered?
 NOSE_MODEL_NAME = "nose_check_float32.tflite"
+# The chin check's model (facemask.pipeline.ChinCheck): is a mask worn on the lower part of an unmasked-looking face?
+CHIN_MODEL_NAME = "chin_check_float32.tflite"
 
 
 def default_model() -> Path:
@@ -37,6 +39,11 @@ def default_keras_model() -> Path:
 def default_nose_model() -> Path:
     """The shipped model of the nose check (TFLite, float32; with_mask: nose covered, without_mask: nose bare)."""
     return shipped("models", NOSE_MODEL_NAME)
+
+
+def default_chin_model() -> Path:
+    """The shipped model of the chin check (TFLite, float32; with_mask: a mask on the lower face, without_mask: none)."""
+    return shipped("models", CHIN_MODEL_NAME)
 
 
 def default_templates() -> Path:

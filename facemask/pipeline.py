@@ -12,7 +12,7 @@ from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face, not_compliant_probability
 from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
 from facemask.errors import FacemaskError
-from facemask.metadata import INCORRECT, MASKED, check_threshold
+from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold
 
 
 def check_margin(value: float, name: str) -> float:
@@ -125,13 +125,63 @@ class NoseCheck:
 
 
 @dataclass(frozen=True)
+class ChinCheck:
+    """A second look at every face the classifier calls without_mask: is a mask worn below the mouth?
+
+    A mask pulled down onto the chin or the neck leaves the mouth and nose bare, so the classifier, which judges
+    the whole face, calls the face without_mask; the mask is still there, worn incorrectly. A model of its own
+    (`model`; None: the one shipped with facemask, `defaults.default_chin_model()`) classifies the lower part of
+    the face: from the tip of the nose (its landmark; without landmarks, `fraction` of the box's height) down to
+    `below` of the box's height under the box, where a mask on the chin or neck hangs. It was trained on exactly
+    such parts of the training faces (`prepare_nose_dataset.py --check chin`): masked faces, worn correctly or
+    drawn below the nose or on the chin, give a mask on the lower face (with_mask); unmasked faces none
+    (without_mask). Where the part shows a mask with a probability of at least `threshold`, the face is called
+    mask_worn_incorrectly. Both labels are not compliant, so the check changes which alarm is raised, never
+    whether one is.
+
+    On by default (pass None to MaskPipeline to turn it off); it works with any classifier. The defaults were chosen
+    on both annotated scene sets (docs/evaluation.md).
+    """
+
+    threshold: float = 0.85
+    below: float = 0.25
+    fraction: float = 0.55
+    model: Path | None = None
+
+    MAX_BELOW = 1.0
+
+    def __post_init__(self) -> None:
+        check_threshold(self.threshold, "the chin check's threshold")
+        if not 0.0 <= self.below <= self.MAX_BELOW:
+            raise FacemaskError(f"the chin check's reach below the face must be from 0 to {self.MAX_BELOW} of its "
+                                f"height, got {self.below}")
+        if not NoseCheck.MIN_PART <= self.fraction <= NoseCheck.MAX_PART:
+            raise FacemaskError(f"the chin check's fraction of the face must be between {NoseCheck.MIN_PART} and "
+                                f"{NoseCheck.MAX_PART}, got {self.fraction}")
+
+    def load_model(self, threads: int | None = None) -> MaskClassifier:
+        """The chin model, loaded: `model`, else the shipped one (`threads`: its CPU threads, default every core)."""
+        return MaskClassifier(defaults.default_chin_model() if self.model is None else self.model, threads=threads)
+
+    def lower_box(self, box: Box, landmarks: Landmarks | None = None) -> Box:
+        """The part of the image the check looks at for the face in `box`: the box's width, from the tip of the
+        nose (kept between NoseCheck.MIN_PART and MAX_PART of the box) to `below` of its height under it."""
+        share = self.fraction if landmarks is None else (landmarks.nose[1] - box.y) / box.h
+        top = box.y + box.h * min(NoseCheck.MAX_PART, max(NoseCheck.MIN_PART, share))
+        bottom = box.y + box.h * (1.0 + self.below)
+        return Box(box.x, int(round(top)), box.w, max(1, int(round(bottom - top))))
+
+
+@dataclass(frozen=True)
 class FaceResult:
     """One face in an image: where it is, how sure the detector is, and what the classifier says.
 
     `nose_uncovered`: where the nose check looked at the face (called with_mask by the classifier), the
     probability that the part above the mouth is unmasked (the highest over the parts it looked at); a face it
     relabels has label mask_worn_incorrectly and that probability as `probability`, while `probabilities` stay
-    the classifier's on the whole face.
+    the classifier's on the whole face. `mask_on_chin`: where the chin check looked at the face (called without_mask
+    by the classifier), the probability that a mask is worn on the lower face; a face it relabels has label
+    mask_worn_incorrectly and that probability as `probability`.
     """
 
     box: Box
@@ -140,6 +190,7 @@ class FaceResult:
     probability: float
     probabilities: dict[str, float]
     nose_uncovered: float | None = None
+    mask_on_chin: float | None = None
 
     def to_json(self) -> dict:
         """The face as the `--json` results give it."""
@@ -147,6 +198,8 @@ class FaceResult:
                 "probabilities": {name: round(p, 4) for name, p in self.probabilities.items()}}
         if self.nose_uncovered is not None:
             face["nose_uncovered"] = round(self.nose_uncovered, 4)
+        if self.mask_on_chin is not None:
+            face["mask_on_chin"] = round(self.mask_on_chin, 4)
         return face
 
 
@@ -169,8 +222,10 @@ class MaskPipeline:
     """A face detector and a mask classifier, each loaded once, run together on images or frames."""
 
     def __init__(self, detector: FaceDetector, classifier: MaskClassifier, crop: CropSettings = CropSettings(),
-                 nose_check: NoseCheck | None = NoseCheck(), nose_classifier: MaskClassifier | None = None):
-        """`nose_classifier`: the nose check's model, loaded; None loads the one `nose_check` names."""
+                 nose_check: NoseCheck | None = NoseCheck(), nose_classifier: MaskClassifier | None = None,
+                 chin_check: ChinCheck | None = ChinCheck(), chin_classifier: MaskClassifier | None = None):
+        """`nose_classifier`, `chin_classifier`: the checks' models, loaded; None loads the ones `nose_check` and
+        `chin_check` name."""
         self.detector = detector
         self.classifier = classifier
         self.crop = crop
@@ -178,21 +233,27 @@ class MaskPipeline:
         if nose_check is not None and nose_classifier is None:
             nose_classifier = nose_check.load_model()
         self.nose_classifier = nose_classifier
+        self.chin_check = chin_check
+        if chin_check is not None and chin_classifier is None:
+            chin_classifier = chin_check.load_model()
+        self.chin_classifier = chin_classifier
 
     @classmethod
     def load(cls, model_path: str | Path | None = None, detector: str = defaults.DETECTOR,
              confidence: float | None = None, face_folder: str | Path | None = None,
              crop: CropSettings = CropSettings(), frame_side: int = 0,
              unmasked_threshold: float | None = None, threads: int | None = None,
-             nose_check: NoseCheck | None = NoseCheck()) -> MaskPipeline:
+             nose_check: NoseCheck | None = NoseCheck(), chin_check: ChinCheck | None = ChinCheck()) -> MaskPipeline:
         """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
         see create_detector) and the classifier at `model_path` (default: the shipped TFLite model; see
         MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core);
-        `nose_check`: look again at faces called with_mask (NoseCheck; None: off)."""
+        `nose_check`: look again at faces called with_mask (NoseCheck; None: off); `chin_check`: at faces called
+        without_mask (ChinCheck; None: off)."""
         model = defaults.default_model() if model_path is None else model_path
         nose = None if nose_check is None else nose_check.load_model(threads)
+        chin = None if chin_check is None else chin_check.load_model(threads)
         return cls(create_detector(detector, confidence, face_folder, frame_side),
-                   MaskClassifier(model, unmasked_threshold, threads), crop, nose_check, nose)
+                   MaskClassifier(model, unmasked_threshold, threads), crop, nose_check, nose, chin_check, chin)
 
     @classmethod
     def load_for_video(cls, model_path: str | Path | None = None,
@@ -223,9 +284,8 @@ class MaskPipeline:
         predictions: list[Prediction] = self.classifier.predictions(self.probabilities(image, boxes))
         results = [FaceResult(d.box, d.score, p.label, p.probability, p.probabilities)
                    for d, p in zip(detections, predictions)]
-        if self.nose_check is None:
-            return results
-        return self.check_noses(image, results, [d.landmarks for d in detections])
+        landmarks = [d.landmarks for d in detections]
+        return self.check_chins(image, self.check_noses(image, results, landmarks), landmarks)
 
     def check_noses(self, image: np.ndarray, results: list[FaceResult],
                     landmarks: list[Landmarks | None] | None = None) -> list[FaceResult]:
@@ -250,9 +310,31 @@ class MaskPipeline:
                 checked[index] = replace(checked[index], label=INCORRECT, probability=probability)
         return checked
 
+    def check_chins(self, image: np.ndarray, results: list[FaceResult],
+                    landmarks: list[Landmarks | None] | None = None) -> list[FaceResult]:
+        """`results` after the chin check (ChinCheck) of the faces called without_mask, using each face's landmarks
+        where known (`landmarks`: one entry or None per result)."""
+        check = self.chin_check
+        unmasked = [index for index, result in enumerate(results) if result.label == UNMASKED]
+        if check is None or not unmasked:
+            return results
+        landmarks = [None] * len(results) if landmarks is None else landmarks
+        parts = [check.lower_box(results[index].box, landmarks[index]) for index in unmasked]
+        masked = 1.0 - np.asarray(self._not_compliant(self.chin_classifier, image, parts))
+        checked = list(results)
+        for index, probability in zip(unmasked, masked.tolist()):
+            checked[index] = replace(results[index], mask_on_chin=probability)
+            if probability >= check.threshold:
+                checked[index] = replace(checked[index], label=INCORRECT, probability=probability)
+        return checked
+
     def _nose_bare(self, image: np.ndarray, parts: list[Box]) -> list[float]:
         """The nose model's probability that the nose is bare, on each part of `image`."""
-        model = self.nose_classifier
+        return self._not_compliant(self.nose_classifier, image, parts)
+
+    @staticmethod
+    def _not_compliant(model: MaskClassifier, image: np.ndarray, parts: list[Box]) -> list[float]:
+        """`model`'s probability of every class but with_mask on each part of `image`."""
         rows = model.probabilities([crop_face(image, part, model.input_size) for part in parts])
         return [float(not_compliant_probability(dict(zip(model.class_names, row)))) for row in rows]
 

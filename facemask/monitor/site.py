@@ -20,7 +20,7 @@ from facemask.monitor.cameras import CameraWorker, encode_jpeg
 from facemask.monitor.config import CameraConfig, ServeConfig
 from facemask.monitor.store import EventStore
 from facemask.monitor.webhook import Webhook
-from facemask.pipeline import ImageResult, MaskPipeline
+from facemask.pipeline import ChinCheck, ImageResult, MaskPipeline, NoseCheck
 
 LOG = logging.getLogger("facemask.monitor")
 
@@ -60,8 +60,11 @@ def camera_pipeline(config: ServeConfig, camera: CameraConfig) -> MaskPipeline:
     """A camera's own live-video pipeline (the video tool's defaults), its classifier on one thread: the cameras
     already run side by side, one thread each, so more threads per classifier would only compete."""
     model = defaults.default_model() if config.model is None else config.model
+    nose, chin = NoseCheck(), ChinCheck()
     return MaskPipeline(create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
-                        MaskClassifier(model, config.unmasked_threshold, threads=1))
+                        MaskClassifier(model, config.unmasked_threshold, threads=1),
+                        nose_check=nose, nose_classifier=nose.load_model(threads=1),
+                        chin_check=chin, chin_classifier=chin.load_model(threads=1))
 
 
 class Site:
