@@ -1,10 +1,15 @@
-"""The nose check's own training data: the part of each training face that the check looks at.
+"""The training data of the pipeline's two checks for masks worn incorrectly: the part of each training face
+that the check looks at.
 
 The nose check (facemask.pipeline.NoseCheck) classifies the upper part of a face called with_mask, from the
 forehead down to a cut between the tip of the nose and the mouth. Its model is trained on exactly those parts of
 the training faces: a face wearing its mask correctly gives a part whose nose is covered (class with_mask); an
 unmasked face, or one whose mask is drawn below the nose or on the chin (`augment_masks.py --incorrect-fraction`),
 a part whose nose is bare (class without_mask).
+
+The chin check (facemask.pipeline.ChinCheck) classifies the lower part of a face called without_mask, from the
+tip of the nose to below the chin. Masked faces, worn correctly or drawn worn incorrectly, give a part with a mask
+on it (with_mask); unmasked faces a part without (without_mask).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from facemask.classification import crop_face
 from facemask.detection import Box, Detection, FaceDetector, Landmarks
 from facemask.errors import FacemaskError
 from facemask.metadata import INCORRECT, MASKED, UNMASKED
-from facemask.pipeline import NoseCheck
+from facemask.pipeline import ChinCheck, NoseCheck
 
-# Each class of a face dataset and the nose model's class for the upper part of its faces.
-NOSE_CLASSES = {MASKED: MASKED, UNMASKED: UNMASKED, INCORRECT: UNMASKED}
+# For each check, each class of a face dataset and the check model's class for the part of its faces it looks at.
+PART_CLASSES = {
+    "nose": {MASKED: MASKED, UNMASKED: UNMASKED, INCORRECT: UNMASKED},  # with_mask: the nose is covered
+    "chin": {MASKED: MASKED, UNMASKED: UNMASKED, INCORRECT: MASKED},  # with_mask: a mask on the lower face
+}
 # A training photo is a close-up: the detector gets it with a grey border of this fraction of its longer side
 # (detectors miss faces that touch the frame), and only a face covering at least MIN_AREA of it counts.
 BORDER = 0.3
@@ -29,21 +37,22 @@ MIN_AREA = 0.15
 
 
 @dataclass(frozen=True)
-class UpperFace:
-    """The part of a training photo's face the nose check looks at (RGB, `size` square), and how it was cut:
-    "landmarks" (at one of the check's cuts, chosen at random), "box" (detector box without landmarks) or
-    "whole image" (no face found: the photo taken as the face's box)."""
+class FacePart:
+    """The part of a training photo's face a check looks at (RGB, `size` square), and how it was cut:
+    "landmarks" (by the face's landmarks; for the nose check at one of its cuts, chosen at random), "box" (detector
+    box without landmarks) or "whole image" (no face found: the photo taken as the face's box)."""
 
     crop: np.ndarray
     cut: str
 
 
-def nose_class(label: str) -> str:
-    """The nose model's class for the faces of dataset class `label`."""
-    if label not in NOSE_CLASSES:
-        raise FacemaskError(f"the nose check's data needs the classes {', '.join(NOSE_CLASSES)}, got a folder "
+def part_class(check: str, label: str) -> str:
+    """The class of `check`'s model ("nose" or "chin") for the faces of dataset class `label`."""
+    classes = PART_CLASSES[check]
+    if label not in classes:
+        raise FacemaskError(f"the {check} check's data needs the classes {', '.join(classes)}, got a folder "
                             f"called {label!r}")
-    return NOSE_CLASSES[label]
+    return classes[label]
 
 
 def main_face(image: np.ndarray, detector: FaceDetector) -> Detection | None:
@@ -61,7 +70,7 @@ def main_face(image: np.ndarray, detector: FaceDetector) -> Detection | None:
 
 
 def upper_face(image: np.ndarray, detector: FaceDetector, check: NoseCheck, rng: np.random.Generator,
-               size: int = 224) -> UpperFace:
+               size: int = 224) -> FacePart:
     """The part of the face in the close-up `image` that `check` would classify, cut where the pipeline would
     cut it (one of the check's cuts at random where the detector gives landmarks)."""
     face = main_face(image, detector)
@@ -71,4 +80,14 @@ def upper_face(image: np.ndarray, detector: FaceDetector, check: NoseCheck, rng:
     else:
         parts = check.upper_boxes(face.box, face.landmarks)
         cut = "box" if face.landmarks is None else "landmarks"
-    return UpperFace(crop_face(image, parts[int(rng.integers(len(parts)))], size), cut)
+    return FacePart(crop_face(image, parts[int(rng.integers(len(parts)))], size), cut)
+
+
+def lower_face(image: np.ndarray, detector: FaceDetector, check: ChinCheck, size: int = 224) -> FacePart | None:
+    """The part of the face in the close-up `image` that `check` would classify, cut where the pipeline would cut
+    it; None where no face is found (the part reaches below the face, which the photo's edge cannot stand for)."""
+    face = main_face(image, detector)
+    if face is None:
+        return None
+    return FacePart(crop_face(image, check.lower_box(face.box, face.landmarks), size),
+                    "box" if face.landmarks is None else "landmarks")

@@ -1,4 +1,5 @@
-"""prepare_nose_dataset.py: the nose check's training data, the upper part of every face of a face dataset."""
+"""prepare_nose_dataset.py: the training data of the nose check (the upper part of every face of a face dataset)
+or of the chin check (the lower part)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,27 @@ from facemask.detection import create_detector
 from facemask.errors import FacemaskError
 from facemask.imageio import encode_image, make_folder, read_image
 from facemask.metadata import MASKED, UNMASKED
-from facemask.nose_data import NOSE_CLASSES, nose_class, upper_face
+from facemask.nose_data import PART_CLASSES, lower_face, part_class, upper_face
 from facemask.outputs import StagedFolder
-from facemask.pipeline import NoseCheck
+from facemask.pipeline import ChinCheck, NoseCheck
+
+# What each check's classes mean, for the summary line.
+MEANINGS = {"nose": ("nose covered", "nose bare"), "chin": ("a mask on the lower face", "none")}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Cut the part of every face that the nose check looks at (forehead to a cut between the nose "
-                    "tip and the mouth) out of face datasets, as training data for the nose check's model: "
-                    "with_mask faces give with_mask (nose covered), without_mask and mask_worn_incorrectly faces "
-                    "give without_mask (nose bare).")
+        description="Cut the part of every face that a check for masks worn incorrectly looks at out of face "
+                    "datasets, as training data for that check's model. The nose check (default) looks at the "
+                    "forehead down to a cut between the nose tip and the mouth: with_mask faces give with_mask (nose "
+                    "covered), without_mask and mask_worn_incorrectly faces give without_mask (nose bare). The chin "
+                    "check looks from the nose tip to below the chin: with_mask and mask_worn_incorrectly faces "
+                    "give with_mask (a mask on the lower face), without_mask faces give without_mask.")
     parser.add_argument("--dataset", "-d", type=Path, nargs="+", required=True,
-                        help=f"face dataset folder(s) with class folders ({', '.join(NOSE_CLASSES)}), merged by "
-                             "name, e.g. ../shared/data/faces plus masks drawn below the nose by augment_masks.py")
+                        help=f"face dataset folder(s) with class folders ({', '.join(PART_CLASSES['nose'])}), merged "
+                             "by name, e.g. ../shared/data/faces plus masks drawn worn incorrectly by augment_masks.py")
+    parser.add_argument("--check", choices=sorted(PART_CLASSES), default="nose",
+                        help="whose training data: the nose check's or the chin check's (default: nose)")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="output dataset folder (with_mask/, without_mask/, sources.csv), not inside a "
                              "--dataset folder; written whole when the run ends")
@@ -50,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         check_folders(root, args.output)
     classes = find_class_folders(roots)
     for label in classes:
-        nose_class(label)  # an unknown class folder stops the run before any work
+        part_class(args.check, label)  # an unknown class folder stops the run before any work
     sources = find_sources(roots)  # a face drawn on a real photo keeps that photo as its source
-    detector, check, rng = create_detector(DETECTOR), NoseCheck(), np.random.default_rng(args.seed)
+    detector, rng = create_detector(DETECTOR), np.random.default_rng(args.seed)
+    nose, chin = NoseCheck(), ChinCheck()
     counts: Counter[str] = Counter()
     written: dict[Path, Path] = {}
     make_folder(args.output.parent if str(args.output.parent) else Path("."))
@@ -65,20 +74,29 @@ def main(argv: list[str] | None = None) -> int:
                     counts["unreadable"] += 1
                     tqdm.write(f"warning: skipped {problem}", file=sys.stderr)
                     continue
-                part = upper_face(image, detector, check, rng)
-                name, number = Path(nose_class(label)) / f"{label}_{path.stem}.jpg", 1
+                if args.check == "nose":
+                    part = upper_face(image, detector, nose, rng)
+                else:
+                    part = lower_face(image, detector, chin)
+                if part is None:
+                    counts["no face"] += 1
+                    continue
+                target = part_class(args.check, label)
+                name, number = Path(target) / f"{label}_{path.stem}.jpg", 1
                 while name in written:  # the same file name in two datasets
                     number += 1
                     name = name.with_name(f"{label}_{path.stem}_{number}.jpg")
                 stage(staged, name, encode_image(name, cv2.cvtColor(part.crop, cv2.COLOR_RGB2BGR)), args.force)
                 written[name] = sources.get(path.resolve(), path)
-                counts[nose_class(label)] += 1
+                counts[target] += 1
                 counts[part.cut] += 1
         stage(staged, Path(SOURCES_MANIFEST), sources_manifest(args.output, written), force=True)
         staged.publish()
-    print(f"{counts[MASKED] + counts[UNMASKED]} faces: {counts[MASKED]} nose covered ({MASKED}), {counts[UNMASKED]} "
-          f"nose bare ({UNMASKED}); cut by landmarks {counts['landmarks']}, "
-          f"by the box {counts['box']}, no face found (whole image) {counts['whole image']}; "
+    covered, bare = MEANINGS[args.check]
+    no_face = (f"no face found (whole image) {counts['whole image']}" if args.check == "nose"
+               else f"no face found (left out) {counts['no face']}")
+    print(f"{counts[MASKED] + counts[UNMASKED]} faces: {counts[MASKED]} {covered} ({MASKED}), {counts[UNMASKED]} "
+          f"{bare} ({UNMASKED}); cut by landmarks {counts['landmarks']}, by the box {counts['box']}, {no_face}; "
           f"{counts['unreadable']} unreadable")
     return 0
 
