@@ -137,7 +137,8 @@ class ChinCheck:
     drawn below the nose or on the chin, give a mask on the lower face (with_mask); unmasked faces none
     (without_mask). Where the part shows a mask with a probability of at least `threshold`, the face is called
     mask_worn_incorrectly. Both labels are not compliant, so the check changes which alarm is raised, never
-    whether one is.
+    whether one is. Faces whose box is under `min_size` pixels on its shorter side are not looked at: there the lower
+    face is a few pixels of blur, and the check would only relabel unmasked faces.
 
     On by default (pass None to MaskPipeline to turn it off); it works with any classifier. The defaults were chosen
     on both annotated scene sets (docs/evaluation.md).
@@ -146,6 +147,7 @@ class ChinCheck:
     threshold: float = 0.85
     below: float = 0.25
     fraction: float = 0.55
+    min_size: int = 20
     model: Path | None = None
 
     MAX_BELOW = 1.0
@@ -158,10 +160,16 @@ class ChinCheck:
         if not NoseCheck.MIN_PART <= self.fraction <= NoseCheck.MAX_PART:
             raise FacemaskError(f"the chin check's fraction of the face must be between {NoseCheck.MIN_PART} and "
                                 f"{NoseCheck.MAX_PART}, got {self.fraction}")
+        if self.min_size < 0:
+            raise FacemaskError(f"the chin check's smallest face must be 0 pixels or more, got {self.min_size}")
 
     def load_model(self, threads: int | None = None) -> MaskClassifier:
         """The chin model, loaded: `model`, else the shipped one (`threads`: its CPU threads, default every core)."""
         return MaskClassifier(defaults.default_chin_model() if self.model is None else self.model, threads=threads)
+
+    def looks_at(self, box: Box) -> bool:
+        """Whether a face in `box` is large enough for the check (`min_size`)."""
+        return min(box.w, box.h) >= self.min_size
 
     def lower_box(self, box: Box, landmarks: Landmarks | None = None) -> Box:
         """The part of the image the check looks at for the face in `box`: the box's width, from the tip of the
@@ -180,7 +188,7 @@ class FaceResult:
     probability that the part above the mouth is unmasked (the highest over the parts it looked at); a face it
     relabels has label mask_worn_incorrectly and that probability as `probability`, while `probabilities` stay
     the classifier's on the whole face. `mask_on_chin`: where the chin check looked at the face (called without_mask
-    by the classifier), the probability that a mask is worn on the lower face; a face it relabels has label
+    by the classifier, and large enough), the probability that a mask is worn on the lower face; a face it relabels has label
     mask_worn_incorrectly and that probability as `probability`.
     """
 
@@ -312,11 +320,14 @@ class MaskPipeline:
 
     def check_chins(self, image: np.ndarray, results: list[FaceResult],
                     landmarks: list[Landmarks | None] | None = None) -> list[FaceResult]:
-        """`results` after the chin check (ChinCheck) of the faces called without_mask, using each face's landmarks
-        where known (`landmarks`: one entry or None per result)."""
+        """`results` after the chin check (ChinCheck) of the faces called without_mask that are large enough for it,
+        using each face's landmarks where known (`landmarks`: one entry or None per result)."""
         check = self.chin_check
-        unmasked = [index for index, result in enumerate(results) if result.label == UNMASKED]
-        if check is None or not unmasked:
+        if check is None:
+            return results
+        unmasked = [index for index, result in enumerate(results)
+                    if result.label == UNMASKED and check.looks_at(result.box)]
+        if not unmasked:
             return results
         landmarks = [None] * len(results) if landmarks is None else landmarks
         parts = [check.lower_box(results[index].box, landmarks[index]) for index in unmasked]

@@ -127,15 +127,18 @@ def test_the_chin_check_looks_from_the_nose_to_below_the_chin_and_checks_its_set
     stray = Landmarks((30.0, 30.0), (70.0, 30.0), (50.0, 5.0), (35.0, 68.0), (65.0, 72.0))
     assert ChinCheck(below=0.0).lower_box(Box(0, 0, 100, 100), stray).y == 30
     assert ChinCheck(below=0.0).lower_box(Box(0, 0, 100, 100), replace(stray, nose=(50.0, 99.0))).h == 10
-    for bad in ({"threshold": 1.0}, {"threshold": 0.0}, {"below": -0.1}, {"below": 1.5}, {"fraction": 0.1}):
+    assert ChinCheck().looks_at(Box(0, 0, 20, 24)) and not ChinCheck().looks_at(Box(0, 0, 19, 40))
+    for bad in ({"threshold": 1.0}, {"threshold": 0.0}, {"below": -0.1}, {"below": 1.5}, {"fraction": 0.1},
+                {"min_size": -1}):
         with pytest.raises(FacemaskError, match="chin check"):
             ChinCheck(**bad)
 
 
 def test_the_chin_check_finds_masks_pulled_down_and_never_changes_an_alarm(pipeline, crowd_scenes_dir):
     """On the crowd photos with a mask worn incorrectly (>= 20 px), the default pipeline against the same one
-    without the chin check: only faces called without_mask are relabelled, only to mask_worn_incorrectly (so no
-    alarm is raised or dropped), and more of the worn-incorrectly faces are labelled so."""
+    without the chin check: only faces called without_mask (and large enough) are relabelled, only to
+    mask_worn_incorrectly (so no alarm is raised or dropped), and more of the worn-incorrectly faces are labelled
+    so."""
     check = pipeline.chin_check
     assert check is not None, "the chin check is on by default"
     unchecked = MaskPipeline(pipeline.detector, pipeline.classifier, pipeline.crop, pipeline.nose_check,
@@ -153,12 +156,12 @@ def test_the_chin_check_finds_masks_pulled_down_and_never_changes_an_alarm(pipel
         assert [f.label for f in pipeline.classify(image, detections)] == [f.label for f in checked]
         for before, after in zip(plain, checked, strict=True):
             assert (after.box, after.score, after.probabilities) == (before.box, before.score, before.probabilities)
-            assert (after.mask_on_chin is not None) == (before.label == UNMASKED)
+            assert (after.mask_on_chin is not None) == (before.label == UNMASKED and check.looks_at(before.box))
             if after.label != before.label:
                 assert (before.label, after.label) == (UNMASKED, INCORRECT)
                 assert after.probability == after.mask_on_chin >= check.threshold
                 relabelled += 1
-            elif before.label == UNMASKED:
+            elif after.mask_on_chin is not None:
                 assert after.mask_on_chin < check.threshold
         truth = [face.box for face in scene.faces if face.label == INCORRECT and large_enough(face.box)]
         for found in match_boxes(truth, [result.box for result in plain]).values():
