@@ -11,7 +11,8 @@ nose check's parts by its own shipped model, with each setting and the chin chec
 changes (a fixed part of the box: the same detections with their landmarks removed). Printed per set and setting:
 TNR and FNR over all faces and over faces of at least 20 px, the found mask_worn_incorrectly faces of at least
 20 px labelled so and not labelled with_mask, the false detections flagged, and TNR >= 20 px as a ratio to the run
-without the check (the baseline, same process). The default setting is in bold. Used by benchmarks/regenerate.py for docs/evaluation.md.
+without the check (the baseline, same process). The default setting is in bold. Used by benchmarks/regenerate.py
+for docs/evaluation.md.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ def default_nose_model() -> Path:
 
 
 def default_chin_model() -> Path:
-    """The shipped model of the chin check (TFLite, float32; with_mask: a mask on the lower face, without_mask: none)."""
+    """The shipped model of the chin check (TFLite, float32; with_mask: a mask on the lower face, without_mask:
+    none)."""
     return shipped("models", CHIN_MODEL_NAME)
 
 

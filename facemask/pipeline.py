@@ -188,8 +188,8 @@ class FaceResult:
     probability that the part above the mouth is unmasked (the highest over the parts it looked at); a face it
     relabels has label mask_worn_incorrectly and that probability as `probability`, while `probabilities` stay
     the classifier's on the whole face. `mask_on_chin`: where the chin check looked at the face (called without_mask
-    by the classifier, and large enough), the probability that a mask is worn on the lower face; a face it relabels has label
-    mask_worn_incorrectly and that probability as `probability`.
+    by the classifier, and large enough), the probability that a mask is worn on the lower face; a face it relabels
+    has label mask_worn_incorrectly and that probability as `probability`.
     """
 
     box: Box

@@ -167,7 +167,8 @@ def test_the_chin_model_sees_the_mask_on_the_lower_face_on_real_scenes(default_p
     assert roc_auc_score(labels, masked) > 0.95
 
 
-@pytest.mark.parametrize("option, shipped", [("--nose-model", default_nose_model), ("--chin-model", default_chin_model)])
+@pytest.mark.parametrize("option, shipped", [("--nose-model", default_nose_model),
+                                             ("--chin-model", default_chin_model)])
 def test_the_tools_take_another_check_model_and_name_a_missing_one(scenes_dir, tmp_path, run_script, option, shipped):
     """`--nose-model` / `--chin-model` with the shipped file gives the default results; a missing file is a one-line
     error naming it."""
