@@ -14,7 +14,7 @@ from PIL import Image
 from facemask.metadata import read_metadata
 from facemask.detection import Box
 from facemask.imageio import read_image
-from facemask.pipeline import CropSettings, MaskPipeline, NoseCheck
+from facemask.pipeline import ChinCheck, CropSettings, MaskPipeline, NoseCheck
 
 from scenes import annotated_faces, single_face_scenes
 
@@ -46,19 +46,22 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
 @pytest.mark.slow
 def test_json_follows_the_documented_format(all_scenes, default_model):
     _, results = all_scenes
-    threshold, nose = read_metadata(default_model).unmasked_threshold, NoseCheck()
+    threshold, nose, chin = read_metadata(default_model).unmasked_threshold, NoseCheck(), ChinCheck()
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:
             unmasked = face["probabilities"]["without_mask"] >= threshold
-            # the nose check looks again at every face the classifier calls with_mask (on by default)
-            assert set(face) == {"box", "score", "label", "probabilities"} | (set() if unmasked else {"nose_uncovered"})
             x, y, w, h = face["box"]
+            # the nose check looks again at every face the classifier calls with_mask, the chin check at every one
+            # it calls without_mask of at least its smallest size (both on by default)
+            second_look = ({"mask_on_chin"} if min(w, h) >= chin.min_size else set()) if unmasked else {"nose_uncovered"}
+            assert set(face) == {"box", "score", "label", "probabilities"} | second_look
             assert 0 <= x and 0 <= y and w > 0 and h > 0
             assert x + w <= result["width"] and y + h <= result["height"]
             assert set(face["probabilities"]) == {"with_mask", "without_mask"}
             if unmasked:
-                assert face["label"] == "without_mask"
+                chin_mask = face.get("mask_on_chin", 0.0) >= chin.threshold
+                assert face["label"] == ("mask_worn_incorrectly" if chin_mask else "without_mask")
             else:
                 below_nose = face["nose_uncovered"] >= nose.threshold
                 assert face["label"] == ("mask_worn_incorrectly" if below_nose else "with_mask")
