@@ -52,7 +52,8 @@ def measure(pipeline: MaskPipeline, scenes, images) -> dict:
             "not_masked": f"{round(incorrect['found_not_called_with_mask'] * found)} / {found}" if found else "n/a",
             "unmasked_incorrect": f"{unmasked[confusion['predicted'].index(INCORRECT)]} / "
                                   f"{sum(unmasked[:len(confusion['labels'])])}",
-            "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"])}
+            "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"]),
+            "auc": {name: None if roc is None else roc["auc"] for name, roc in summary["roc"].items()}}
 
 
 def text(value) -> str:
