@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,11 @@ def disk_usage_mb(folder: Path) -> int:
     return -(-blocks * 512 // 2**20)
 
 
+# What a checkout holds beside the source that a fresh clone would not: environments, builds, caches, outputs.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", "out",
+                                    "facemask-data", "*.facemask-tmp*", "*.facemask-journal")
+
+
 def run(command: list, **options) -> subprocess.CompletedProcess:
     done = subprocess.run([str(c) for c in command], capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           **options)
@@ -74,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         run([sys.executable, "-m", "venv", environment])
         python = environment / "bin" / "python"
-        run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", REPOSITORY])
+        # Installed from a copy of the source, so the build leaves nothing (build/, *.egg-info) in the checkout.
+        source = Path(scratch) / "source"
+        shutil.copytree(REPOSITORY, source, ignore=NOT_SOURCE)
+        run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", source])
         seconds = time.perf_counter() - started
         site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
         installed = {line.split("==")[0].lower() for line in run([python, "-m", "pip", "freeze"]).stdout.split()}
