@@ -2,16 +2,27 @@
 
 The front door for Python users (nothing is loaded until it is used):
 
-    from facemask import MaskPipeline, read_image
+    from facemask import MaskPipeline
 
-    pipeline = MaskPipeline.load()  # YuNet + the shipped TFLite classifier, loaded once
-    result = pipeline.process_image(read_image("photo.jpg"), "photo.jpg")
-    print([(face.box.as_list(), face.label, face.probability) for face in result.faces])
+    pipeline = MaskPipeline.load()  # the default detector and the shipped TFLite classifier, loaded once
+    for number, result in enumerate(pipeline.predict("photos/")):  # a file, folder, glob, list, or BGR array
+        print(result.image, result.counts)  # faces per label
+        print([(face.box.as_list(), face.label, face.probability, face.flagged) for face in result.faces])
+        result.save(f"annotated-{number}.jpg")  # boxes and captions (result.plot() gives the array), atomically
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names below for IDEs and type checkers; at run time __getattr__ imports them on first use
+    from facemask.classification import MaskClassifier
+    from facemask.detection import create_detector
+    from facemask.drawing import annotate
+    from facemask.errors import FacemaskError
+    from facemask.imageio import read_image
+    from facemask.pipeline import ChinCheck, CropSettings, FaceResult, ImageResult, MaskPipeline, NoseCheck
 
 __version__ = "1.1.0"
 

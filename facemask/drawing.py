@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
-from facemask.pipeline import FaceResult
+if TYPE_CHECKING:  # for annotations only: facemask.pipeline imports this module to draw its results
+    from facemask.pipeline import FaceResult
 
 LABEL_TEXT = {"with_mask": "Mask", "without_mask": "No Mask", "mask_worn_incorrectly": "Mask Worn Wrong"}
 LABEL_COLOUR = {"with_mask": (0, 200, 0), "without_mask": (0, 0, 255), "mask_worn_incorrectly": (0, 165, 255)}

@@ -55,6 +55,21 @@ def _to_bgr8(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def as_bgr8(image: object, name: str) -> np.ndarray:
+    """A decoded image given as an array (gray, BGR or BGRA; 8 or 16 bit, or float) as contiguous 3-channel
+    8-bit BGR, converted as `read_image` converts files; a one-line error naming `name` for anything else."""
+    if not isinstance(image, np.ndarray):
+        raise FacemaskError(f"expected an image path or array, got {type(image).__name__}: {name}")
+    kind = f"shape {tuple(image.shape)}, {image.dtype}"
+    numeric = np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
+    if (image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
+            or not numeric or image.dtype == np.bool_):
+        raise FacemaskError(f"expected an image array (height x width, with 1, 3 or 4 channels), got {kind}: {name}")
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        raise FacemaskError(f"image array holds NaN or infinite values: {name}")
+    return np.ascontiguousarray(_to_bgr8(image))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """The image at `path` as 8-bit BGR, upright as a viewer shows it (EXIF orientation applied).
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
 from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face, not_compliant_probability
 from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
+from facemask.drawing import annotate
 from facemask.errors import FacemaskError
+from facemask.imageio import as_bgr8, read_image, write_image_atomic
 from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold
+
+# What MaskPipeline.predict reads: an image file, a folder, a glob pattern or a decoded array, or a list of them.
+ImageSource = Union[str, "os.PathLike[str]", np.ndarray]
+Source = Union[ImageSource, Sequence[ImageSource]]
+# The labels every result counts (ImageResult.counts), in the order they are listed.
+LABELS = (MASKED, UNMASKED, INCORRECT)
 
 
 def check_margin(value: float, name: str) -> float:
@@ -200,6 +210,12 @@ class FaceResult:
     nose_uncovered: float | None = None
     mask_on_chin: float | None = None
 
+    @property
+    def flagged(self) -> bool:
+        """Whether the face is flagged: any label but with_mask (no mask, or a mask worn incorrectly). The one
+        rule every tool, event and measurement follows."""
+        return self.label != MASKED
+
     def to_json(self) -> dict:
         """The face as the `--json` results give it."""
         face = {"box": self.box.as_list(), "score": round(self.score, 4), "label": self.label,
@@ -211,14 +227,46 @@ class FaceResult:
         return face
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImageResult:
-    """Every face found in one image."""
+    """Every face found in one image (`image`: its path or name; `width`, `height` in pixels) and, from
+    `MaskPipeline.predict`, the decoded picture itself (`pixels`, 8-bit BGR), which `plot` and `save` draw on."""
 
     image: str
     width: int
     height: int
     faces: list[FaceResult] = field(default_factory=list)
+    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The number of faces per label: with_mask, without_mask and mask_worn_incorrectly (0 where none), then
+        any other label the model gives."""
+        counts = dict.fromkeys(LABELS, 0)
+        for face in self.faces:
+            counts[face.label] = counts.get(face.label, 0) + 1
+        return counts
+
+    def plot(self, image: np.ndarray | None = None) -> np.ndarray:
+        """A new BGR image: the picture with a coloured box and a caption for every face (facemask.drawing).
+        `image`: the picture to draw on, for a result that keeps none (`process_image`'s); it must have the
+        result's size."""
+        picture = self.pixels if image is None else as_bgr8(image, self.image)
+        if picture is None:
+            raise FacemaskError(f"no picture kept with this result (pass it: plot(image), save(path, image)): "
+                                f"{self.image}")
+        if picture.shape[:2] != (self.height, self.width):
+            raise FacemaskError(f"picture of {picture.shape[1]}x{picture.shape[0]} given for a result of "
+                                f"{self.width}x{self.height}: {self.image}")
+        return annotate(picture, self.faces)
+
+    def save(self, path: str | os.PathLike[str], image: np.ndarray | None = None) -> Path:
+        """Write the annotated picture (`plot`) to `path` atomically, in the format its extension names (PNG
+        without one), replacing any file there; returns the path. A folder that does not exist, or an extension
+        OpenCV cannot write, raises FacemaskError naming the path."""
+        target = Path(path)
+        write_image_atomic(target, self.plot(image))
+        return target
 
     def to_json(self) -> dict:
         """The image as one object of the `--json` results array."""
@@ -357,3 +405,44 @@ class MaskPipeline:
         """`process`, wrapped as the result for the image called `name`."""
         height, width = image.shape[:2]
         return ImageResult(name, width, height, self.process(image))
+
+    def predict(self, source: Source) -> Iterator[ImageResult]:
+        """Find and classify the faces in every image of `source`, yielding one ImageResult per image, in order,
+        each keeping its picture (`plot`, `save`).
+
+        `source`: an image file, a folder (its images, recursively, sorted), a glob pattern (`photos/**/*.jpg`),
+        a decoded image array (8-bit BGR as OpenCV reads it; gray, BGRA, 16-bit and float are converted), or a
+        list or tuple of these. Sources are checked at once: a missing path, an empty folder, a pattern that
+        matches nothing or an array that is not an image raises FacemaskError naming it before any image is read. Each image is read when its
+        turn comes; an unreadable one raises FacemaskError naming its path.
+        """
+        items = _resolve_sources(source)
+        return (self._predict_one(item, name) for item, name in items)
+
+    def _predict_one(self, item: Path | np.ndarray, name: str) -> ImageResult:
+        image = item if isinstance(item, np.ndarray) else read_image(item)
+        height, width = image.shape[:2]
+        return ImageResult(name, width, height, self.process(image), image)
+
+
+def _resolve_sources(source: object) -> list[tuple[Path | np.ndarray, str]]:
+    """The images of a `predict` source, each with the name its result carries (the path as given, or
+    `<array>` / `<array N>` for the N-th item of a list)."""
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise FacemaskError("no images to predict on: the list is empty")
+        return [found for index, item in enumerate(source) for found in _resolve_one(item, f"<array {index}>")]
+    return _resolve_one(source, "<array>")
+
+
+def _resolve_one(item: object, array_name: str) -> list[tuple[Path | np.ndarray, str]]:
+    from facemask.batch.inputs import resolve_batch_inputs  # here: the batch package imports this module
+
+    if isinstance(item, np.ndarray):
+        return [(as_bgr8(item, array_name), array_name)]
+    if isinstance(item, (str, os.PathLike)):
+        if not str(item) or not os.fspath(item):
+            raise FacemaskError("empty image path: ''")
+        return [(path, str(path)) for path in resolve_batch_inputs(item).paths]
+    raise FacemaskError(f"expected an image path, folder, glob pattern or array, got {type(item).__name__}: "
+                        f"{str(item)[:80]!r}")
