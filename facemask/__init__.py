@@ -17,12 +17,17 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names below for IDEs and type checkers; at run time __getattr__ imports them on first use
-    from facemask.classification import MaskClassifier
-    from facemask.detection import create_detector
-    from facemask.drawing import annotate
-    from facemask.errors import FacemaskError
-    from facemask.imageio import read_image
-    from facemask.pipeline import ChinCheck, CropSettings, FaceResult, ImageResult, MaskPipeline, NoseCheck
+    from facemask.classification import MaskClassifier as MaskClassifier
+    from facemask.detection import create_detector as create_detector
+    from facemask.drawing import annotate as annotate
+    from facemask.errors import FacemaskError as FacemaskError
+    from facemask.imageio import read_image as read_image
+    from facemask.pipeline import ChinCheck as ChinCheck
+    from facemask.pipeline import CropSettings as CropSettings
+    from facemask.pipeline import FaceResult as FaceResult
+    from facemask.pipeline import ImageResult as ImageResult
+    from facemask.pipeline import MaskPipeline as MaskPipeline
+    from facemask.pipeline import NoseCheck as NoseCheck
 
 __version__ = "1.1.0"
 

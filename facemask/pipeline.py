@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 
@@ -19,8 +19,8 @@ from facemask.imageio import as_bgr8, read_image, write_image_atomic
 from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold
 
 # What MaskPipeline.predict reads: an image file, a folder, a glob pattern or a decoded array, or a list of them.
-ImageSource = Union[str, "os.PathLike[str]", np.ndarray]
-Source = Union[ImageSource, Sequence[ImageSource]]
+ImageSource: TypeAlias = "str | os.PathLike[str] | np.ndarray"
+Source: TypeAlias = "ImageSource | Sequence[ImageSource]"
 # The labels every result counts (ImageResult.counts), in the order they are listed.
 LABELS = (MASKED, UNMASKED, INCORRECT)
 
@@ -413,8 +413,8 @@ class MaskPipeline:
         `source`: an image file, a folder (its images, recursively, sorted), a glob pattern (`photos/**/*.jpg`),
         a decoded image array (8-bit BGR as OpenCV reads it; gray, BGRA, 16-bit and float are converted), or a
         list or tuple of these. Sources are checked at once: a missing path, an empty folder, a pattern that
-        matches nothing or an array that is not an image raises FacemaskError naming it before any image is read. Each image is read when its
-        turn comes; an unreadable one raises FacemaskError naming its path.
+        matches nothing or an array that is not an image raises FacemaskError naming it before any image is
+        read. Each image is read when its turn comes; an unreadable one raises FacemaskError naming its path.
         """
         items = _resolve_sources(source)
         return (self._predict_one(item, name) for item, name in items)
@@ -443,6 +443,6 @@ def _resolve_one(item: object, array_name: str) -> list[tuple[Path | np.ndarray,
     if isinstance(item, (str, os.PathLike)):
         if not str(item) or not os.fspath(item):
             raise FacemaskError("empty image path: ''")
-        return [(path, str(path)) for path in resolve_batch_inputs(item).paths]
+        return [(path, str(path)) for path in resolve_batch_inputs(Path(item)).paths]
     raise FacemaskError(f"expected an image path, folder, glob pattern or array, got {type(item).__name__}: "
                         f"{str(item)[:80]!r}")
