@@ -146,13 +146,19 @@ def test_an_unreadable_file_raises_naming_it_when_its_turn_comes(pipeline, tmp_p
 
 def test_save_to_a_missing_folder_or_an_unknown_format_names_the_path(two_people, tmp_path):
     assert _one_line_error(lambda: two_people.save(tmp_path / "absent" / "a.jpg")).endswith(
-        str(tmp_path / "absent" / "a.jpg"))
+        str(tmp_path / "absent" / "a.jpg")
+    )
     assert _one_line_error(lambda: two_people.save(tmp_path / "a.unknown")).endswith(str(tmp_path / "a.unknown"))
 
 
 def test_every_front_door_name_is_visible_to_type_checkers():
     tree = ast.parse(Path(facemask.__file__).read_text(encoding="utf-8"))
-    typed = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.If)
-             and getattr(node.test, "id", None) == "TYPE_CHECKING"
-             for statement in node.body if isinstance(statement, ast.ImportFrom) for alias in statement.names}
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+        for statement in node.body
+        if isinstance(statement, ast.ImportFrom)
+        for alias in statement.names
+    }
     assert typed == set(facemask.__all__)
