@@ -1,5 +1,5 @@
 """detect_mask_video.py run headless on a video made from real annotated photos, with the real detector and the
-shipped model; sources that do not open; tracking and back-off."""
+shipped model; sources that do not open; tracking, decisions per person on real classifications, and back-off."""
 
 from __future__ import annotations
 
@@ -17,12 +17,19 @@ import numpy as np
 import pytest
 
 from facemask.detection import Box, Detection, create_detector
+from facemask.errors import FacemaskError
 from facemask.evaluation import load_scenes
 from facemask.imageio import letterbox, read_image
-from facemask.video import FaceTracker, retry_delays
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.pipeline import FaceResult
+from facemask.video import DecisionSettings, FaceTracker, retry_delays
+from facemask.video.decision import look_row
+
+from scenes import single_face_scenes
 
 SIZE = (640, 480)
-SCENE_FRAMES = 8
+SCENE_FRAMES = 25  # 1 s at 25 FPS: 5 looks at the default cadence, more than a decision needs
+CLASSIFY_EVERY = 5  # the default cadence (facemask.defaults.CLASSIFY_EVERY)
 GAP_FRAMES = 12  # longer than the tracker's patience (10 frames), so each scene's face is a new person
 
 
@@ -56,7 +63,7 @@ def chosen_scenes(scenes_dir: Path) -> list[tuple[object, str]]:
 
 @pytest.fixture(scope="module")
 def scene_video(scenes_dir: Path, tmp_path_factory) -> tuple[Path, list[Segment], int]:
-    """An MJPG video: four annotated photos for 8 frames each, grey gaps of 12 frames between them."""
+    """An MJPG video: four annotated photos for 25 frames each, grey gaps of 12 frames between them."""
     path = tmp_path_factory.mktemp("video") / "scenes.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, SIZE)
     segments, index = [], 0
@@ -130,16 +137,22 @@ def test_each_unmasked_person_is_one_event_and_masked_ones_none(headless_run):
     lines = events.read_text().splitlines()
     assert json.loads(lines[0]) == {"earlier": "line"}, "the events file must be appended to"
     logged = [json.loads(line) for line in lines[1:]]
-    assert {"time", "frame", "box", "probability", "label", "track"} <= set(logged[0])
+    assert {"time", "frame", "box", "probability", "label", "track", "not_compliant", "looks"} <= set(logged[0])
+    looks_needed = DecisionSettings().looks
     for segment in segments:
         inside = [event for event in logged if segment.first <= event["frame"] <= segment.last]
         if segment.label == "with_mask":
             assert inside == [], f"{segment.name} (masked) raised {inside}"
         else:
             assert len(inside) == 1, f"{segment.name} (unmasked, {SCENE_FRAMES} frames) raised {inside}"
-            assert inside[0]["frame"] == segment.first
-            assert Box(*inside[0]["box"]).iou(segment.box) > 0.3
-            assert inside[0]["label"] != "with_mask" and 0.5 <= inside[0]["probability"] <= 1.0
+            event = inside[0]
+            # classified at the track's first frame and every CLASSIFY_EVERY frames after: the event comes with
+            # the look that settles the decision, and says how many looks that took
+            assert (event["frame"] - segment.first) % CLASSIFY_EVERY == 0
+            assert event["looks"] == (event["frame"] - segment.first) // CLASSIFY_EVERY + 1 >= looks_needed
+            assert Box(*event["box"]).iou(segment.box) > 0.3
+            assert event["label"] != "with_mask" and 0.38 <= event["not_compliant"] <= 1.0
+            assert 0.0 < event["probability"] <= 1.0
     assert len(logged) == sum(segment.label != "with_mask" for segment in segments)
     assert sum(line.startswith("frame ") for line in result.stdout.splitlines()) == len(logged)
 
@@ -219,7 +232,8 @@ def test_a_file_that_is_not_a_video(run_script, tmp_path):
 
 
 @pytest.mark.parametrize("option, value", [("--detection-size", "8"), ("--classify-every", "0"),
-                                           ("--unmasked-threshold", "2")])
+                                           ("--unmasked-threshold", "2"), ("--decision-window", "0"),
+                                           ("--decision-looks", "6")])
 def test_out_of_range_options_are_one_line_errors(scene_video, run_script, option, value):
     result = run_script("detect_mask_video.py", "--source", scene_video[0], "--no-display", option, value)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and option in result.stderr, result.stderr
@@ -269,6 +283,77 @@ def test_tracker_follows_moving_faces_and_forgets_them_after_its_patience(scenes
     tracker.update([])
     assert tracker.tracks == []
     assert all(track.id not in ids for track in tracker.update(moved(0)))
+
+
+@pytest.fixture(scope="module")
+def real_looks(scenes_dir, default_pipeline) -> dict[str, list[FaceResult]]:
+    """Real classifications by the default pipeline: per label, the faces of single-face scenes of that label
+    that the pipeline labels so."""
+    looks = {}
+    for label in (MASKED, UNMASKED):
+        faces = [face for path, _ in single_face_scenes(scenes_dir, label, count=8)
+                 for face in default_pipeline.process(read_image(path)) if face.label == label]
+        assert len(faces) >= 3, f"fewer than 3 {label} faces called {label} in {scenes_dir}"
+        looks[label] = faces
+    return looks
+
+
+def follow(looks: list[FaceResult], settings: DecisionSettings, threshold: float | None) -> list[tuple]:
+    """One track given `looks` in turn, as the monitor gives it its classifications: the decision after each."""
+    tracker = FaceTracker(decision=settings, threshold=threshold)
+    track = tracker.update([Detection(looks[0].box, looks[0].score)])[0]
+    return [tracker.look(track, face) for face in looks]
+
+
+def fires(decisions) -> list[int]:
+    """The looks (1-based) at which a non-compliant, settled decision would raise the event."""
+    return [decision.looks for decision in decisions if decision.flagged]
+
+
+def test_one_unmasked_look_among_masked_ones_does_not_flag_the_person(real_looks, default_pipeline):
+    masked, unmasked = real_looks[MASKED], real_looks[UNMASKED]
+    threshold = default_pipeline.classifier.unmasked_threshold
+    for position in range(4):  # the stray look first, second, ... among masked looks
+        looks = [masked[i % len(masked)] for i in range(6)]
+        looks[position] = unmasked[0]
+        decisions = follow(looks, DecisionSettings(), threshold)
+        assert fires(decisions) == [], (position, decisions)
+        assert decisions[-1].label == MASKED and decisions[-1].looks == 6
+        # the rule of a single look would have flagged this masked person at the stray look
+        assert fires(follow(looks, DecisionSettings.single_look(), threshold))[:1] == [position + 1]
+
+
+def test_a_person_unmasked_in_every_look_is_flagged_once_settled(real_looks, default_pipeline):
+    settings = DecisionSettings()
+    decisions = follow(real_looks[UNMASKED][:3] * 2, settings, default_pipeline.classifier.unmasked_threshold)
+    assert [decision.label for decision in decisions] == [UNMASKED] * 6
+    assert [decision.settled for decision in decisions] == [n >= settings.looks for n in range(1, 7)]
+    assert fires(decisions)[0] == settings.looks
+    assert all(decision.probability >= default_pipeline.classifier.unmasked_threshold for decision in decisions)
+
+
+def test_a_check_relabelling_a_look_counts_as_its_label(real_looks, default_pipeline):
+    """A face the nose check relabels keeps the classifier's probabilities; its look decides as it is labelled,
+    for a two-class model as for a three-class one."""
+    threshold = default_pipeline.classifier.unmasked_threshold
+    masked = real_looks[MASKED][0]
+    relabeled = FaceResult(masked.box, masked.score, INCORRECT, 0.9, masked.probabilities, nose_uncovered=0.9)
+    row = look_row(relabeled)
+    assert row[INCORRECT] == 0.9 and sum(row.values()) == pytest.approx(1.0)
+    decisions = follow([relabeled] * 3, DecisionSettings(), threshold)
+    assert [decision.label for decision in decisions] == [INCORRECT] * 3 and fires(decisions) == [3]
+    three = dict(masked.probabilities, **{INCORRECT: 0.0})
+    worn = FaceResult(masked.box, masked.score, INCORRECT, 0.8, {MASKED: 0.1, UNMASKED: 0.1, INCORRECT: 0.8})
+    decisions = follow([FaceResult(masked.box, masked.score, MASKED, 0.9, three), worn, worn], DecisionSettings(),
+                       threshold)
+    assert [decision.label for decision in decisions] == [MASKED, INCORRECT, INCORRECT]
+
+
+@pytest.mark.parametrize("window, looks, message", [(0, 1, "--decision-window"), (51, 3, "--decision-window"),
+                                                    (5, 0, "--decision-looks"), (3, 4, "--decision-looks")])
+def test_decision_settings_out_of_range_name_the_setting(window, looks, message):
+    with pytest.raises(FacemaskError, match=message):
+        DecisionSettings(window, looks)
 
 
 def test_back_off_doubles_up_to_thirty_seconds():

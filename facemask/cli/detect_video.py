@@ -11,9 +11,8 @@ from facemask import defaults
 from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run, warn
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
-from facemask.video import (RECORDING_CODECS, Alerts, Event, EventLog, FileSource, MonitorSettings, Recorder,
-                            SourceLost, monitor, open_source, parse_command)
-
+from facemask.video import (RECORDING_CODECS, Alerts, DecisionSettings, Event, EventLog, FileSource,
+                            MonitorSettings, Recorder, SourceLost, monitor, open_source, parse_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classify-every", type=int, default=defaults.CLASSIFY_EVERY,
                         help="classify a tracked face again every N frames; new faces are classified at once "
                              f"(default: {defaults.CLASSIFY_EVERY}; 1 classifies every face in every frame)")
+    decision = DecisionSettings()
+    parser.add_argument("--decision-window", type=int, default=decision.window,
+                        help="call each tracked person from the mean class probabilities of their last N "
+                             f"classifications (default: {decision.window}; 1: the latest alone; see docs/video.md)")
+    parser.add_argument("--decision-looks", type=int, default=decision.looks,
+                        help="raise a person's event only once the call rests on at least N classifications "
+                             f"(default: {decision.looks}; at most --decision-window)")
     parser.add_argument("--detection-size", type=int, default=defaults.VIDEO_DETECTION_SIZE,
                         help="yunet: detect on the frame scaled to this long side in pixels; larger finds smaller "
                              f"faces but costs more time (default: {defaults.VIDEO_DETECTION_SIZE}, faces from about "
@@ -59,7 +65,7 @@ def stop_on_sigterm() -> None:
 
 def print_event(event: Event) -> None:
     print(f"frame {event.frame}: {event.label} face (track {event.track}) at {event.box.as_list()} "
-          f"{event.probability:.1%}", flush=True)
+          f"{event.probability:.1%} over {event.looks} looks", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.output, args.force)
         if args.output.suffix.lower() not in RECORDING_CODECS:
             raise FacemaskError(f"recording needs one of the extensions {', '.join(RECORDING_CODECS)}: {args.output}")
+    decision = DecisionSettings(args.decision_window, args.decision_looks)
     command = parse_command(args.alert_command) if args.alert_command else None
     alerts = Alerts(banner=args.alert or command is not None,
                     sound=args.alert and not args.no_sound and command is None, command=command)
@@ -86,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_display and not display:
             warn("no display found, running without a window")
         pipeline = load_pipeline(args, frame_side=args.detection_size)
-        settings = MonitorSettings(classify_every=args.classify_every, display=display, alerts=alerts)
+        settings = MonitorSettings(classify_every=args.classify_every, decision=decision, display=display,
+                                   alerts=alerts)
         stop_on_sigterm()
         try:
             summary = monitor(pipeline, source.start(), settings, recorder, events, on_event=print_event)

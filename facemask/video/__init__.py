@@ -3,6 +3,7 @@ debounced events, recording, an on-screen overlay and alerts. One module per con
 package's public interface."""
 
 from facemask.video.alerts import Alerts, parse_command, play_alert_sound, sound_command
+from facemask.video.decision import DecisionSettings, PersonDecision
 from facemask.video.events import Event, EventLog, now_iso
 from facemask.video.monitor import FrameReport, MonitorSettings, MonitorSummary, monitor
 from facemask.video.overlay import RateMeter, draw_overlay
@@ -11,8 +12,8 @@ from facemask.video.sources import (STREAM_TIMEOUT_MS, FileSource, FrameSource, 
                                     is_stream, open_source, parse_source, retry_delays)
 from facemask.video.tracking import FaceTracker, Track
 
-__all__ = ["Alerts", "DEFAULT_RECORDING_FPS", "Event", "EventLog", "FaceTracker", "FileSource", "FrameReport",
-           "FrameSource", "LiveSource", "MonitorSettings", "MonitorSummary", "RECORDING_CODECS", "RateMeter",
-           "Recorder", "STREAM_TIMEOUT_MS", "SourceInfo", "SourceLost", "Track", "draw_overlay", "is_stream",
-           "monitor", "now_iso", "open_source", "parse_command", "parse_source", "play_alert_sound", "retry_delays",
-           "sound_command"]
+__all__ = ["Alerts", "DEFAULT_RECORDING_FPS", "DecisionSettings", "Event", "EventLog", "FaceTracker", "FileSource",
+           "FrameReport", "FrameSource", "LiveSource", "MonitorSettings", "MonitorSummary", "PersonDecision",
+           "RECORDING_CODECS", "RateMeter", "Recorder", "STREAM_TIMEOUT_MS", "SourceInfo", "SourceLost", "Track",
+           "draw_overlay", "is_stream", "monitor", "now_iso", "open_source", "parse_command", "parse_source",
+           "play_alert_sound", "retry_delays", "sound_command"]

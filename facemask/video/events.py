@@ -1,5 +1,5 @@
-"""Events: a face without a mask (or wearing it incorrectly) appearing, one per tracked face, and the JSON-lines
-log they are appended to."""
+"""Events: a person without a mask (or wearing it incorrectly), one per tracked face, raised once the decision on
+their looks says so and is settled (facemask.video.decision), and the JSON-lines log they are appended to."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def now_iso() -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """An unmasked face appearing: one per tracked face, however long it stays."""
+    """A person called not compliant: one per tracked face, however long it stays. `label`: the decision;
+    `probability`: the mean probability of that label over the looks it rests on; `not_compliant`: their mean
+    probability of not being compliant (1 - p(with_mask)); `looks`: how many times the face had been classified
+    when the event fired; `box`: the face at `frame`."""
 
     time: str
     frame: int
@@ -28,10 +31,13 @@ class Event:
     label: str
     box: Box
     probability: float
+    not_compliant: float
+    looks: int
 
     def to_json(self) -> dict:
         return {"time": self.time, "frame": self.frame, "track": self.track, "label": self.label,
-                "box": self.box.as_list(), "probability": round(self.probability, 4)}
+                "box": self.box.as_list(), "probability": round(self.probability, 4),
+                "not_compliant": round(self.not_compliant, 4), "looks": self.looks}
 
 
 class EventLog:

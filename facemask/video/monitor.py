@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from facemask.metadata import MASKED
 from facemask.pipeline import FaceResult, MaskPipeline
 from facemask.video.alerts import Alerts
+from facemask.video.decision import DecisionSettings
 from facemask.video.events import Event, EventLog, now_iso
 from facemask.video.overlay import RateMeter, draw_overlay
 from facemask.video.recording import Recorder
@@ -22,11 +22,13 @@ from facemask.video.tracking import FaceTracker, Track
 
 @dataclass
 class MonitorSettings:
-    """How the monitor runs: classification cadence, tracking, outputs and what it shows."""
+    """How the monitor runs: classification cadence, tracking, the decision per person, outputs and what it
+    shows."""
 
     classify_every: int = 1
     track_patience: int = 10
     track_iou: float = 0.3
+    decision: DecisionSettings = field(default_factory=DecisionSettings)
     display: bool = False
     window: str = "facemask"
     alerts: Alerts = field(default_factory=Alerts)
@@ -70,9 +72,12 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
             stop: threading.Event | None = None) -> MonitorSummary:
     """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
     Ctrl-C, or `stop` is set; returns the summary. Faces are tracked so a tracked face is classified only every
-    `settings.classify_every` frames and an unmasked face makes one event, not one per frame. `on_frame` gets
-    each processed frame's FrameReport (after its events)."""
-    tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every)
+    `settings.classify_every` frames and called from its recent looks together (`settings.decision`); a person
+    makes one event, at the first look where that call is not compliant and settled, not one per frame. The
+    faces drawn and reported carry the person's call. `on_frame` gets each processed frame's FrameReport (after
+    its events)."""
+    tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every, settings.decision,
+                          pipeline.classifier.unmasked_threshold)
     rate = RateMeter()
     summary = MonitorSummary()
     start = time.perf_counter()
@@ -84,22 +89,24 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
             index = summary.frames
             visible = tracker.update(pipeline.detector.detect(frame))
             due = tracker.due(visible)
+            settled = []  # the tracks whose decision is now not compliant and settled, not yet reported
             for track, face in zip(due, pipeline.classify(frame, [track.detection for track in due])):
-                track.face, track.since_classified = face, 0
+                decision = tracker.look(track, face)
+                if decision.flagged and not track.reported:
+                    settled.append((track, decision))
             faces = [track.current for track in visible]
             summary.faces += len(faces)
             frame_events = []
-            for track in visible:
-                if track.face.label != MASKED and not track.reported:
-                    track.reported = True
-                    event = Event(now_iso(), index, track.id, track.face.label, track.detection.box,
-                                  track.face.probability)
-                    summary.events += 1
-                    if events is not None:
-                        events.write(event)
-                    settings.alerts.fire(event)
-                    on_event(event)
-                    frame_events.append(event)
+            for track, decision in settled:
+                track.reported = True
+                event = Event(now_iso(), index, track.id, decision.label, track.detection.box,
+                              decision.probabilities.get(decision.label, 0.0), decision.probability, decision.looks)
+                summary.events += 1
+                if events is not None:
+                    events.write(event)
+                settings.alerts.fire(event)
+                on_event(event)
+                frame_events.append(event)
             fps = rate.tick()
             annotated = draw_overlay(frame, faces, fps, settings.alerts.banner)
             if recorder is not None:

@@ -14,7 +14,9 @@ from facemask.pipeline import FaceResult
 
 def draw_overlay(frame: np.ndarray, faces: list[FaceResult], fps: float, alert: bool) -> np.ndarray:
     """The frame with every face boxed and labelled, the frame rate and masked/unmasked counts at the top,
-    and a red banner at the bottom while an unmasked face is in view (when `alert`)."""
+    and a red banner at the bottom while an unmasked face is in view (when `alert`). The live loop passes each
+    tracked person labelled with the decision on their recent looks (Track.current), so what is drawn and
+    counted is the person's call, not the latest single classification."""
     annotated = annotate(frame, faces)
     masked = sum(face.label == MASKED for face in faces)
     unmasked = len(faces) - masked

@@ -1,16 +1,20 @@
-"""Following faces from frame to frame, so a tracked face is classified every few frames and reported once."""
+"""Following faces from frame to frame, so a tracked face is classified every few frames, called from its
+looks together (facemask.video.decision) and reported once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 from facemask.detection import Detection, match_boxes
 from facemask.pipeline import FaceResult
+from facemask.video.decision import MAX_WINDOW, DecisionSettings, PersonDecision, decide, look_row
 
 
 @dataclass
 class Track:
-    """One face followed across frames: its latest box, its latest classification and its history."""
+    """One face followed across frames: its latest box, its latest classification (`face`), the rows of its
+    recent looks, how many looks it has had, and the decision on them (`decision`, the person's label)."""
 
     id: int
     detection: Detection
@@ -18,24 +22,39 @@ class Track:
     since_classified: int = 0
     missed: int = 0
     reported: bool = False
+    rows: deque = field(default_factory=lambda: deque(maxlen=MAX_WINDOW))
+    looks: int = 0
+    decision: PersonDecision | None = None
 
     @property
     def current(self) -> FaceResult:
-        """The latest classification at this frame's box."""
-        return replace(self.face, box=self.detection.box, score=self.detection.score)
+        """The person at this frame's box: the latest classification, labelled with the decision on the recent
+        looks (its probability: the mean probability of that label)."""
+        if self.face is None:
+            raise ValueError(f"track {self.id} has not been classified yet")
+        face = replace(self.face, box=self.detection.box, score=self.detection.score)
+        if self.decision is None:
+            return face
+        return replace(face, label=self.decision.label,
+                       probability=self.decision.probabilities.get(self.decision.label, face.probability))
 
 
 class FaceTracker:
     """Follows faces from frame to frame by box overlap (greedy, highest IoU first).
 
     A track survives `patience` frames without a matching detection. `classify_every` says how many frames a
-    tracked face keeps its classification before it is classified again (1: every frame).
+    tracked face keeps its classification before it is classified again (1: every frame). Each classification
+    (`look`) updates the track's decision under `decision` and the classifier's `threshold` (its
+    unmasked_threshold; None: the most probable class).
     """
 
-    def __init__(self, iou_threshold: float = 0.3, patience: int = 10, classify_every: int = 1) -> None:
+    def __init__(self, iou_threshold: float = 0.3, patience: int = 10, classify_every: int = 1,
+                 decision: DecisionSettings = DecisionSettings(), threshold: float | None = None) -> None:
         self.iou_threshold = iou_threshold
         self.patience = patience
         self.classify_every = classify_every
+        self.decision = decision
+        self.threshold = threshold
         self.tracks: list[Track] = []
         self.ended: list[Track] = []  # the tracks the last update dropped (unseen for more than `patience` frames)
         self._next_id = 1
@@ -64,3 +83,11 @@ class FaceTracker:
     def due(self, visible: list[Track]) -> list[Track]:
         """The visible tracks to classify in this frame: new ones and those classified `classify_every` ago."""
         return [track for track in visible if track.face is None or track.since_classified >= self.classify_every]
+
+    def look(self, track: Track, face: FaceResult) -> PersonDecision:
+        """Record a classification of `track` (the pipeline's final result) and decide the person again."""
+        track.face, track.since_classified = face, 0
+        track.rows.append(look_row(face))
+        track.looks += 1
+        track.decision = decide(track.rows, track.looks, self.decision, self.threshold)
+        return track.decision
