@@ -1,7 +1,8 @@
 """facemask-serve, the real server on a loopback port, checked through real HTTP: two cameras fed by videos made
-from real dev-scene photos (one with unmasked people, one with masked people only), a camera whose file is
-missing and a stream with credentials that cannot be reached; a webhook receiver that fails once; bad uploads;
-a restart on the same data folder with an access token."""
+from real dev-scene photos (one with unmasked people, one with masked people only, seen through a zone), a camera
+whose file is missing and a stream with credentials that cannot be reached; a webhook receiver that fails once;
+bad uploads; foreign Host headers and ids out of range; the CSV exports, the daily summary and the Prometheus
+metrics; a restart on the same data folder with an access token."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import csv
+import io
+
 import cv2
 import numpy as np
 import pytest
@@ -33,12 +37,14 @@ pytest.importorskip("fastapi", reason="facemask-serve needs the 'serve' extra")
 
 SIZE = (640, 480)
 FPS = 10.0
-SCENE_FRAMES = 10  # one second per photo
+SCENE_FRAMES = 30  # three seconds per photo: enough looks for a call on each person
 GAP_FRAMES = 30  # three seconds of grey between photos: longer than the tracker's patience at any frame rate here
 SECRET = "s3cretPassw0rd"
 TOKEN = "test-token-0123456789"
 MAX_BYTES = 2_000_000
 MAX_PIXELS = 20_000_000
+HALL_ZONES = [[[0.05, 0.05], [0.95, 0.05], [0.95, 0.95], [0.05, 0.95]]]  # all but the edges: every face shown
+HUGE_ID = "99999999999999999999999"  # beyond SQLite's integers
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,7 @@ loop = true
 name = "hall"
 source = "{folder / 'hall.avi'}"
 loop = true
+zones = {HALL_ZONES}
 
 [[camera]]
 name = "ghost"
@@ -385,6 +392,124 @@ def test_bad_uploads_are_refused_and_the_server_keeps_serving(site, tmp_path):
     assert fine.status == 200 and len(fine.json()["faces"]) == 2
 
 
+def test_a_foreign_host_is_refused(site):
+    server, *_ = site
+    for path in ("/api/v1/events", "/", "/api/v1/health", "/metrics", "/api/v1/snapshots/1/face.jpg"):
+        for host in ("attacker.example", f"attacker.example:{server.port}", "127.0.0.1.attacker.example"):
+            answer = server.request(path, headers={"Host": host})
+            assert answer.status == 400 and b"snapshots" not in answer.body, (path, host, answer.status)
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "localhost", f"[::1]:{server.port}"):
+        assert server.request("/api/v1/health", headers={"Host": host}).status == 200, host
+
+
+def test_path_and_paging_parameters_out_of_range_are_404_or_422(site):
+    server, *_ = site
+    assert server.request(f"/api/v1/snapshots/{HUGE_ID}/face.jpg").status == 404
+    assert server.request(f"/api/v1/snapshots/{HUGE_ID}/frame.jpg").status == 404
+    assert server.request(f"/api/v1/events/{HUGE_ID}").status == 404
+    assert server.request("/api/v1/snapshots/-1/face.jpg").status == 404
+    assert server.request("/api/v1/events/0").status == 404
+    assert server.request(f"/api/v1/cameras/{'x' * 5000}").status == 404
+    assert server.request(f"/api/v1/cameras/{'x' * 300}/live.jpg").status == 404
+    for path in (f"/api/v1/events?before={HUGE_ID}", f"/api/v1/events.csv?before={HUGE_ID}",
+                 "/api/v1/events?since=99999-01-01", "/api/v1/summary?days=100000", "/api/v1/counts.csv?per=week",
+                 "/api/v1/summary?utc_offset=100000", "/api/v1/data?day=2026-13-45"):
+        method = "DELETE" if path.startswith("/api/v1/data") else None
+        assert server.request(path, method=method).status == 422, path
+    assert server.get_json("/api/v1/health")["status"] == "ok"
+
+
+def read_csv(answer: Answer) -> list[dict]:
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv"), answer.status
+    return list(csv.DictReader(io.StringIO(answer.body.decode("utf-8"))))
+
+
+def test_the_csv_exports_match_the_json(site):
+    server, *_ = site
+    newest = wait_for(lambda: server.get_json("/api/v1/events?camera=door")["events"], 60, "a door event")[0]
+    query = f"camera=door&label=without_mask&before={newest['id'] + 1}&limit=500"  # a fixed set: ids below
+    events = server.get_json(f"/api/v1/events?{query}")["events"]
+    rows = read_csv(server.request(f"/api/v1/events.csv?{query}"))
+    assert [int(row["id"]) for row in rows] == [event["id"] for event in events]
+    for row, event in zip(rows, events):
+        assert (row["camera"], row["time"], row["label"]) == (event["camera"], event["time"], event["label"])
+        assert float(row["probability"]) == event["probability"] and int(row["track"]) == event["track"]
+        assert [int(row[key]) for key in "xywh"] == event["box"]
+        assert row["face_snapshot"] == event["snapshots"].get("face", "")
+    for per in ("minute", "hour", "total"):
+        def stable():  # the JSON read before and after the CSV the same: no count moved in between
+            before = server.get_json(f"/api/v1/counts?per={per}")["rows"]
+            table = read_csv(server.request(f"/api/v1/counts.csv?per={per}"))
+            return before == server.get_json(f"/api/v1/counts?per={per}")["rows"] and (table, before)
+
+        table, counts = wait_for(stable, 60, "counts read twice the same")
+        assert counts and len(table) == len(counts), per
+        for row, count in zip(table, counts):
+            assert (row["camera"], row["start"], int(row["people"])) == (count["camera"], count["start"],
+                                                                           count["people"])
+            assert {label: int(row[label]) for label in count["counts"]} == count["counts"]
+            assert sum(int(row[label]) for label in ("with_mask", "without_mask", "mask_worn_incorrectly")) == \
+                count["people"]
+            assert (float(row["compliance"]) if row["compliance"] else None) == count["compliance"]
+
+
+def test_the_daily_summary_per_camera(site):
+    server, door, *_ = site
+    wait_for(lambda: counted(server, "door") and counted(server, "hall"), 90, "people counted on both")
+
+    def same():  # the summary in UTC days and the counts per (UTC) day, read while no count moved
+        since = (time.time() // 86400 - 1) * 86400  # yesterday's start, UTC: the summary's first day
+        rows = server.get_json(f"/api/v1/counts?per=day&since={since}")["rows"]
+        days = server.get_json("/api/v1/summary?days=2&utc_offset=0")["days"]
+        return rows == server.get_json(f"/api/v1/counts?per=day&since={since}")["rows"] and (days, rows)
+
+    days, rows = wait_for(same, 60, "the counts read twice the same")
+    by_day = {(row["camera"], row["start"][:10]): row for row in rows}
+    assert {row["camera"] for row in days} >= {"door", "hall"} and len(days) == len(rows)
+    for day in days:
+        count = by_day[(day["camera"], day["day"])]
+        assert (day["people"], day["masked"]) == (count["people"], count["counts"].get("with_mask", 0))
+        assert day["masked"] + day["flagged"] == day["people"]
+        assert day["compliance"] == (round(day["masked"] / day["people"], 4) if day["people"] else None)
+    hall = [day for day in days if day["camera"] == "hall"]
+    assert all(day["flagged"] == 0 and day["compliance"] == 1.0 for day in hall)
+    assert any(day["flagged"] > 0 for day in days if day["camera"] == "door")
+    local = server.get_json("/api/v1/summary")
+    assert isinstance(local["utc_offset"], int) and local["days"]
+
+
+def metrics(server: Server, headers: dict | None = None) -> dict:
+    """The /metrics samples, parsed by prometheus_client's own parser: {(name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = server.request("/metrics", headers=headers)
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/plain"), answer.status
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.body.decode("utf-8")) for sample in family.samples}
+
+
+def test_metrics_parse_and_move_with_the_video(site):
+    pytest.importorskip("prometheus_client", reason="/metrics needs prometheus-client (the 'serve' extra)")
+    server, *_ = site
+    first = metrics(server)
+    frames = first[("facemask_frames_processed_total", (("camera", "door"),))]
+    later = wait_for(lambda: (now := metrics(server))[("facemask_frames_processed_total", (("camera", "door"),))]
+                     > frames and now, 60, "more frames processed")
+    events = len(server.get_json("/api/v1/events?camera=door&limit=500")["events"])
+    assert later[("facemask_events_total", (("camera", "door"), ("label", "without_mask")))] >= min(events, 1)
+    assert later[("facemask_people_seen_total", (("camera", "hall"), ("label", "with_mask")))] >= 1
+    assert later[("facemask_event_latency_seconds_count", (("camera", "door"),))] >= 1
+    assert later[("facemask_camera_online", (("camera", "ghost"),))] == 0
+    assert later[("facemask_store_bytes", (("part", "snapshots"),))] > 0
+    assert later[("facemask_store_bytes", (("part", "database"),))] > 0
+    assert ("facemask_camera_fps", (("camera", "door"),)) in later
+    # the photo tests before this one: answers by status, and the time of those answered
+    assert later[("facemask_photo_requests_total", (("status", "200"),))] >= 3
+    assert later[("facemask_photo_requests_total", (("status", "415"),))] >= 2
+    assert later[("facemask_photo_requests_total", (("status", "413"),))] >= 1
+    assert later[("facemask_photo_request_seconds_count", ())] >= 3
+
+
 def test_a_missing_camera_is_offline_while_the_others_run(site):
     server, *_ = site
     ghost = wait_for(lambda: (c := camera(server, "ghost"))["message"] and c, 30, "the ghost camera's message")
@@ -501,6 +626,15 @@ def test_dashboard_in_a_real_browser(site, browser, tmp_path):
     assert driver.execute_script("return document.querySelectorAll('#chart circle.point').length") >= 2
     compliance = driver.find_element("id", "compliance").text
     assert compliance.endswith("%"), compliance
+    zone = "return document.querySelectorAll('.tile[data-camera=hall] svg.zones polygon.zone').length"
+    assert browser_wait(driver, lambda d: d.execute_script(zone), "the hall's zone drawn") == 1
+    assert driver.execute_script("return document.querySelector('.tile[data-camera=door] svg.zones')") is None
+    daily = ("return [...document.querySelectorAll('#daily tbody tr[data-camera]')].map(r => "
+             "[...r.children].map(c => c.textContent))")
+    rows = browser_wait(driver, lambda d: (found := d.execute_script(daily)) and {r[1] for r in found} >= {
+        "door", "hall"} and found, "the daily summary of door and hall")
+    for day, name, people, masked, flagged, rate in rows:
+        assert int(people) == int(masked) + int(flagged) and (rate.endswith("%") or rate == "–"), (day, name)
     assert SECRET not in driver.page_source
     driver.set_window_size(1360, 1500)
     faces = "return ['door', 'hall'].every(n => document.querySelector(`.tile[data-camera=${n}]`).dataset.faces > 0)"
@@ -535,10 +669,13 @@ def test_restart_keeps_history_and_a_token_guards_everything(site, repository):
     assert server.request("/api/v1/health").status == 401
     assert server.request("/api/v1/detect", data=b"x").status == 401
     assert server.request("/api/v1/snapshots/1/face.jpg").status == 401
+    assert server.request("/metrics").status == 401
     page = server.request("/")
     assert page.status == 303 and page.headers["location"] == "/login"
     assert server.request("/api/v1/events", headers={"Authorization": "Bearer wrong-token-000"}).status == 401
     bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert server.request("/api/v1/events", headers={**bearer, "Host": "attacker.example"}).status == 400
+    assert metrics(server, bearer)[("facemask_camera_online", (("camera", "ghost"),))] == 0
     after = server.get_json("/api/v1/events?limit=500", headers=bearer)["events"]
     assert {event["id"] for event in before} <= {event["id"] for event in after}
     old = before[-1]

@@ -18,8 +18,8 @@ import pytest
 from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
-from facemask.monitor.config import (CameraConfig, ServeConfig, StoreConfig, camera_from_argument, finish_config,
-                                     load_config, redact_source)
+from facemask.monitor.config import (CameraConfig, MqttConfig, NotifyConfig, ServeConfig, StoreConfig,
+                                     camera_from_argument, finish_config, load_config, redact_source)
 from facemask.monitor.store import EventStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "two_people.jpg"
@@ -164,3 +164,76 @@ def test_sources_shown_without_credentials():
     assert redact_source("clips/door.mp4") == "clips/door.mp4"
     assert camera_from_argument("door=rtsp://u:p@h/s?a=b", 1) == CameraConfig("door", "rtsp://u:p@h/s?a=b")
     assert camera_from_argument("rtsp://h/s?a=b", 2) == CameraConfig("camera2", "rtsp://h/s?a=b")
+
+
+def test_site_settings_zones_notify_mqtt_privacy_and_hosts(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text("""
+[server]
+allowed_hosts = ["facemask.example.org", "*.example.org"]
+[notify]
+cooldown = 30
+min_flagged = 2
+[mqtt]
+host = "broker.lan"
+user = "facemask"
+topic_prefix = "site/facemask"
+[privacy]
+blur_unflagged = false
+[[camera]]
+name = "door"
+source = "door.mp4"
+zones = [[[0, 0], [0.5, 0], [0.5, 1]], [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]]]
+""")
+    loaded = load_config(config)
+    assert loaded.cameras[0].zones == (((0.0, 0.0), (0.5, 0.0), (0.5, 1.0)),
+                                       ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0)))
+    assert (loaded.notify.cooldown, loaded.notify.min_flagged, loaded.notify.window) == (30.0, 2, 60.0)
+    assert not loaded.privacy.blur_unflagged and ServeConfig().privacy.blur_unflagged, "privacy on by default"
+    assert "facemask.example.org" in loaded.answered_hosts and "127.0.0.1" in loaded.answered_hosts
+    secret = "broker-Secret-123"
+    finished = finish_config(loaded, environment={"FACEMASK_MQTT_PASSWORD": secret})
+    assert finished.mqtt.password == secret and secret not in repr(finished), "the password is never shown"
+    assert finish_config(loaded, environment={}).mqtt.password is None
+    for table, problem in ((
+            '[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1.5, 0], [1, 1]]]\n', "zone 1 has a point"),
+            ('[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1, 1]]]\n', "at least 3"),
+            ('[mqtt]\nhost = "b"\npassword = "x"\n', "not read from the file"),
+            ('[mqtt]\nhost = "b"\nport = "x"\n', "mqtt.port must be int"),
+            ('[notify]\nquiet = 1\n', "unknown setting in .notify.: quiet")):
+        config.write_text(table)
+        with pytest.raises(FacemaskError, match=problem) as raised:
+            load_config(config)
+        assert "\n" not in str(raised.value)
+    cameras = (CameraConfig("a", "x.mp4"),)
+    for settings, problem in (({"allowed_hosts": ("http://x.org",)}, "not a host name"),
+                              ({"notify": NotifyConfig(min_flagged=0)}, "min_flagged"),
+                              ({"mqtt": MqttConfig(host="b", topic_prefix="a/#")}, "topic_prefix"),
+                              ({"mqtt": MqttConfig(host="mqtt://b")}, "no scheme")):
+        with pytest.raises(FacemaskError, match=problem):
+            finish_config(ServeConfig(cameras=cameras, **settings), environment={})
+
+
+def test_daily_summary_and_erasing_a_camera_or_a_day(tmp_path, snapshots):
+    store = EventStore(tmp_path)
+    day = 86400 * 20000  # a UTC midnight
+    door = add(store, snapshots, day + 3600)
+    add(store, snapshots, day + 86400 + 3600)
+    store.count_person("door", day + 7200, "with_mask")
+    store.count_person("hall", day + 7200, "with_mask")
+    rows = [row.to_json() for row in store.daily(0)]
+    assert rows == [{"camera": "door", "day": "2024-10-04", "people": 2, "masked": 1, "flagged": 1,
+                     "compliance": 0.5},
+                    {"camera": "hall", "day": "2024-10-04", "people": 1, "masked": 1, "flagged": 0,
+                     "compliance": 1.0},
+                    {"camera": "door", "day": "2024-10-05", "people": 1, "masked": 0, "flagged": 1,
+                     "compliance": 0.0}]
+    assert [row.day for row in store.daily(-2 * 3600, camera="hall")] == ["2024-10-04"]
+    assert [row.day for row in store.daily(-2 * 3600, camera="door")] == ["2024-10-03", "2024-10-04"]
+    assert store.erase("door", day, day + 86400) == {"events": 1, "people": 2}
+    assert store.event(door) is None and not store.snapshot_path(door, "face").exists()
+    assert [(row.camera, row.day) for row in store.daily(0)] == [("hall", "2024-10-04"), ("door", "2024-10-05")]
+    assert store.erase(since=day + 86400, until=day + 2 * 86400) == {"events": 1, "people": 1}
+    assert store.erase("hall") == {"events": 0, "people": 1}
+    assert store.daily(0) == [] and store.snapshot_bytes == 0 and store.events() == []
+    store.close()

@@ -34,7 +34,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mask classifier (default: the shipped float32 TFLite model)")
     parser.add_argument("--loop", action="store_true", help="video files given with --source start over at the end")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    erase = parser.add_argument_group("erasing data (instead of serving; the same as DELETE /api/v1/data)")
+    erase.add_argument("--erase-camera", metavar="NAME", default=None,
+                       help="delete this camera's events, snapshots and counts (of --erase-day only, when given)")
+    erase.add_argument("--erase-day", metavar="YYYY-MM-DD", default=None,
+                       help="delete that day's events, snapshots and counts (the server's local day) of every camera, "
+                            "or of --erase-camera")
     return parser
+
+
+def erase(data: Path, camera: str | None, day: str | None) -> int:
+    """Erase a camera's or a day's data from the store in `data` and say what was removed."""
+    from datetime import date, datetime, timedelta
+
+    from facemask.monitor.store import EventStore
+
+    since = until = None
+    if day is not None:
+        try:
+            start = datetime.combine(date.fromisoformat(day), datetime.min.time()).astimezone()
+        except ValueError:
+            raise FacemaskError(f"--erase-day must be a date YYYY-MM-DD, got {day!r}") from None
+        since, until = start.timestamp(), (start + timedelta(days=1)).timestamp()
+    if not (data / "events.sqlite3").is_file():
+        raise FacemaskError(f"no event store in {data}")
+    store = EventStore(data)
+    try:
+        removed = store.erase(camera, since, until)
+    finally:
+        store.close()
+    what = " and ".join(part for part in (camera and f"camera {camera}", day and f"day {day}") if part)
+    print(f"erased {what}: {removed['events']} events with their snapshots, {removed['people']} people counted",
+          flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from facemask.monitor.config import camera_from_argument, finish_config, load_config
 
     config = load_config(args.config)
+    if args.erase_camera is not None or args.erase_day is not None:
+        return erase(args.data or config.data, args.erase_camera, args.erase_day)
     added = tuple(replace(camera_from_argument(text, len(config.cameras) + number), loop=args.loop)
                   for number, text in enumerate(args.source, 1))
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port), ("data", args.data),

@@ -1,14 +1,18 @@
-"""The web app (FastAPI): the dashboard's pages and files, and the JSON API under /api/v1 (OpenAPI at
-/api/v1/openapi.json). With a token set, every page and API call needs it: `Authorization: Bearer <token>`, or
-the cookie the login page sets."""
+"""The web app (FastAPI): the dashboard's pages and files, the JSON and CSV API under /api/v1 (OpenAPI at
+/api/v1/openapi.json) and Prometheus metrics at /metrics. Requests whose Host header names a host the server does
+not answer for are refused (400) before anything else (DNS rebinding). With a token set, every page and API call
+needs it: `Authorization: Bearer <token>`, or the cookie the login page sets."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import hmac
 import html
+import io
+import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib import metadata, resources
 from urllib.parse import parse_qs
 
@@ -17,8 +21,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from facemask.monitor.site import Site, UploadRejected
-from facemask.monitor.store import SNAPSHOT_KINDS
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.monitor.config import is_loopback
+from facemask.monitor.site import Site, UploadRejected, local_offset
+from facemask.monitor.store import LARGEST_ID, SNAPSHOT_KINDS
 
 API = "/api/v1"
 COOKIE = "facemask_token"
@@ -27,6 +33,65 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=
 PERIODS = {"minute": 60, "hour": 3600, "day": 86400, "total": 0}
 NO_STORE = {"Cache-Control": "no-store"}
 OPEN_PATHS = {"/login", "/static/style.css"}  # the login page and its style
+COUNT_LABELS = (MASKED, UNMASKED, INCORRECT)  # the CSV's count columns (other labels a model has are added)
+CSV_LIMIT = 100_000
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port, lower case ("[::1]:8080" -> "[::1]")."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[:header.find("]") + 1] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """ASGI middleware answering 400 to a request whose Host header is not one of `hosts` (names, `*.domain` for
+    its subdomains, "*" for any) or a loopback address, so a page on another site cannot reach the server through
+    a name it points at this machine (DNS rebinding)."""
+
+    def __init__(self, app, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.any = "*" in hosts
+        self.exact = {host.lower() for host in hosts if not host.startswith("*")}
+        self.suffixes = tuple(host[1:].lower() for host in hosts if host.startswith("*."))
+
+    def allowed(self, header: str) -> bool:
+        name = host_name(header)
+        return (self.any or name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
+                or (bool(name) and is_loopback(name)))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or [])
+            if not self.allowed(headers.get(b"host", b"").decode("latin-1")):
+                response = JSONResponse({"detail": "invalid Host header"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def to_csv(header: list[str], rows: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_response(text: str, name: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def day_range(day: str, utc_offset: int) -> tuple[float, float]:
+    """The epoch seconds at which `day` (YYYY-MM-DD, a day starting `utc_offset` seconds east of UTC) starts and
+    ends; 422 for anything else."""
+    try:
+        start = datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone(timedelta(seconds=utc_offset)))
+    except (ValueError, OverflowError):
+        raise HTTPException(422, f"day must be a date YYYY-MM-DD, got {day!r}") from None
+    return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
@@ -99,7 +164,7 @@ def create_app(site: Site) -> FastAPI:
     async def require_token(request: Request, call_next):
         if request.url.path in OPEN_PATHS or authorised(request):
             response = await call_next(request)
-        elif request.url.path.startswith(API) or request.method != "GET":
+        elif request.url.path.startswith(API) or request.url.path == "/metrics" or request.method != "GET":
             response = JSONResponse({"detail": "access token required"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})
         else:
@@ -108,6 +173,8 @@ def create_app(site: Site) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+    app.add_middleware(HostCheck, hosts=site.config.answered_hosts)  # added last: runs first
 
     # -- pages ------------------------------------------------------------------------------------------------
     def page(name: str) -> Response:
@@ -181,7 +248,7 @@ def create_app(site: Site) -> FastAPI:
     def events(camera: str | None = None, label: str | None = None,
                since: str | None = Query(None, description="ISO 8601 or epoch seconds, inclusive"),
                until: str | None = Query(None, description="ISO 8601 or epoch seconds, exclusive"),
-               before: int | None = Query(None, description="page on: events with ids below this"),
+               before: int | None = Query(None, ge=1, le=LARGEST_ID, description="page on: events with ids below this"),
                limit: int = Query(50, ge=1, le=500)) -> dict:
         rows = site.store.events(camera, label, parse_time(since, "since"), parse_time(until, "until"), before,
                                  limit + 1)
@@ -189,9 +256,25 @@ def create_app(site: Site) -> FastAPI:
         return {"events": [row.to_json(API) for row in page_rows],
                 "next_before": page_rows[-1].id if len(rows) > limit else None}
 
+    @app.get(f"{API}/events.csv", summary="Events as CSV, newest first, with the filters of /events",
+             response_class=Response)
+    def events_csv(camera: str | None = None, label: str | None = None, since: str | None = None,
+                   until: str | None = None, before: int | None = Query(None, ge=1, le=LARGEST_ID),
+                   limit: int = Query(10_000, ge=1, le=CSV_LIMIT)) -> Response:
+        rows = site.store.events(camera, label, parse_time(since, "since"), parse_time(until, "until"), before,
+                                 limit)
+        table = []
+        for row in rows:
+            data = row.to_json(API)
+            table.append([data["id"], data["camera"], data["time"], data["track"], data["label"],
+                          data["probability"], *data["box"], data["frame"], data["snapshots"].get("face", ""),
+                          data["snapshots"].get("frame", "")])
+        return csv_response(to_csv(["id", "camera", "time", "track", "label", "probability", "x", "y", "w", "h",
+                                    "frame", "face_snapshot", "frame_snapshot"], table), "events.csv")
+
     @app.get(f"{API}/events/{{event_id}}", summary="One event")
     def event(event_id: int) -> dict:
-        found = site.store.event(event_id)
+        found = site.store.event(event_id)  # None for an id beyond SQLite's integers too
         if found is None:
             raise HTTPException(404, f"no event {event_id}")
         return found.to_json(API)
@@ -199,7 +282,7 @@ def create_app(site: Site) -> FastAPI:
     @app.get(f"{API}/snapshots/{{event_id}}/{{kind}}.jpg", summary="An event's snapshot: face or frame (JPEG)",
              response_class=Response)
     def snapshot(event_id: int, kind: str) -> Response:
-        if kind not in SNAPSHOT_KINDS:
+        if kind not in SNAPSHOT_KINDS or not 0 < event_id < LARGEST_ID:
             raise HTTPException(404, "snapshots are face.jpg or frame.jpg")
         found = site.store.event(event_id)
         kept = found is not None and (found.face_snapshot if kind == "face" else found.frame_snapshot)
@@ -220,6 +303,48 @@ def create_app(site: Site) -> FastAPI:
         rows = site.store.counts(PERIODS[per], camera, start, parse_time(until, "until"))
         return {"per": per, "rows": [row.to_json() for row in rows]}
 
+    @app.get(f"{API}/counts.csv", summary="People seen per camera and period as CSV, with the filters of /counts",
+             response_class=Response)
+    def counts_csv(per: str = Query("hour", description="minute, hour, day or total"), camera: str | None = None,
+                   since: str | None = None, until: str | None = None) -> Response:
+        rows = counts(per, camera, since, until)["rows"]
+        labels = list(COUNT_LABELS) + sorted({label for row in rows for label in row["counts"]} - set(COUNT_LABELS))
+        table = [[row["camera"], row["start"], row["people"], *(row["counts"].get(label, 0) for label in labels),
+                  "" if row["compliance"] is None else row["compliance"]] for row in rows]
+        return csv_response(to_csv(["camera", "start", "people", *labels, "compliance"], table),
+                            f"counts-per-{per}.csv")
+
+    @app.get(f"{API}/summary", summary="A summary per camera and day: people, masked, flagged, compliance")
+    def summary(days: int = Query(7, ge=1, le=3660, description="this many days, today included"),
+                camera: str | None = None,
+                utc_offset: int | None = Query(None, ge=-16 * 60, le=16 * 60,
+                                               description="the days' time zone, minutes east of UTC "
+                                                           "(default: the server's)")) -> dict:
+        offset = local_offset() if utc_offset is None else utc_offset * 60
+        now = time.time()
+        today_start = (now + offset) // 86400 * 86400 - offset
+        rows = site.store.daily(offset, camera, since=today_start - (days - 1) * 86400)
+        return {"utc_offset": offset // 60, "days": [row.to_json() for row in rows]}
+
+    @app.delete(f"{API}/data", summary="Erase the events, snapshots and counts of a camera, a day, or both",
+                description="`camera` erases that camera's data (of `day` only, when given); `day` (YYYY-MM-DD, in "
+                            "the server's time zone or `utc_offset`) erases that day's data of every camera (or of "
+                            "`camera`). One of them is needed.")
+    def erase(camera: str | None = Query(None, max_length=64), day: str | None = Query(None, max_length=10),
+              utc_offset: int | None = Query(None, ge=-16 * 60, le=16 * 60)) -> dict:
+        if camera is None and day is None:
+            raise HTTPException(422, "give camera, day, or both")
+        since = until = None
+        if day is not None:
+            since, until = day_range(day, local_offset() if utc_offset is None else utc_offset * 60)
+        removed = site.store.erase(camera, since, until)
+        return {"camera": camera, "day": day, "removed": removed}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, media = site.metrics.exposition()
+        return Response(body, media_type=media, headers=NO_STORE)
+
     @app.post(f"{API}/detect", summary="Find and classify every face in a photo (the image file is the body)",
               description="The answer is the object `detect_mask_image.py --json` writes for one image. "
                           "`annotated=true` adds the annotated photo as a JPEG data URL; `format=jpeg` answers with "
@@ -239,11 +364,15 @@ def create_app(site: Site) -> FastAPI:
             body.extend(chunk)
             if len(body) > limit:
                 return JSONResponse({"detail": f"upload is larger than {limit} bytes"}, status_code=413)
+        started = time.perf_counter()
         try:
             answer = await run_in_threadpool(site.analyse_photo, bytes(body), name,
                                              annotated or format == "jpeg")
         except UploadRejected as problem:
+            site.metrics.photo_requests.labels(str(problem.status)).inc()
             return JSONResponse({"detail": str(problem)}, status_code=problem.status)
+        site.metrics.photo_requests.labels("200").inc()
+        site.metrics.photo_seconds.observe(time.perf_counter() - started)
         if format == "jpeg":
             return Response(answer.annotated, media_type="image/jpeg", headers=NO_STORE)
         payload = answer.result.to_json()

@@ -1,7 +1,8 @@
 """One worker thread per camera: the camera's source through its own pipeline with the live loop of
 facemask.video (tracking, debounced events, reconnection), events and counts into the store, the newest annotated
 frame and the camera's status for the dashboard. A camera that fails is retried and shown offline; it never
-stops the others."""
+stops the others. Zones (faces elsewhere are dropped before classification) and privacy (faces not flagged are
+blurred in every picture shown or kept) are applied here, around the live loop."""
 
 from __future__ import annotations
 
@@ -14,19 +15,102 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemask.detection import Box
+from facemask.detection import Box, Detection
 from facemask.errors import FacemaskError
 from facemask.metadata import MASKED
-from facemask.monitor.config import CameraConfig, scrub
+from facemask.monitor.config import CameraConfig, Polygon, PrivacyConfig, scrub
 from facemask.monitor.store import EventStore, iso
 from facemask.pipeline import MaskPipeline
 from facemask.video import FileSource, FrameReport, MonitorSettings, Track, monitor, open_source, retry_delays
+from facemask.video.overlay import draw_overlay
 from facemask.video.sources import SourceInfo, _quiet_opencv
 
 LOG = logging.getLogger("facemask.monitor")
 OFFLINE_AFTER_SECONDS = 5.0  # a camera whose newest frame is older than this is shown offline
 FACE_MARGIN = 0.25  # the face snapshot: the box widened by this fraction of its size on every side
 JPEG_QUALITY = 85
+BLUR_MARGIN = 0.15  # a blurred face: its box widened by this fraction of its size on every side
+ZONE_COLOUR = (255, 200, 0)  # BGR: the zones' outline on the live view and frame snapshots
+
+
+class ZoneDetector:
+    """A face detector that keeps only the faces whose box centre lies inside one of `zones` (polygons in
+    fractions of the frame), so faces elsewhere are never classified, counted or reported; the boxes it dropped
+    in its last frame are in `outside` (blurred for privacy)."""
+
+    def __init__(self, detector, zones: tuple[Polygon, ...]) -> None:
+        self.detector = detector
+        self.zones = zones
+        self.outside: list[Box] = []
+        self._polygons: tuple[tuple[int, int], list[np.ndarray]] | None = None
+
+    def polygons(self, width: int, height: int) -> list[np.ndarray]:
+        """The zones in pixels of a `width` x `height` frame (cached for the frame size)."""
+        if self._polygons is None or self._polygons[0] != (width, height):
+            self._polygons = ((width, height), [np.array([[x * width, y * height] for x, y in zone], np.float32)
+                                                for zone in self.zones])
+        return self._polygons[1]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        polygons = self.polygons(width, height)
+        inside, outside = [], []
+        for detection in self.detector.detect(image):
+            box = detection.box
+            centre = (box.x + box.w / 2, box.y + box.h / 2)
+            if any(cv2.pointPolygonTest(polygon, centre, False) >= 0 for polygon in polygons):
+                inside.append(detection)
+            else:
+                outside.append(box)
+        self.outside = outside
+        return inside
+
+    def __getattr__(self, name):  # everything else is the wrapped detector's
+        return getattr(self.detector, name)
+
+
+def blur_faces(image: np.ndarray, boxes: list[Box], margin: float = BLUR_MARGIN) -> np.ndarray:
+    """`image` (changed in place, and returned) with each box, widened by `margin`, blurred past recognition:
+    shrunk to a few pixels across, then smoothed back to its size."""
+    height, width = image.shape[:2]
+    for box in boxes:
+        pad_x, pad_y = int(box.w * margin), int(box.h * margin)
+        left, top = max(0, box.x - pad_x), max(0, box.y - pad_y)
+        right, bottom = min(width, box.x + box.w + pad_x), min(height, box.y + box.h + pad_y)
+        if right - left < 2 or bottom - top < 2:
+            continue
+        region = image[top:bottom, left:right]
+        small = cv2.resize(region, (max(1, (right - left) // 16), max(1, (bottom - top) // 16)),
+                           interpolation=cv2.INTER_AREA)
+        smooth = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
+        region[:] = cv2.GaussianBlur(smooth, (0, 0), max(1.0, (right - left) / 24))
+    return image
+
+
+def draw_zones(image: np.ndarray, zones: tuple[Polygon, ...]) -> np.ndarray:
+    """`image` (changed in place, and returned) with the zones outlined."""
+    height, width = image.shape[:2]
+    thickness = max(1, round(min(height, width) / 240))
+    for zone in zones:
+        points = np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in zone], np.int32)
+        cv2.polylines(image, [points], True, ZONE_COLOUR, thickness, cv2.LINE_AA)
+    return image
+
+
+class TimedSource:
+    """A started frame source that notes when its newest frame was read (for the event latency)."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.read_at = time.monotonic()
+
+    def read(self):
+        frame = self.source.read()
+        self.read_at = time.monotonic()
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
 
 
 class ReplaySource:
@@ -116,13 +200,15 @@ class CameraStatus:
     message: str | None
     width: int
     height: int
+    zones: tuple[Polygon, ...] = ()
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "source": self.source, "status": self.state,
                 "online": self.state == "online", "fps": round(self.fps, 1), "frames": self.frames,
                 "faces_in_view": self.faces, "events": self.events,
                 "last_frame": None if self.last_frame is None else iso(self.last_frame), "message": self.message,
-                "width": self.width, "height": self.height}
+                "width": self.width, "height": self.height,
+                "zones": [[list(point) for point in zone] for zone in self.zones]}
 
 
 def face_snapshot(frame: np.ndarray, box: Box, margin: float = FACE_MARGIN) -> np.ndarray:
@@ -144,12 +230,19 @@ class CameraWorker:
     missing or drops), runs the live loop, stores events with snapshots and counts every tracked person once."""
 
     def __init__(self, config: CameraConfig, pipeline: MaskPipeline, store: EventStore, stop: threading.Event,
-                 on_event: Callable[[dict], None] = lambda payload: None) -> None:
+                 on_event: Callable[[dict], None] = lambda payload: None, privacy: PrivacyConfig = PrivacyConfig(),
+                 metrics=None) -> None:
+        """`pipeline`: its detector is wrapped in a ZoneDetector when the camera has zones. `metrics`: a
+        SiteMetrics whose counters this camera moves (None: none)."""
         self.config = config
+        if config.zones and not isinstance(pipeline.detector, ZoneDetector):
+            pipeline.detector = ZoneDetector(pipeline.detector, config.zones)
         self.pipeline = pipeline
         self.store = store
         self.stop = stop
         self.on_event = on_event
+        self.privacy = privacy
+        self.metrics = metrics
         self._lock = threading.Lock()
         self._state = "starting"
         self._message: str | None = None
@@ -164,6 +257,7 @@ class CameraWorker:
         self._jpeg: tuple[int, bytes] | None = None
         self._source = None
         self._open_tracks: list[Track] = []
+        self._timed: TimedSource | None = None
         self.thread = threading.Thread(target=self._run, name=f"camera-{config.name}", daemon=True)
 
     # -- what others read -------------------------------------------------------------------------------------
@@ -175,7 +269,7 @@ class CameraWorker:
                 state = "offline"
             return CameraStatus(self.config.name, self.config.kind, self.config.shown_source, state,
                                 self._fps if state == "online" else 0.0, self._frames, self._faces, self._events,
-                                self._last_frame, self._message, *self._size)
+                                self._last_frame, self._message, *self._size, self.config.zones)
 
     def live_jpeg(self) -> bytes | None:
         """The newest annotated frame as JPEG (encoded at most once per frame), or None before the first."""
@@ -236,8 +330,8 @@ class CameraWorker:
                 self._source = self._open()
                 with self._lock:
                     self._size = (self._source.info.width, self._source.info.height)
-                summary = monitor(self.pipeline, self._source.start(), settings, on_frame=self._on_frame,
-                                  stop=self.stop)
+                self._timed = TimedSource(self._source.start())
+                summary = monitor(self.pipeline, self._timed, settings, on_frame=self._on_frame, stop=self.stop)
                 if summary.stopped_by == "end of video" and not self.stop.is_set() and self.config.kind == "file":
                     self._set("ended", "end of the video file")
                     return
@@ -261,12 +355,33 @@ class CameraWorker:
             self.stop.wait(delay)
         self._set("stopped")
 
+    def _pictures(self, report: FrameReport) -> tuple[np.ndarray, np.ndarray]:
+        """The frame as faces may be shown (faces not flagged blurred, with privacy on) and the annotated frame
+        the live view and frame snapshots show (that, with boxes, labels and the zones)."""
+        detector = self.pipeline.detector
+        hidden = []
+        if self.privacy.blur_unflagged:
+            hidden = [face.box for face in report.faces if face.label == MASKED]
+            hidden += detector.outside if isinstance(detector, ZoneDetector) else []
+        if not hidden:
+            shown, annotated = report.frame, report.annotated
+        else:
+            shown = blur_faces(report.frame.copy(), hidden)
+            annotated = draw_overlay(shown, report.faces, report.fps, False)
+        if self.config.zones:
+            annotated = draw_zones(annotated.copy() if annotated is report.annotated else annotated,
+                                   self.config.zones)
+        return shown, annotated
+
     def _on_frame(self, report: FrameReport) -> None:
         now = time.time()
+        shown, annotated = self._pictures(report)
         for event in report.events:
-            self._store_event(report, event, now)
+            self._store_event(report, event, now, shown, annotated)
         self._count_tracks(report.ended)
         self._open_tracks = list(report.tracker.tracks)
+        if self.metrics is not None:
+            self.metrics.frames.labels(self.config.name).inc()
         with self._lock:
             if self._state != "online":
                 self._state, self._message = "online", None
@@ -274,21 +389,26 @@ class CameraWorker:
             self._frames += 1
             self._faces = len(report.faces)
             self._last_frame = now
-            self._annotated, self._annotated_index = report.annotated, self._frames
+            self._annotated, self._annotated_index = annotated, self._frames
 
     def _count_tracks(self, tracks: list[Track]) -> None:
-        """Count the tracks that ended never flagged as the masked people they were (flagged ones were counted
-        with their event)."""
+        """Count the tracks that ended never flagged as the masked people they were, by the decision on their
+        looks (flagged ones were counted with their event)."""
         for track in tracks:
-            if track.face is not None and not track.reported and track.face.label == MASKED:
+            if track.decision is not None and not track.reported and track.decision.label == MASKED:
                 try:
                     self.store.count_person(self.config.name, time.time(), MASKED)
                 except Exception:
                     LOG.exception("camera %s: cannot count a person", self.config.name)
+                    continue
+                if self.metrics is not None:
+                    self.metrics.people.labels(self.config.name, MASKED).inc()
 
-    def _store_event(self, report: FrameReport, event, now: float) -> None:
-        snapshots = {"face": encode_jpeg(face_snapshot(report.frame, event.box)),
-                     "frame": encode_jpeg(report.annotated)}
+    def _store_event(self, report: FrameReport, event, now: float, shown: np.ndarray,
+                     annotated: np.ndarray) -> None:
+        """Store a flagged face's event with its snapshots: the face (only flagged faces have one) and the
+        annotated frame, both from the frame as privacy lets it be shown."""
+        snapshots = {"face": encode_jpeg(face_snapshot(shown, event.box)), "frame": encode_jpeg(annotated)}
         try:
             event_id = self.store.add_event(self.config.name, now, event.track, event.label, event.probability,
                                             event.box, event.frame, snapshots)
@@ -297,6 +417,10 @@ class CameraWorker:
             return
         with self._lock:
             self._events += 1
+        if self.metrics is not None:
+            self.metrics.events.labels(self.config.name, event.label).inc()
+            self.metrics.people.labels(self.config.name, event.label).inc()
+            self.metrics.event_latency.labels(self.config.name).observe(time.monotonic() - self._timed.read_at)
         stored = self.store.event(event_id)
         if stored is not None:
             self.on_event(stored.to_json())

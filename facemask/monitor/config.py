@@ -1,5 +1,6 @@
-"""The monitor's settings: the server, the event store, the webhook and the cameras, from a TOML file and the
-command line. Stream credentials are kept out of everything shown (`redact_source`)."""
+"""The monitor's settings: the server, the event store, notifications (webhook, MQTT), privacy and the cameras,
+from a TOML file and the command line; every default is here. Stream credentials and the MQTT password are kept
+out of everything shown (`redact_source`, fields without repr)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,15 @@ from facemask.metadata import check_threshold
 from facemask.video.sources import is_stream, parse_source
 
 TOKEN_ENVIRONMENT = "FACEMASK_TOKEN"
+MQTT_PASSWORD_ENVIRONMENT = "FACEMASK_MQTT_PASSWORD"
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$|^\[[0-9A-Fa-f:.]+\]$")
+TOPIC_PART = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 LOOPBACK_NAMES = {"localhost"}
+# The Host header values every server answers (with or without a port): its loopback names and addresses.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+Polygon = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class CameraConfig:
     classify_every: int = defaults.CLASSIFY_EVERY
     loop: bool = False
     realtime: bool = True
+    zones: tuple[Polygon, ...] = ()  # polygons in fractions of the frame (x, y from the top left); () = everywhere
 
     @property
     def kind(self) -> str:
@@ -72,6 +81,44 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """When an event becomes a notification (webhook POST, MQTT event message), per camera: once `min_flagged`
+    flagged people were seen within `window` seconds, and at most one every `cooldown` seconds. Events held back
+    are still stored and counted."""
+
+    cooldown: float = 60.0
+    min_flagged: int = 1
+    window: float = 60.0
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Publishing to an MQTT broker (off without `host`), with Home Assistant discovery. The password comes from
+    the environment variable named `password_env`, never from the file."""
+
+    host: str | None = None
+    port: int = 1883
+    user: str | None = None
+    password_env: str = MQTT_PASSWORD_ENVIRONMENT
+    password: str | None = field(default=None, repr=False)  # read from the environment by finish_config
+    tls: bool = False
+    ca_file: Path | None = None
+    topic_prefix: str = "facemask"
+    discovery_prefix: str = "homeassistant"
+    client_id: str = "facemask-serve"
+    state_every: float = 10.0  # seconds between state messages (counts, FPS) per camera
+    keepalive: int = 30
+    queue: int = 1000
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Faces not flagged (masked, or outside a zone) are blurred in every picture the server shows or keeps."""
+
+    blur_unflagged: bool = True
+
+
+@dataclass(frozen=True)
 class ServeConfig:
     """Everything `facemask-serve` runs with."""
 
@@ -80,6 +127,7 @@ class ServeConfig:
     port: int = 8080
     data: Path = Path("facemask-data")
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host header names answered besides the loopback ones ("*": any)
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 50_000_000
     photo_workers: int = 1
@@ -87,11 +135,22 @@ class ServeConfig:
     unmasked_threshold: float | None = None
     store: StoreConfig = field(default_factory=StoreConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     @property
     def needs_token(self) -> bool:
         """Whether the address is reachable from other machines, so every request must carry the token."""
         return not is_loopback(self.host)
+
+    @property
+    def answered_hosts(self) -> tuple[str, ...]:
+        """The Host header names the server answers: loopback, `allowed_hosts`, and the address it listens on
+        when that is one address (not 0.0.0.0 or ::)."""
+        listening = () if self.host in ("0.0.0.0", "::", "") else (
+            f"[{self.host}]" if ":" in self.host else self.host,)
+        return tuple(dict.fromkeys(name.lower() for name in (*LOOPBACK_HOSTS, *listening, *self.allowed_hosts)))
 
 
 def redact_source(source: str) -> str:
@@ -168,7 +227,8 @@ def _check_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
 def camera_from_table(table: dict[str, Any], number: int) -> CameraConfig:
     """One `[[camera]]` table."""
     where = f"camera {number}"
-    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime"}, where)
+    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime", "zones"},
+                   where)
     source = _take(table, "source", (str, int), where)
     if source is None:
         raise FacemaskError(f"[[camera]] {number} has no 'source'")
@@ -176,7 +236,27 @@ def camera_from_table(table: dict[str, Any], number: int) -> CameraConfig:
     return replace(base, detection_size=_take(table, "detection_size", int, where, base.detection_size),
                    classify_every=_take(table, "classify_every", int, where, base.classify_every),
                    loop=_take(table, "loop", bool, where, base.loop),
-                   realtime=_take(table, "realtime", bool, where, base.realtime))
+                   realtime=_take(table, "realtime", bool, where, base.realtime),
+                   zones=parse_zones(_take(table, "zones", list, where, []), f"{where} ({base.name}).zones"))
+
+
+def parse_zones(value: list, where: str) -> tuple[Polygon, ...]:
+    """`zones = [[[x, y], [x, y], [x, y], ...], ...]`: polygons of at least 3 points, each coordinate a fraction
+    of the frame's width or height (0 to 1)."""
+    zones = []
+    for number, polygon in enumerate(value, 1):
+        if not isinstance(polygon, list) or len(polygon) < 3:
+            raise FacemaskError(f"{where}: zone {number} must be a list of at least 3 [x, y] points")
+        points = []
+        for point in polygon:
+            if (not isinstance(point, list) or len(point) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
+                    or not all(0.0 <= v <= 1.0 for v in point)):
+                raise FacemaskError(f"{where}: zone {number} has a point that is not [x, y] with x and y from 0 to 1 "
+                                    f"(fractions of the frame): {point!r}")
+            points.append((float(point[0]), float(point[1])))
+        zones.append(tuple(points))
+    return tuple(zones)
 
 
 def camera_from_argument(text: str, number: int) -> CameraConfig:
@@ -193,14 +273,28 @@ def load_config(path: str | Path | None) -> ServeConfig:
         return ServeConfig()
     path = Path(path)
     document = _load_toml(path)
-    _check_unknown(document, {"server", "store", "webhook", "pipeline", "camera"}, "top level")
+    _check_unknown(document, {"server", "store", "webhook", "notify", "mqtt", "privacy", "pipeline", "camera"},
+                   "top level")
+    for table in ("server", "store", "webhook", "notify", "mqtt", "privacy", "pipeline"):
+        if not isinstance(document.get(table, {}), dict):
+            raise FacemaskError(f"[{table}] must be a table: {path}")
     server = document.get("server", {})
-    _check_unknown(server, {"host", "port", "data", "token", "max_upload_bytes", "max_upload_pixels",
-                            "photo_workers"}, "server")
+    _check_unknown(server, {"host", "port", "data", "token", "allowed_hosts", "max_upload_bytes",
+                            "max_upload_pixels", "photo_workers"}, "server")
     store = document.get("store", {})
     _check_unknown(store, {"snapshot_days", "snapshot_megabytes", "event_days"}, "store")
     webhook = document.get("webhook", {})
     _check_unknown(webhook, {"url", "timeout", "retries", "queue"}, "webhook")
+    notify = document.get("notify", {})
+    _check_unknown(notify, {"cooldown", "min_flagged", "window"}, "notify")
+    mqtt = document.get("mqtt", {})
+    if "password" in mqtt:
+        raise FacemaskError("mqtt.password is not read from the file: put it in the environment variable named by "
+                            f"mqtt.password_env (default {MQTT_PASSWORD_ENVIRONMENT})")
+    _check_unknown(mqtt, {"host", "port", "user", "password_env", "tls", "ca_file", "topic_prefix",
+                          "discovery_prefix", "client_id", "state_every", "keepalive", "queue"}, "mqtt")
+    privacy = document.get("privacy", {})
+    _check_unknown(privacy, {"blur_unflagged"}, "privacy")
     pipeline = document.get("pipeline", {})
     _check_unknown(pipeline, {"model", "unmasked_threshold"}, "pipeline")
     cameras = document.get("camera", [])
@@ -209,6 +303,22 @@ def load_config(path: str | Path | None) -> ServeConfig:
     config = ServeConfig()
     data = _take(server, "data", str, "server")
     model = _take(pipeline, "model", str, "pipeline")
+    hosts = _take(server, "allowed_hosts", list, "server", [])
+    if not all(isinstance(host, str) for host in hosts):
+        raise FacemaskError(f"server.allowed_hosts must be a list of host names, got {hosts!r}")
+    ca_file = _take(mqtt, "ca_file", str, "mqtt")
+    base_mqtt = MqttConfig()
+    mqtt_config = MqttConfig(
+        host=_take(mqtt, "host", str, "mqtt", None), port=_take(mqtt, "port", int, "mqtt", base_mqtt.port),
+        user=_take(mqtt, "user", str, "mqtt", None),
+        password_env=_take(mqtt, "password_env", str, "mqtt", base_mqtt.password_env),
+        tls=_take(mqtt, "tls", bool, "mqtt", base_mqtt.tls), ca_file=(path.parent / ca_file) if ca_file else None,
+        topic_prefix=_take(mqtt, "topic_prefix", str, "mqtt", base_mqtt.topic_prefix),
+        discovery_prefix=_take(mqtt, "discovery_prefix", str, "mqtt", base_mqtt.discovery_prefix),
+        client_id=_take(mqtt, "client_id", str, "mqtt", base_mqtt.client_id),
+        state_every=_take(mqtt, "state_every", float, "mqtt", base_mqtt.state_every),
+        keepalive=_take(mqtt, "keepalive", int, "mqtt", base_mqtt.keepalive),
+        queue=_take(mqtt, "queue", int, "mqtt", base_mqtt.queue))
     relative = path.parent  # paths in the file are relative to the file
     return replace(
         config,
@@ -217,6 +327,7 @@ def load_config(path: str | Path | None) -> ServeConfig:
         port=_take(server, "port", int, "server", config.port),
         data=(relative / data) if data else config.data,
         token=_take(server, "token", str, "server", None),
+        allowed_hosts=tuple(hosts),
         max_upload_bytes=_take(server, "max_upload_bytes", int, "server", config.max_upload_bytes),
         max_upload_pixels=_take(server, "max_upload_pixels", int, "server", config.max_upload_pixels),
         photo_workers=_take(server, "photo_workers", int, "server", config.photo_workers),
@@ -228,7 +339,12 @@ def load_config(path: str | Path | None) -> ServeConfig:
         webhook=WebhookConfig(_take(webhook, "url", str, "webhook", None),
                               _take(webhook, "timeout", float, "webhook", WebhookConfig.timeout),
                               _take(webhook, "retries", int, "webhook", WebhookConfig.retries),
-                              _take(webhook, "queue", int, "webhook", WebhookConfig.queue)))
+                              _take(webhook, "queue", int, "webhook", WebhookConfig.queue)),
+        notify=NotifyConfig(_take(notify, "cooldown", float, "notify", NotifyConfig.cooldown),
+                            _take(notify, "min_flagged", int, "notify", NotifyConfig.min_flagged),
+                            _take(notify, "window", float, "notify", NotifyConfig.window)),
+        mqtt=mqtt_config,
+        privacy=PrivacyConfig(_take(privacy, "blur_unflagged", bool, "privacy", PrivacyConfig.blur_unflagged)))
 
 
 def finish_config(config: ServeConfig, environment: dict[str, str] | None = None) -> ServeConfig:
@@ -264,9 +380,40 @@ def finish_config(config: ServeConfig, environment: dict[str, str] | None = None
         raise FacemaskError(f"webhook url must start with http:// or https://: {redact_source(config.webhook.url)}")
     if config.webhook.retries < 0 or config.webhook.timeout <= 0 or config.webhook.queue < 1:
         raise FacemaskError("webhook retries must be 0 or more, timeout above 0 and queue at least 1")
+    for host in config.allowed_hosts:
+        if host != "*" and not HOST_NAME.match(host):
+            raise FacemaskError(f"server.allowed_hosts: not a host name (no port, no scheme): {host!r}")
+    notify = config.notify
+    if notify.cooldown < 0 or notify.window <= 0 or notify.min_flagged < 1:
+        raise FacemaskError("notify cooldown must be 0 or more, window above 0 and min_flagged at least 1")
+    config = replace(config, mqtt=check_mqtt(config.mqtt, environment))
     if config.needs_token and not config.token:
         raise FacemaskError(f"listening on {config.host} (not loopback) needs an access token: set token in "
                             f"[server] or the {TOKEN_ENVIRONMENT} environment variable")
     if config.token is not None and len(config.token) < 8:
         raise FacemaskError("the access token must be at least 8 characters")
     return config
+
+
+def check_mqtt(mqtt: MqttConfig, environment) -> MqttConfig:
+    """The [mqtt] settings checked, with the password read from the environment (never shown)."""
+    if mqtt.host is None:
+        return mqtt
+    if not mqtt.host.strip() or "://" in mqtt.host or "/" in mqtt.host:
+        raise FacemaskError(f"mqtt.host must be a host name or address (no scheme): {redact_source(mqtt.host)}")
+    if not 1 <= mqtt.port <= 65535:
+        raise FacemaskError(f"mqtt.port must be 1-65535, got {mqtt.port}")
+    for name in ("topic_prefix", "discovery_prefix"):
+        if not TOPIC_PART.match(getattr(mqtt, name)):
+            raise FacemaskError(f"mqtt.{name} must be letters, digits, '_' or '-' in parts joined by '/', got "
+                                f"{getattr(mqtt, name)!r}")
+    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", mqtt.client_id):
+        raise FacemaskError(f"mqtt.client_id must be 1-64 letters, digits, '_' or '-', got {mqtt.client_id!r}")
+    if mqtt.state_every <= 0 or mqtt.keepalive < 5 or mqtt.queue < 1:
+        raise FacemaskError("mqtt state_every must be above 0, keepalive at least 5 and queue at least 1")
+    if mqtt.ca_file is not None and not mqtt.ca_file.is_file():
+        raise FacemaskError(f"mqtt.ca_file not found: {mqtt.ca_file}")
+    password = environment.get(mqtt.password_env) or None
+    if password is not None and mqtt.user is None:
+        raise FacemaskError(f"the MQTT password in {mqtt.password_env} needs mqtt.user")
+    return replace(mqtt, password=password)

@@ -1,6 +1,6 @@
-"""A whole site: the cameras (one worker each, its own pipeline), the event store, the webhook, and the photo
-pipeline behind the upload endpoint. Loaded once (bad settings fail here, before anything is served), started
-and stopped by the web app's lifespan."""
+"""A whole site: the cameras (one worker each, its own pipeline), the event store, notifications (webhook and
+MQTT, throttled), the metrics, and the photo pipeline behind the upload endpoint. Loaded once (bad settings fail
+here, before anything is served), started and stopped by the web app's lifespan."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import io
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from facemask import defaults
 from facemask.classification import MaskClassifier
@@ -18,7 +20,9 @@ from facemask.errors import FacemaskError
 from facemask.imageio import decode_image
 from facemask.monitor.cameras import CameraWorker, encode_jpeg
 from facemask.monitor.config import CameraConfig, ServeConfig
-from facemask.monitor.store import EventStore
+from facemask.monitor.metrics import SiteMetrics
+from facemask.monitor.notify import Throttle
+from facemask.monitor.store import DayRow, EventStore
 from facemask.monitor.webhook import Webhook
 from facemask.pipeline import ChinCheck, ImageResult, MaskPipeline, NoseCheck
 
@@ -75,19 +79,31 @@ class Site:
         self.stop_event = threading.Event()
         self.store = EventStore(config.data, config.store)
         self.webhook = Webhook(config.webhook, self.stop_event) if config.webhook.url else None
+        self.throttle = Throttle(config.notify)
+        self.metrics = SiteMetrics(lambda: [worker.status() for worker in self.workers.values()],
+                                   lambda: {"snapshots": self.store.snapshot_bytes,
+                                            "database": self.store.database_bytes})
+        self.mqtt = None
+        if config.mqtt.host is not None:
+            from facemask.monitor.mqtt import MqttPublisher
+
+            self.mqtt = MqttPublisher(config.mqtt, [camera.name for camera in config.cameras], self.camera_state,
+                                      package_version())
         options = {"unmasked_threshold": config.unmasked_threshold}
         # Photos: `photo_workers` pipelines (each used by one request at a time; more requests wait their turn).
         self._photo_pipelines: queue.Queue[MaskPipeline] = queue.Queue()
         for _ in range(config.photo_workers):
             self._photo_pipelines.put(MaskPipeline.load(config.model, **options))
         self.workers = {camera.name: CameraWorker(
-            camera, camera_pipeline(config, camera), self.store, self.stop_event,
-            on_event=self.webhook.send if self.webhook else lambda payload: None) for camera in config.cameras}
+            camera, camera_pipeline(config, camera), self.store, self.stop_event, on_event=self.notify,
+            privacy=config.privacy, metrics=self.metrics) for camera in config.cameras}
         self.started = False
 
     def start(self) -> None:
         if self.webhook is not None:
             self.webhook.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
         for worker in self.workers.values():
             worker.start()
         self.started = True
@@ -104,6 +120,8 @@ class Site:
                 worker.thread.join(timeout=10)
         if self.webhook is not None:
             self.webhook.join()
+        if self.mqtt is not None:
+            self.mqtt.stop()
         self.store.close()
 
     def analyse_photo(self, data: bytes, name: str, annotated: bool) -> PhotoAnswer:
@@ -134,3 +152,49 @@ class Site:
 
     def camera_names(self) -> list[str]:
         return list(self.workers)
+
+    def notify(self, payload: dict) -> None:
+        """A stored event (its JSON), sent on to the webhook and MQTT unless the throttle holds it back."""
+        camera = payload["camera"]
+        extra = self.throttle.admit(camera, time.time())
+        self.metrics.notifications.labels(camera, "held_back" if extra is None else "sent").inc()
+        if extra is None:
+            if self.mqtt is not None:
+                self.mqtt.state_changed(camera)
+            return
+        payload = {**payload, **extra}
+        if self.webhook is not None:
+            self.webhook.send(payload)
+        if self.mqtt is not None:
+            self.mqtt.event(payload)
+
+    def today(self, camera: str | None = None) -> list[DayRow]:
+        """Today's summary per camera, today being the server's local day."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.store.daily(local_offset(), camera, since=midnight.timestamp())
+
+    def camera_state(self, camera: str) -> dict:
+        """What MQTT publishes as a camera's state: online, processed FPS and today's counts."""
+        status = self.workers[camera].status()
+        rows = self.today(camera)
+        people = sum(row.people for row in rows)
+        masked = sum(row.masked for row in rows)
+        return {"online": status.state == "online", "fps": round(status.fps, 1), "people_today": people,
+                "masked_today": masked, "flagged_today": people - masked,
+                "compliance_today": round(100 * masked / people, 1) if people else None,
+                "status": status.state}
+
+
+def local_offset() -> int:
+    """The server's local time zone now, in seconds east of UTC."""
+    offset = datetime.now().astimezone().utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def package_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("facemask")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -22,6 +22,7 @@ from facemask.outputs import os_error, publish, recover, temporary_path
 
 SCHEMA_VERSION = 1
 SNAPSHOT_KINDS = ("face", "frame")
+LARGEST_ID = 2 ** 63 - 1  # SQLite's largest integer: an id beyond it names no event
 DATABASE_NAME = "events.sqlite3"
 PRUNE_EVERY_SECONDS = 600.0
 
@@ -100,6 +101,29 @@ class CountRow:
         return {"camera": self.camera, "start": iso(self.start), "counts": dict(sorted(self.counts.items())),
                 "people": sum(self.counts.values()),
                 "compliance": None if compliance is None else round(compliance, 4)}
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One camera's day: the people seen, how many masked and flagged (anything else), the compliance rate."""
+
+    camera: str
+    day: str  # YYYY-MM-DD in the time zone asked for
+    people: int
+    masked: int
+
+    @property
+    def flagged(self) -> int:
+        return self.people - self.masked
+
+    @property
+    def compliance(self) -> float | None:
+        return self.masked / self.people if self.people else None
+
+    def to_json(self) -> dict:
+        compliance = self.compliance
+        return {"camera": self.camera, "day": self.day, "people": self.people, "masked": self.masked,
+                "flagged": self.flagged, "compliance": None if compliance is None else round(compliance, 4)}
 
 
 class EventStore:
@@ -233,6 +257,8 @@ class EventStore:
                             row[11] > 0, row[12] > 0, row[13]) for row in rows]
 
     def event(self, event_id: int) -> StoredEvent | None:
+        if not 0 < event_id < LARGEST_ID:
+            return None
         found = self.events(before_id=int(event_id) + 1, limit=1)
         return found[0] if found and found[0].id == event_id else None
 
@@ -262,9 +288,59 @@ class EventStore:
         return [CountRow(camera_name, start, counts) for (camera_name, start), counts in sorted(
             merged.items(), key=lambda item: (item[0][1], item[0][0]))]
 
+    def daily(self, utc_offset: int = 0, camera: str | None = None, since: float | None = None,
+              until: float | None = None) -> list[DayRow]:
+        """People per camera per day, days starting at midnight `utc_offset` seconds east of UTC; `since` and
+        `until` (epoch seconds) bound the minutes counted. Oldest day first."""
+        clauses, values = [], [int(utc_offset)]
+        for clause, value in (("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)):
+            if value is not None:
+                clauses.append(clause)
+                values.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT camera, (minute + ?) / 86400 AS day, SUM(people), "
+                f"SUM(CASE WHEN label = '{MASKED}' THEN people ELSE 0 END) FROM counts {where} "
+                f"GROUP BY camera, day ORDER BY day, camera", values).fetchall()
+        return [DayRow(name, datetime.fromtimestamp(day * 86400, timezone.utc).date().isoformat(), int(people),
+                       int(masked)) for name, day, people, masked in rows]
+
+    def erase(self, camera: str | None = None, since: float | None = None, until: float | None = None) -> dict:
+        """Delete the events (with their snapshots) and the counts of `camera` (None: every camera) between `since`
+        and `until` (epoch seconds; None: unbounded); counts go by their minute. Returns how many were removed."""
+        clauses, values = [], []
+        for clause, value in (("camera = ?", camera), ("time >= ?", since), ("time < ?", until)):
+            if value is not None:
+                clauses.append(clause)
+                values.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        count_where = where.replace("time", "minute")
+        count_values = [value if isinstance(value, str) else int(value // 60) * 60 for value in values]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(f"SELECT id, face_bytes, frame_bytes FROM events {where}", values).fetchall()
+                self._drop_snapshots([row for row in rows if row[1] + row[2] > 0])
+                self._db.execute(f"DELETE FROM events {where}", values)
+                people = self._db.execute(f"SELECT COALESCE(SUM(people), 0) FROM counts {count_where}",
+                                          count_values).fetchone()[0]
+                self._db.execute(f"DELETE FROM counts {count_where}", count_values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return {"events": len(rows), "people": int(people)}
+
     @property
     def snapshot_bytes(self) -> int:
         return self._snapshot_bytes
+
+    @property
+    def database_bytes(self) -> int:
+        """The database's size on disk, its WAL file included."""
+        return sum(path.stat().st_size for path in (self.path, self.path.with_name(DATABASE_NAME + "-wal"))
+                   if path.exists())
 
     def _maybe_prune(self) -> None:
         if (time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS

@@ -1,5 +1,5 @@
-// The dashboard: camera tiles with live views, today's counts, compliance per hour (SVG drawn here) and the
-// latest violations. Plain JavaScript against the JSON API; no build step, nothing loaded from elsewhere.
+// The dashboard: camera tiles with live views (and their zones), today's counts, the daily summary, compliance
+// per hour (SVG drawn here) and the latest violations. Plain JavaScript against the JSON API; no build step, nothing loaded from elsewhere.
 "use strict";
 const API = "/api/v1";
 const COLOURS = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"];
@@ -35,11 +35,24 @@ function tileFor(camera) {
   const view = element("div", { class: "view" });
   view.append(element("img", { alt: `live view of ${camera.name}`, hidden: "" }),
               element("span", { class: "none" }, "no picture yet"));
+  if (camera.zones && camera.zones.length) view.append(zoneOverlay(camera));
   tile.append(bar, view, element("div", { class: "meta" }));
   document.getElementById("tiles").append(tile);
   const option = element("option", { value: camera.name }, camera.name);
   document.getElementById("filter-camera").append(option);
   return tile;
+}
+
+// The camera's zones (fractions of the frame) over its live view, as the server draws them into the frame.
+function zoneOverlay(camera) {
+  const [width, height] = [camera.width || 640, camera.height || 480];
+  const overlay = svg("svg", { class: "zones", viewBox: `0 0 ${width} ${height}`,
+                               preserveAspectRatio: "xMidYMid meet", "aria-label": "zones where faces count" });
+  for (const zone of camera.zones) {
+    const points = zone.map(([x, y]) => `${(x * width).toFixed(1)},${(y * height).toFixed(1)}`).join(" ");
+    overlay.append(svg("polygon", { class: "zone", points }));
+  }
+  return overlay;
 }
 
 function refreshLive(tile, camera) {
@@ -67,11 +80,16 @@ async function refreshCameras() {
     tile.dataset.frames = camera.frames;
     tile.dataset.faces = camera.faces_in_view;
     tile.querySelector(".badge").textContent = camera.online ? "online" : camera.status;
+    const overlay = tile.querySelector("svg.zones");
+    if (overlay && camera.width && overlay.getAttribute("viewBox") !== `0 0 ${camera.width} ${camera.height}`) {
+      overlay.replaceWith(zoneOverlay(camera));  // drawn again once the frame size is known
+    }
     const meta = tile.querySelector(".meta");
     meta.replaceChildren();
+    const zones = camera.zones && camera.zones.length ? ` · ${camera.zones.length} zone(s)` : "";
     meta.append(element("span", { class: "fps" }, `${camera.fps.toFixed(1)} FPS`),
                 document.createTextNode(` · ${camera.frames} frames · ${camera.faces_in_view} in view · ` +
-                                        `${camera.events} flagged · ${camera.kind} ${camera.source}`));
+                                        `${camera.events} flagged · ${camera.kind} ${camera.source}${zones}`));
     if (!camera.online && camera.message) meta.append(element("div", { class: "error" }, camera.message));
     if (!camera.online) {
       const none = tile.querySelector(".none");
@@ -97,6 +115,26 @@ async function refreshToday() {
   document.getElementById("flagged").textContent = people - masked;
   document.getElementById("compliance").textContent = people ? percent(masked / people) : "–";
   document.getElementById("today-by-camera").textContent = byCamera.join(" · ");
+}
+
+// -- the daily summary: the last 7 days, per camera, in the browser's time zone ---------------------------------------
+async function refreshDaily() {
+  const offset = -new Date().getTimezoneOffset();
+  const answer = await getJSON(`/summary?days=7&utc_offset=${offset}`);
+  const body = document.querySelector("#daily tbody");
+  body.replaceChildren();
+  for (const row of [...answer.days].reverse()) {
+    const line = element("tr", { "data-camera": row.camera, "data-day": row.day });
+    for (const value of [row.day, row.camera, row.people, row.masked, row.flagged, percent(row.compliance)]) {
+      line.append(element("td", {}, String(value)));
+    }
+    body.append(line);
+  }
+  if (!answer.days.length) {
+    const line = element("tr", { class: "empty" });
+    line.append(element("td", { colspan: "6" }, "Nobody seen in the last 7 days."));
+    body.append(line);
+  }
 }
 
 // -- the chart: compliance per hour over the last 24 h, one line per camera ---------------------------------------
@@ -220,6 +258,7 @@ function every(milliseconds, task) {
 refreshCameras().catch(console.error).finally(() => {
   every(700, refreshCameras);
   every(5000, refreshToday);
+  every(10000, refreshDaily);
   every(3000, () => (state.filter.until ? Promise.resolve() : loadViolations()));
   every(15000, refreshChart);
 });
