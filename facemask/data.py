@@ -265,30 +265,36 @@ def _fold_count(validation_fraction: float, groups: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def split_dataset(dataset: Dataset, validation_fraction: float, seed: int,
-                  grouping: Grouping | None = None) -> tuple[Dataset, Dataset]:
-    """A (train, held-back) split that keeps every near-duplicate group on one side, stratified by class
-    (scikit-learn's StratifiedGroupKFold; the held-back part is the first whole folds that make up
-    `validation_fraction`). `grouping` defaults to `group_near_duplicates(dataset)`."""
+def split_groups(labels: np.ndarray, groups: np.ndarray, validation_fraction: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-back rows): whole groups held back, stratified by class (scikit-learn's
+    StratifiedGroupKFold; the held-back part is the first whole folds that make up `validation_fraction`)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     if not 0.0 < validation_fraction < 1.0:
         raise FacemaskError(f"validation fraction must be between 0 and 1, got {validation_fraction}")
-    smallest = min(dataset.counts().values())
+    smallest = np.bincount(labels)[np.unique(labels)].min()
     if smallest < 2 or round(smallest * validation_fraction) < 1:
         raise FacemaskError(f"too few images to hold back {validation_fraction:.0%} of every class "
                             f"(smallest class has {smallest})")
-    grouping = grouping or group_near_duplicates(dataset)
-    groups = grouping.groups
-    if len(groups) != len(dataset.labels):
-        raise FacemaskError(f"the grouping has {len(groups)} entries for {len(dataset.labels)} images")
+    if len(groups) != len(labels):
+        raise FacemaskError(f"the grouping has {len(groups)} entries for {len(labels)} images")
     number = len(np.unique(groups))
     if number < 2:
         raise FacemaskError("every image is a near-copy of the others: no split can keep the held-back part apart")
     folds, held_folds = _fold_count(validation_fraction, number)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    held = np.concatenate([test for _, (_, test) in zip(range(held_folds),
-                                                        splitter.split(dataset.labels, dataset.labels, groups))])
-    held = np.sort(held)
-    train = np.setdiff1d(np.arange(len(dataset.labels)), held)
+    held = np.sort(np.concatenate([test for _, (_, test) in zip(range(held_folds),
+                                                                splitter.split(labels, labels, groups))]))
+    return np.setdiff1d(np.arange(len(labels)), held), held
+
+
+def split_dataset(dataset: Dataset, validation_fraction: float, seed: int,
+                  grouping: Grouping | None = None) -> tuple[Dataset, Dataset]:
+    """A (train, held-back) split that keeps every near-duplicate group on one side, stratified by class
+    (`split_groups`). `grouping` defaults to `group_near_duplicates(dataset)`."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise FacemaskError(f"validation fraction must be between 0 and 1, got {validation_fraction}")
+    grouping = grouping or group_near_duplicates(dataset)
+    train, held = split_groups(dataset.labels, grouping.groups, validation_fraction, seed)
     return dataset.subset(train), dataset.subset(held)

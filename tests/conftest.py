@@ -52,6 +52,12 @@ def crowd_scenes_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def train_scenes_dir(shared_dir: Path) -> Path:
+    """The annotated training scenes (scenes-train: the one scene set a model may learn from)."""
+    return _scene_set(shared_dir, "scenes-train")
+
+
+@pytest.fixture(scope="session")
 def faces_dir(shared_dir: Path) -> Path:
     """The training faces (with_mask/, without_mask/)."""
     faces = shared_dir / "data" / "faces"
