@@ -237,3 +237,20 @@ def test_daily_summary_and_erasing_a_camera_or_a_day(tmp_path, snapshots):
     assert store.erase("hall") == {"events": 0, "people": 1}
     assert store.daily(0) == [] and store.snapshot_bytes == 0 and store.events() == []
     store.close()
+
+
+def test_the_erase_command(tmp_path, snapshots, repository):
+    store = EventStore(tmp_path)
+    now = time.time()
+    kept, gone = add(store, snapshots, now, camera="hall"), add(store, snapshots, now, camera="door")
+    store.close()
+    result = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path),
+                             "--erase-camera", "door"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "erased camera door: 1 events with their snapshots, 1 people counted"
+    store = EventStore(tmp_path)
+    assert [event.id for event in store.events()] == [kept] and not store.snapshot_path(gone, "face").exists()
+    store.close()
+    bad = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path),
+                          "--erase-day", "yesterday"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --erase-day must be a date YYYY-MM-DD, got 'yesterday'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import signal
 import sys
@@ -43,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def erase(data: Path, camera: str | None, day: str | None) -> int:
-    """Erase a camera's or a day's data from the store in `data` and say what was removed."""
+def erase(data: Path, retention, camera: str | None, day: str | None) -> int:
+    """Erase a camera's or a day's data from the store in `data` (opened with the site's `retention`, which it
+    applies as the server does) and say what was removed."""
     from datetime import date, datetime, timedelta
 
     from facemask.monitor.store import EventStore
@@ -58,7 +60,7 @@ def erase(data: Path, camera: str | None, day: str | None) -> int:
         since, until = start.timestamp(), (start + timedelta(days=1)).timestamp()
     if not (data / "events.sqlite3").is_file():
         raise FacemaskError(f"no event store in {data}")
-    store = EventStore(data)
+    store = EventStore(data, retention)
     try:
         removed = store.erase(camera, since, until)
     finally:
@@ -72,11 +74,14 @@ def erase(data: Path, camera: str | None, day: str | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     require_extra("serve", "facemask-serve")
+    for module, package in (("prometheus_client", "prometheus-client"), ("paho.mqtt", "paho-mqtt")):
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            raise FacemaskError(f"facemask-serve needs {package} (the 'serve' extra): pip install \"facemask[serve]\"")
     from facemask.monitor.config import camera_from_argument, finish_config, load_config
 
     config = load_config(args.config)
     if args.erase_camera is not None or args.erase_day is not None:
-        return erase(args.data or config.data, args.erase_camera, args.erase_day)
+        return erase(args.data or config.data, config.store, args.erase_camera, args.erase_day)
     added = tuple(replace(camera_from_argument(text, len(config.cameras) + number), loop=args.loop)
                   for number, text in enumerate(args.source, 1))
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port), ("data", args.data),
