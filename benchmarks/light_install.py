@@ -27,17 +27,6 @@ sys.path.insert(0, str(REPOSITORY))
 from facemask.errors import FacemaskError, run_cli  # noqa: E402
 
 
-def folder_size(folder: Path) -> int:
-    """Bytes of the files under `folder` (links not followed)."""
-    total = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = Path(root) / name
-            if not path.is_symlink():
-                total += path.stat().st_size
-    return total
-
-
 def disk_usage_mb(folder: Path) -> int:
     """Disk space of `folder` in MiB as `du -sm` counts it (allocated blocks, hard links once, rounded up)."""
     seen, blocks = set(), 0
@@ -103,20 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = disk_usage_mb(environment)
         if size_mb > args.max_mb:
             raise FacemaskError(f"the light install takes {size_mb} MB, more than {args.max_mb:g} MB: {environment}")
-        packages = {path.name: folder_size(path) for path in site.iterdir() if path.is_dir()}
+        packages = {path.name: disk_usage_mb(path) for path in site.iterdir() if path.is_dir()}
         largest = sorted(packages.items(), key=lambda item: -item[1])[:6]
         if args.markdown:
             print("| light install (`pip install .` into a fresh venv, base dependencies) | |\n| --- | ---: |")
             print(f"| size of the virtual environment (du -sm) | **{size_mb} MB** (at most {args.max_mb:g}) |")
-            print(f"| of which installed packages | {folder_size(site) / 1e6:.0f} MB |")
-            print(f"| largest packages | {', '.join(f'{name} {size / 1e6:.0f} MB' for name, size in largest)} |")
+            print(f"| of which installed packages | {disk_usage_mb(site)} MB |")
+            print(f"| largest packages | {', '.join(f'{name} {size} MB' for name, size in largest)} |")
             print(f"| install time | {seconds:.0f} s |")
             print(f"| `facemask-image --image {args.image.name} --json -` from another folder | {len(faces)} faces "
                   f"({', '.join(faces)}) in {tool_seconds:.2f} s, TensorFlow not installed |")
             return 0
         print(f"light install (pip install ., base dependencies): {size_mb} MB in the virtual environment (du -sm, "
-              f"at most {args.max_mb:g}), {folder_size(site) / 1e6:.0f} MB of packages, installed in {seconds:.0f} s")
-        print("  largest: " + ", ".join(f"{name} {size / 1e6:.0f} MB" for name, size in largest))
+              f"at most {args.max_mb:g}), {disk_usage_mb(site)} MB of packages, installed in {seconds:.0f} s")
+        print("  largest: " + ", ".join(f"{name} {size} MB" for name, size in largest))
         print(f"  facemask-image from another folder: {len(faces)} faces ({', '.join(faces)}) in "
               f"{tool_seconds:.2f} s; TensorFlow not installed")
     return 0
