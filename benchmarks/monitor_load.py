@@ -7,7 +7,10 @@
 Cameras: builds a 640x480 video from real dev-scene photos (slides of 1 to 4 unmasked people, 2 s each, with
 1.5 s of empty grey frames between them, so every slide brings new people), then serves N cameras (each a copy
 of that video played at its own 25 FPS, like a camera: frames the pipeline cannot keep up with are skipped) with
-the monitor's defaults, in this process, with the web app served on a loopback port. Per setting: processed FPS
+the monitor's defaults (privacy on: faces not flagged blurred in the live view and snapshots), in this process,
+with the web app served on a loopback port and, where Debian's mosquitto is installed, every event and each
+camera's state published over MQTT to a broker started here on a loopback port (no cooldown: every event is a
+message; --no-mqtt leaves it out). Per setting: processed FPS
 per camera, the process's CPU use (cores busy, and CPU milliseconds per processed frame: what a frame costs,
 whatever else the machine runs), and the latency from the first frame in which a slide's people
 appear to their event row being committed in the store (median, 95th percentile, max). The baseline for the
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,18 +114,43 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def start_broker(folder: Path) -> tuple[subprocess.Popen, int] | None:
+    """Debian's mosquitto on a free loopback port (anonymous clients), or None where it is not installed."""
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").is_file() else None)
+    if binary is None:
+        return None
+    port = free_port()
+    config = folder / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                      f"user {os.environ.get('USER') or 'root'}\n")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                return None
+            time.sleep(0.2)
+
+
 def run_cameras(video: Path, starts: list[int], length: int, cameras: int, seconds: float, warmup: float,
-                folder: Path) -> dict:
-    """Serve `cameras` cameras of `video` in this process; FPS per camera, CPU, event latency."""
+                folder: Path, mqtt_port: int | None = None) -> dict:
+    """Serve `cameras` cameras of `video` in this process (publishing to the broker on `mqtt_port`, if any); FPS
+    per camera, CPU, event latency, MQTT messages published."""
     import uvicorn
 
     from facemask.monitor.api import create_app
-    from facemask.monitor.config import CameraConfig, ServeConfig, finish_config
+    from facemask.monitor.config import CameraConfig, MqttConfig, NotifyConfig, ServeConfig, finish_config
     from facemask.monitor.site import Site
 
+    mqtt = MqttConfig(host="127.0.0.1", port=mqtt_port, state_every=2.0) if mqtt_port else MqttConfig()
     config = finish_config(ServeConfig(
         cameras=tuple(CameraConfig(f"camera{n}", str(video), loop=True) for n in range(1, cameras + 1)),
-        port=free_port(), data=folder / f"data-{cameras}"), environment={})
+        port=free_port(), data=folder / f"data-{cameras}", mqtt=mqtt, notify=NotifyConfig(cooldown=0.0)),
+        environment={})
     site = Site(config)
     server = uvicorn.Server(uvicorn.Config(create_app(site), host="127.0.0.1", port=config.port, log_level="error",
                                            lifespan="on"))
@@ -151,6 +180,7 @@ def run_cameras(video: Path, starts: list[int], length: int, cameras: int, secon
                 continue
             first_frame = source.started + (loop * length + begun[-1]) / FPS
             latencies.append(recorded - first_frame)
+    published = site.mqtt.published if site.mqtt is not None else 0
     server.should_exit = True
     thread.join(timeout=30)
     elapsed = wall_after - wall_before
@@ -158,7 +188,7 @@ def run_cameras(video: Path, starts: list[int], length: int, cameras: int, secon
     fps = [(frames_after[name] - frames_before[name]) / elapsed for name in frames_after]
     frames = sum(frames_after[name] - frames_before[name] for name in frames_after)
     return {"cameras": cameras, "fps": fps, "cpu": busy / elapsed, "latencies": latencies,
-            "cpu_ms_per_frame": 1000.0 * busy / max(1, frames)}
+            "cpu_ms_per_frame": 1000.0 * busy / max(1, frames), "mqtt": published}
 
 
 def photo_load(scenes_dir: Path, video: Path, folder: Path, requests: int, clients: list[int],
@@ -220,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=64, help="photo requests per client setting")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--photo-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-mqtt", action="store_true", help="cameras without MQTT publishing")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, load average {load_average()}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -228,18 +259,25 @@ def main(argv: list[str] | None = None) -> int:
         starts, length = build_video(args.scenes, video)
         print(f"camera video: 640x480 at {FPS:g} FPS, {length} frames, {len(starts)} slides of 1 to 4 unmasked people",
               flush=True)
+        broker = None if args.no_mqtt else start_broker(folder)
+        print(f"privacy on (faces not flagged blurred); MQTT: "
+              f"{'a mosquitto on port %d, every event published' % broker[1] if broker else 'off'}", flush=True)
         print(f"\n{'cameras':>7} {'FPS per camera':>24} {'mean':>6} {'ratio':>6} {'CPU cores':>9} "
-              f"{'CPU ms/frame':>12} {'events':>6} {'latency p50/p95/max s':>22}")
+              f"{'CPU ms/frame':>12} {'events':>6} {'latency p50/p95/max s':>22} {'MQTT msgs':>9}")
         baseline = None
         for count in args.cameras:
-            result = run_cameras(video, starts, length, count, args.seconds, args.warmup, folder)
+            result = run_cameras(video, starts, length, count, args.seconds, args.warmup, folder,
+                                 broker[1] if broker else None)
             mean = float(np.mean(result["fps"]))
             baseline = baseline or mean
             lat = result["latencies"]
             print(f"{count:>7} {' '.join(f'{fps:5.1f}' for fps in result['fps']):>24} {mean:6.1f} "
                   f"{mean / baseline:6.2f} {result['cpu']:9.2f} {result['cpu_ms_per_frame']:12.1f} {len(lat):>6} "
-                  f"{percentile(lat, 50):6.2f} / {percentile(lat, 95):5.2f} / {max(lat, default=float('nan')):5.2f}",
-                  flush=True)
+                  f"{percentile(lat, 50):6.2f} / {percentile(lat, 95):5.2f} / {max(lat, default=float('nan')):5.2f}"
+                  f" {result['mqtt']:>9}", flush=True)
+        if broker is not None:
+            broker[0].terminate()
+            broker[0].wait(timeout=10)
         print(f"load average after the cameras: {load_average()}", flush=True)
         print(f"\nphoto endpoint (POST /api/v1/detect, {args.requests} real scene photos per setting, one camera "
               "running)")

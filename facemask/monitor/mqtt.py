@@ -146,7 +146,7 @@ class MqttPublisher:
         self._announce.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected:
+        if self.connected and not self._stop.is_set():
             LOG.warning("mqtt %s:%d: disconnected (%s), reconnecting", self.config.host, self.config.port,
                         reason_code)
         self.connected = False
