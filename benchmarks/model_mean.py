@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Several trainings of the classifier, each alone and their probabilities averaged, measured with the whole
-pipeline on one or more annotated scene sets (docs/evaluation.md, "Where issue 12 stands").
+pipeline on one or more annotated scene sets (docs/archive/evaluation-history.md, "Where issue 12 stands").
 
     python benchmarks/model_mean.py --models facemask/models/mask_detector_float32.tflite \
         work/mask_detector_seed2_float32.tflite work/mask_detector_seed3_float32.tflite \

@@ -67,12 +67,12 @@ FIGURES = [
                           "--markdown"), ("docs/evaluation.md",), 3),
     Figure("nose-check", ("benchmarks/nose_check.py", "--scenes", DEV, CROWD), ("docs/evaluation.md",), 4),
     Figure("chin-check", ("benchmarks/chin_check.py", "--scenes", DEV, CROWD), ("docs/evaluation.md",), 2),
-    Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("README.md", "docs/video.md"), 9),
+    Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("docs/benchmarks.md", "docs/video.md"), 9),
     Figure("video-detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--frame", "640x480", "--backends", "ssd",
                                "video", "--markdown"), ("docs/video.md",), 0.5),
     Figure("export", ("benchmarks/export_table.py", "--scenes", DEV), ("docs/video.md",), 1),
-    Figure("cold-start", ("benchmarks/cold_start.py", "--markdown"), ("README.md",), 1.5),
-    Figure("light-install", ("benchmarks/light_install.py", "--markdown"), ("README.md",), 1),
+    Figure("cold-start", ("benchmarks/cold_start.py", "--markdown"), ("docs/benchmarks.md",), 1.5),
+    Figure("light-install", ("benchmarks/light_install.py", "--markdown"), ("docs/benchmarks.md",), 1),
 ]
 
 MARKER = "<!-- figures:{name} -->"

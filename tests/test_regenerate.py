@@ -53,4 +53,4 @@ def test_every_registered_block_has_markers_and_every_marker_a_block(regenerate)
 
 def test_the_check_notices_a_block_the_registry_lacks(regenerate):
     dropped = [figure for figure in regenerate.FIGURES if figure.name != "cold-start"]
-    assert regenerate.check(dropped) == ["README.md: block 'cold-start' has markers but no registered figure"]
+    assert regenerate.check(dropped) == ["docs/benchmarks.md: block 'cold-start' has markers but no registered figure"]
