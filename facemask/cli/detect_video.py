@@ -41,11 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default: {defaults.CLASSIFY_EVERY}; 1 classifies every face in every frame)")
     decision = DecisionSettings()
     parser.add_argument("--decision-window", type=int, default=decision.window,
-                        help="call each tracked person from the mean class probabilities of their last N "
-                             f"classifications (default: {decision.window}; 1: the latest alone; see docs/video.md)")
+                        help="call each tracked person from their last N classifications (default: "
+                             f"{decision.window}; see docs/video.md)")
     parser.add_argument("--decision-looks", type=int, default=decision.looks,
-                        help="raise a person's event only once the call rests on at least N classifications "
-                             f"(default: {decision.looks}; at most --decision-window)")
+                        help="flag a person (one event) once at least N of their last --decision-window "
+                             f"classifications are not compliant (default: {decision.looks}; 1 with a window of 1: "
+                             "the first such classification)")
     parser.add_argument("--detection-size", type=int, default=defaults.VIDEO_DETECTION_SIZE,
                         help="yunet: detect on the frame scaled to this long side in pixels; larger finds smaller "
                              f"faces but costs more time (default: {defaults.VIDEO_DETECTION_SIZE}, faces from about "

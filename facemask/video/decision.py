@@ -1,15 +1,15 @@
 """Decisions per person: a tracked face is called from its recent classifications together, not from any one.
 
-Each time the tracker classifies a face (a look), the pipeline's final FaceResult gives a row of class
-probabilities (`look_row`). The person's decision is the classifier's rule (the model's unmasked threshold on
-1 - p(with_mask), the likelier non-compliant class winning; without a threshold, the most probable class)
-applied to the mean of the rows of their last `window` looks. A non-compliant decision is settled, and raises
-the person's event, once it rests on at least `looks` looks. docs/video.md says why these settings.
+Each time the tracker classifies a face (a look), the pipeline's final FaceResult labels it (checks included).
+Once a person has had `looks` looks, they are called not compliant when at least `looks` of their last `window`
+looks are (with the most frequent of those looks' labels, the latest on a tie), and with_mask otherwise; before
+that, the latest look stands. A call that is not compliant once it rests on `looks` looks is flagged: the
+person's event fires. docs/video.md says why this rule and these settings (benchmarks/video_alerts.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from facemask.classification import not_compliant_probability
@@ -22,10 +22,10 @@ MAX_WINDOW = 50
 
 @dataclass(frozen=True)
 class DecisionSettings:
-    """How a tracked person is called from their looks: the mean class probabilities of the last `window` looks,
-    and a non-compliant call counts (fires its event) once it rests on at least `looks` looks."""
+    """How a tracked person is called from their looks: not compliant when at least `looks` of their last
+    `window` looks are, once they have had `looks` looks."""
 
-    window: int = 5
+    window: int = 3
     looks: int = 3
 
     def __post_init__(self) -> None:
@@ -45,8 +45,9 @@ class DecisionSettings:
 
 @dataclass(frozen=True)
 class PersonDecision:
-    """What a tracked person is called now: the label, the mean probabilities it was decided on, their
-    non-compliant probability (1 - p(with_mask)), the looks it rests on, and whether it is settled."""
+    """What a tracked person is called now: the label; the mean class probabilities of the looks in the window
+    (`look_row`) and their probability of not being compliant (1 - p(with_mask)); how many looks the person has
+    had; whether the call is settled (rests on at least the looks it needs)."""
 
     label: str
     probabilities: dict[str, float]
@@ -65,10 +66,10 @@ class PersonDecision:
 
 
 def look_row(face: FaceResult) -> dict[str, float]:
-    """The class probabilities one look contributes: the classifier's, except where a check relabeled the face
+    """The class probabilities of one look: the classifier's, except where a check relabeled the face
     mask_worn_incorrectly (the nose check on a face called with_mask, the chin check on one called without_mask):
     then the check's probability p goes to mask_worn_incorrectly and 1 - p stays with the class the classifier
-    called, so the look decides as the pipeline labelled it."""
+    called, so the row agrees with the look's label."""
     relabeled = face.label == INCORRECT and (face.nose_uncovered is not None or face.mask_on_chin is not None)
     if not relabeled:
         return dict(face.probabilities)
@@ -78,22 +79,18 @@ def look_row(face: FaceResult) -> dict[str, float]:
     return row
 
 
-def call(row: Mapping[str, float], threshold: float | None) -> str:
-    """The label of a row of class probabilities under the classifier's rule (MaskClassifier.decide, on a mapping
-    that may also hold mask_worn_incorrectly for a two-class model with checks)."""
-    if threshold is None or MASKED not in row:
-        return max(row, key=row.__getitem__)
-    if not_compliant_probability(row) < threshold:
-        return MASKED
-    return max((name for name in row if name != MASKED), key=row.__getitem__)
-
-
-def decide(rows: Iterable[Mapping[str, float]], looks: int, settings: DecisionSettings,
-           threshold: float | None) -> PersonDecision:
-    """The decision on the rows of a person's last looks (the newest last; only the last `settings.window`
-    count); `looks`: how many looks the person has had in all."""
-    recent = list(rows)[-settings.window:]
-    names = sorted({name for row in recent for name in row})
-    mean = {name: sum(row.get(name, 0.0) for row in recent) / len(recent) for name in names}
-    label = call(mean, threshold)
-    return PersonDecision(label, mean, not_compliant_probability(mean), looks, looks >= settings.looks)
+def decide(faces: Sequence[FaceResult], looks: int, settings: DecisionSettings) -> PersonDecision:
+    """The decision on a person's last looks (`faces`, the pipeline's final results, the newest last; only the
+    last `settings.window` count); `looks`: how many looks the person has had in all."""
+    recent = list(faces)[-settings.window:]
+    rows = [look_row(face) for face in recent]
+    names = sorted({name for row in rows for name in row})
+    mean = {name: sum(row.get(name, 0.0) for row in rows) / len(rows) for name in names}
+    settled = looks >= settings.looks
+    label = recent[-1].label
+    if settled:
+        flagged = [face.label for face in recent if face.label != MASKED]
+        label = MASKED
+        if len(flagged) >= settings.looks:  # the most frequent non-compliant label, the latest on a tie
+            label = max(reversed(flagged), key=flagged.count)
+    return PersonDecision(label, mean, not_compliant_probability(mean), looks, settled)

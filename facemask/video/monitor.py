@@ -76,8 +76,7 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
     makes one event, at the first look where that call is not compliant and settled, not one per frame. The
     faces drawn and reported carry the person's call. `on_frame` gets each processed frame's FrameReport (after
     its events)."""
-    tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every, settings.decision,
-                          pipeline.classifier.unmasked_threshold)
+    tracker = FaceTracker(settings.track_iou, settings.track_patience, settings.classify_every, settings.decision)
     rate = RateMeter()
     summary = MonitorSummary()
     start = time.perf_counter()

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from facemask.detection import Detection, match_boxes
+from facemask.geometry import Detection, match_boxes
 from facemask.pipeline import FaceResult
-from facemask.video.decision import MAX_WINDOW, DecisionSettings, PersonDecision, decide, look_row
+from facemask.video.decision import MAX_WINDOW, DecisionSettings, PersonDecision, decide
 
 
 @dataclass
 class Track:
-    """One face followed across frames: its latest box, its latest classification (`face`), the rows of its
-    recent looks, how many looks it has had, and the decision on them (`decision`, the person's label)."""
+    """One face followed across frames: its latest box, its latest classification (`face`), its recent looks
+    (`recent`, the pipeline's results), how many looks it has had, and the decision on them (`decision`, the
+    person's call)."""
 
     id: int
     detection: Detection
@@ -22,14 +23,14 @@ class Track:
     since_classified: int = 0
     missed: int = 0
     reported: bool = False
-    rows: deque = field(default_factory=lambda: deque(maxlen=MAX_WINDOW))
+    recent: deque = field(default_factory=lambda: deque(maxlen=MAX_WINDOW))
     looks: int = 0
     decision: PersonDecision | None = None
 
     @property
     def current(self) -> FaceResult:
         """The person at this frame's box: the latest classification, labelled with the decision on the recent
-        looks (its probability: the mean probability of that label)."""
+        looks (its probability: the looks' mean probability of that label)."""
         if self.face is None:
             raise ValueError(f"track {self.id} has not been classified yet")
         face = replace(self.face, box=self.detection.box, score=self.detection.score)
@@ -44,17 +45,15 @@ class FaceTracker:
 
     A track survives `patience` frames without a matching detection. `classify_every` says how many frames a
     tracked face keeps its classification before it is classified again (1: every frame). Each classification
-    (`look`) updates the track's decision under `decision` and the classifier's `threshold` (its
-    unmasked_threshold; None: the most probable class).
+    (`look`) updates the track's decision under `decision`.
     """
 
     def __init__(self, iou_threshold: float = 0.3, patience: int = 10, classify_every: int = 1,
-                 decision: DecisionSettings = DecisionSettings(), threshold: float | None = None) -> None:
+                 decision: DecisionSettings = DecisionSettings()) -> None:
         self.iou_threshold = iou_threshold
         self.patience = patience
         self.classify_every = classify_every
         self.decision = decision
-        self.threshold = threshold
         self.tracks: list[Track] = []
         self.ended: list[Track] = []  # the tracks the last update dropped (unseen for more than `patience` frames)
         self._next_id = 1
@@ -87,7 +86,7 @@ class FaceTracker:
     def look(self, track: Track, face: FaceResult) -> PersonDecision:
         """Record a classification of `track` (the pipeline's final result) and decide the person again."""
         track.face, track.since_classified = face, 0
-        track.rows.append(look_row(face))
+        track.recent.append(face)
         track.looks += 1
-        track.decision = decide(track.rows, track.looks, self.decision, self.threshold)
+        track.decision = decide(track.recent, track.looks, self.decision)
         return track.decision
