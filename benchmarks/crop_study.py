@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_model  # noqa: E402
 from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import Detection, create_detector  # noqa: E402
+from facemask.detection import create_detector  # noqa: E402
 from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
+from facemask.geometry import Detection  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
 

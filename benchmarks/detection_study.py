@@ -11,7 +11,7 @@ of 2 (1600 px); yunet+mirror = the pyramid on the photo and on its mirror image,
 alone; nms-union = YuNet and CenterFace at 0.6, pooled with NMS instead of fused.
 
 No classifier: each setting's detector runs on every photo of each scene set (decoding not timed), and its boxes
-are matched to the annotated faces with facemask.evaluation.match_boxes (IoU > 0.5). Recall is given for every
+are matched to the annotated faces with facemask.geometry.match_boxes (IoU > 0.5). Recall is given for every
 face, for faces at least 20 px on their shorter side, per size band of the shorter side, and per label; an
 "unmatched" box matches no annotated face (a false detection, a real face the annotations lack, or a box
 overlapping a face below IoU 0.5: --sheets draws them on contact sheets to be told apart by eye). The settings
@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
-from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, Box, CenterFaceDetector,  # noqa: E402
-                                Detection, FaceDetector, FusedDetector, YuNetDetector, create_detector)
+from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, CenterFaceDetector,  # noqa: E402
+                                FaceDetector, FusedDetector, YuNetDetector, create_detector)
 from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import (MIN_FACE, SIZE_BANDS, large_enough, load_scenes, match_boxes,  # noqa: E402
+from facemask.evaluation import (MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes,  # noqa: E402
                                  plot_contact_sheet, size_band)
+from facemask.geometry import Box, Detection, match_boxes  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 from facemask.outputs import write_json_atomic  # noqa: E402
 
@@ -81,7 +82,7 @@ class NMSUnion:
         self.detectors, self.name = detectors, "+".join(d.name for d in detectors) + " nms"
 
     def detect(self, image) -> list[Detection]:
-        from facemask.detection import non_max_suppression
+        from facemask.geometry import non_max_suppression
 
         return non_max_suppression([d for detector in self.detectors for d in detector.detect(image)], 0.4)
 
@@ -113,7 +114,7 @@ class Tally:
 def tally_scene(tally: Tally, scene, detections, seconds: float) -> None:
     truth = [face.box for face in scene.faces]
     predicted = [d.box for d in detections]
-    matched = match_boxes(truth, predicted)
+    matched = match_boxes(truth, predicted, MATCH_IOU)
     tally.images += 1
     tally.seconds += seconds
     for index, face in enumerate(scene.faces):

@@ -6,7 +6,7 @@
 Every backend runs in this one process on the same decoded images (decoding is not timed) as the whole pipeline
 (facemask.evaluation, with the shipped classifier or --model, default crop and threshold); the first row is the
 tutorial's setting (res10 SSD, one 300x300 pass, confidence 0.5) and the speed ratio is against it. A face is
-found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.match_boxes). Seconds per image are
+found when a detected box overlaps it with IoU > 0.5 (facemask.evaluation.MATCH_IOU). Seconds per image are
 those of detection and classification; s/640x480 is the detector alone on one video-sized frame. Results are
 recorded in docs/evaluation.md.
 
@@ -29,11 +29,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
+from facemask.geometry import Box, Detection  # noqa: E402
 from facemask.metadata import MASKED  # noqa: E402
 from facemask.defaults import default_model  # noqa: E402
 from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import (DEFAULT_CONFIDENCE, Box, Detection, MTCNNDetector, SSDDetector,  # noqa: E402
-                                YuNetDetector, create_detector)
+from facemask.detection import (DEFAULT_CONFIDENCE, MTCNNDetector, SSDDetector, YuNetDetector,  # noqa: E402
+                                create_detector)
 from facemask.evaluation import (AnnotatedFace, Scene, SceneEvaluation, evaluate_scene, load_scenes,  # noqa: E402
                                  summarize)
 from facemask.imageio import letterbox, read_image  # noqa: E402

@@ -26,8 +26,8 @@ from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import Box, Detection  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
+from facemask.geometry import Box, Detection  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 

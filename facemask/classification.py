@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.metadata import MASKED, UNMASKED, check_threshold, class_names_for, read_metadata
 from facemask.outputs import recover
 from facemask.runtime import load_runner

@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 from facemask.classification import crop_face
-from facemask.detection import Box, Detection, FaceDetector, Landmarks
+from facemask.detection import FaceDetector
 from facemask.errors import FacemaskError
+from facemask.geometry import Box, Detection, Landmarks
 from facemask.metadata import INCORRECT, MASKED, UNMASKED
 from facemask.pipeline import ChinCheck, NoseCheck
 

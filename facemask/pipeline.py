@@ -12,9 +12,10 @@ import numpy as np
 
 from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face, not_compliant_probability
-from facemask.detection import Box, Detection, FaceDetector, Landmarks, create_detector
+from facemask.detection import FaceDetector, create_detector
 from facemask.drawing import annotate
 from facemask.errors import FacemaskError
+from facemask.geometry import Box, Detection, Landmarks
 from facemask.imageio import as_bgr8, read_image, write_image_atomic
 from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold
 

@@ -12,9 +12,9 @@ import numpy as np
 
 from facemask.classification import crop_face
 from facemask.data import NEAR_DUPLICATE_BITS, Unreadable, difference_hash, near_duplicate_pairs
-from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.evaluation.scenes import load_scenes
+from facemask.geometry import Box
 from facemask.imageio import read_image
 
 PATCH_PAD = 0.75  # the photo kept around a face, as a fraction of the face's size on every side

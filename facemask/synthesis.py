@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from facemask.detection import Box, Detection, FaceDetector
+from facemask.detection import FaceDetector
 from facemask.errors import FacemaskError
+from facemask.geometry import Box, Detection
 from facemask.resources import package_folder
 from facemask.templates import (CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names,
                                 face_anchors)

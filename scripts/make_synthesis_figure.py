@@ -17,8 +17,9 @@ import numpy as np  # noqa: E402
 from facemask.classification import crop_face  # noqa: E402
 from facemask.defaults import default_templates  # noqa: E402
 from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import Box, create_detector  # noqa: E402
+from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import FacemaskError  # noqa: E402
+from facemask.geometry import Box  # noqa: E402
 from facemask.imageio import check_writable, read_image  # noqa: E402
 from facemask.outputs import write_bytes_atomic  # noqa: E402
 from facemask.synthesis import FaceLandmarker, MaskPainter, Variation  # noqa: E402

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from facemask.detection import Box
 from facemask.evaluation import load_scenes
+from facemask.geometry import Box
 
 
 def annotated_faces(scenes_dir: Path) -> dict[str, list[tuple[Box, str]]]:

@@ -14,8 +14,8 @@ import pytest
 
 import facemask
 from facemask import FacemaskError, FaceResult, ImageResult, MaskPipeline
-from facemask.detection import Box
 from facemask.drawing import label_colour
+from facemask.geometry import Box
 from facemask.metadata import INCORRECT, MASKED, UNMASKED
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
+from facemask.geometry import Box
 from facemask.metadata import MASKED, UNMASKED, class_names_for, read_metadata
-from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
 from scenes import annotated_faces

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facemask.geometry import Box
 from facemask.metadata import read_metadata
-from facemask.detection import Box
 from facemask.imageio import read_image
 from facemask.pipeline import ChinCheck, CropSettings, MaskPipeline, NoseCheck
 

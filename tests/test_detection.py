@@ -1,4 +1,5 @@
-"""Face detectors on real annotated scenes: the default finds the faces, every backend works, bad input is an error."""
+"""Face detectors on real annotated scenes: the default finds the faces, every backend works, bad input is an error
+(the box geometry they share: test_geometry.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.detection import (DETECTORS, Box, CenterFaceDetector, Detection, FusedDetector, Landmarks,
-                                YuNetDetector, create_detector, locate_ssd_files, non_max_suppression,
-                                weighted_box_fusion)
+from facemask.detection import (DETECTORS, CenterFaceDetector, FusedDetector, YuNetDetector, create_detector,
+                                locate_ssd_files)
 from facemask.errors import FacemaskError
-from facemask.evaluation import load_scenes, match_boxes
+from facemask.evaluation import MATCH_IOU, load_scenes
+from facemask.geometry import Box, match_boxes
 from facemask.imageio import read_image
 
 
@@ -35,20 +36,8 @@ def default_detector(default_pipeline):
 def found_and_false(detector, scene) -> tuple[int, int]:
     """How many annotated faces of `scene` the detector finds (IoU > 0.5) and how many boxes match no face."""
     boxes = [d.box for d in detector.detect(read_image(scene.path))]
-    matched = match_boxes([face.box for face in scene.faces], boxes)
+    matched = match_boxes([face.box for face in scene.faces], boxes, MATCH_IOU)
     return len(matched), len(boxes) - len(matched)
-
-
-def test_box_iou_and_clipping():
-    assert Box(0, 0, 10, 10).iou(Box(5, 0, 10, 10)) == pytest.approx(50 / 150)
-    assert Box(0, 0, 10, 10).iou(Box(20, 20, 5, 5)) == 0.0
-    assert Box.from_corners(-5.0, -5.0, 30.0, 12.0, width=20, height=10) == Box(0, 0, 20, 10)
-
-
-def test_nms_keeps_the_best_of_overlapping_boxes():
-    kept = non_max_suppression([Detection(Box(0, 0, 10, 10), 0.6), Detection(Box(1, 1, 10, 10), 0.9),
-                                Detection(Box(50, 50, 10, 10), 0.7)], 0.4)
-    assert kept == [Detection(Box(1, 1, 10, 10), 0.9), Detection(Box(50, 50, 10, 10), 0.7)]
 
 
 @pytest.mark.parametrize("name", ["93.jpg", "246.jpg", "0.jpg"])
@@ -88,25 +77,6 @@ def test_default_finds_no_face_in_a_street_without_people(default_detector, scen
     assert default_detector.detect(image) == []
 
 
-def test_weighted_box_fusion_averages_boxes_and_scores_over_sources():
-    seen_twice = [Detection(Box(0, 0, 10, 10), 0.8), Detection(Box(2, 0, 10, 10), 0.4)]  # IoU 80 / 120
-    seen_once = Detection(Box(50, 50, 10, 10), 0.6)
-    fused = weighted_box_fusion([[seen_twice[0], seen_once], [seen_twice[1]]])
-    # Corners weighted by score: x = (0 * 0.8 + 2 * 0.4) / 1.2 = 0.67; score the mean over both sources.
-    assert [d.box for d in fused] == [Box(1, 0, 10, 10), Box(50, 50, 10, 10)]
-    assert [d.score for d in fused] == pytest.approx([0.6, 0.3])
-    assert weighted_box_fusion([[seen_once], []], weights=[3.0, 1.0])[0].score == pytest.approx(0.45)
-    # landmarks: the score-weighted mean of the members that have them
-    points = [Landmarks.from_values(range(10)), Landmarks.from_values(range(3, 13))]
-    with_points = [[Detection(Box(0, 0, 10, 10), 0.8, points[0])], [Detection(Box(2, 0, 10, 10), 0.4, points[1])],
-                   [Detection(Box(1, 0, 10, 10), 0.9)]]
-    fused = weighted_box_fusion(with_points)
-    assert len(fused) == 1 and fused[0].landmarks.as_array().ravel() == pytest.approx([v + 1 for v in range(10)])
-    assert weighted_box_fusion([with_points[2]])[0].landmarks is None
-    with pytest.raises(ValueError):
-        weighted_box_fusion([[seen_once]], weights=[1.0, 1.0])
-
-
 def test_centerface_gives_the_same_boxes_after_a_photo_of_another_size(scenes):
     # One OpenCV net fed inputs of different sizes in turn: with layer fusion on, its output was corrupted.
     detector = CenterFaceDetector()
@@ -133,7 +103,7 @@ def test_video_setting_finds_more_faces_than_the_ssd_in_640x480_frames(scenes):
                      max(1, round(f.box.h * scale))) for f in scene.faces]
         total += len(truth)
         for name, detector in (("yunet", fast_yunet), ("ssd", ssd)):
-            found[name] += len(match_boxes(truth, [d.box for d in detector.detect(frame)]))
+            found[name] += len(match_boxes(truth, [d.box for d in detector.detect(frame)], MATCH_IOU))
     assert found["yunet"] >= 0.75 * total and found["yunet"] > found["ssd"] + 0.15 * total, (found, total)
 
 
@@ -142,7 +112,8 @@ def test_every_backend_finds_clear_faces(scenes, name):
     detector = create_detector(name)
     image = read_image(scenes["240.jpg"].path)  # three unmasked faces, 41-71 px wide
     detections = detector.detect(image)
-    matched = match_boxes([face.box for face in scenes["240.jpg"].faces], [d.box for d in detections])
+    matched = match_boxes([face.box for face in scenes["240.jpg"].faces], [d.box for d in detections],
+                          MATCH_IOU)
     assert len(matched) == 3
     height, width = image.shape[:2]
     for detection in detections:

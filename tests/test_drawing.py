@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from facemask.detection import Box
 from facemask.drawing import annotate, label_text
+from facemask.geometry import Box
 from facemask.pipeline import FaceResult
 
 

@@ -12,47 +12,28 @@ import numpy as np
 import pytest
 
 from facemask.cli import evaluate as evaluate_command
-from facemask.detection import Box, Detection, match_boxes as greedy_match
 from facemask.errors import FacemaskError, run_cli
-from facemask.evaluation import (FaceOutcome, FalseDetection, SceneEvaluation, best_threshold, choose_threshold,
-                                 format_table, load_scenes, match_boxes, not_compliant_probability, size_band,
+from facemask.evaluation import (MATCH_IOU, FaceOutcome, FalseDetection, SceneEvaluation, best_threshold,
+                                 choose_threshold, format_table, load_scenes, not_compliant_probability, size_band,
                                  summarize)
+from facemask.geometry import Box, Detection, match_boxes
 from facemask.video import FaceTracker
 
 HEADER = "image,x,y,w,h,label\n"
 
 
-def test_matching_takes_best_overlap_first_and_one_box_per_face():
-    left, right = Box(0, 0, 100, 100), Box(60, 0, 100, 100)
-    # The box between both faces overlaps `right` best; the exact `left` box then goes to `left`.
-    between, exact_left = Box(50, 0, 100, 100), Box(0, 0, 100, 100)
-    assert match_boxes([left, right], [between, exact_left]) == {0: 1, 1: 0}
-    # One predicted box cannot count for two faces.
-    assert match_boxes([left, Box(0, 0, 100, 100)], [exact_left]) in ({0: 0}, {1: 0})
-
-
-def test_matching_needs_iou_above_one_half():
-    face = Box(0, 0, 100, 100)
-    half = Box(0, 0, 100, 50)  # IoU exactly 0.5: not a match
-    assert face.iou(half) == pytest.approx(0.5)
-    assert match_boxes([face], [half]) == {}
-    assert match_boxes([face], [Box(0, 0, 100, 51)]) == {0: 0}
-    assert match_boxes([], [face]) == {} and match_boxes([face], []) == {}
-
-
-
 def test_one_matching_routine_for_evaluation_and_tracking():
-    """Evaluation needs IoU above its threshold; the video tracker (same routine, inclusive) accepts it reached."""
+    """Evaluation needs IoU above MATCH_IOU; the video tracker (same routine, inclusive) accepts it reached."""
     face, half = Box(10, 20, 100, 100), Box(10, 20, 100, 50)
-    assert (face.right, face.bottom) == (110, 120)
-    assert greedy_match([face], [half], 0.5) == {}
-    assert greedy_match([face], [half], 0.5, inclusive=True) == {0: 0}
+    assert MATCH_IOU == 0.5 and face.iou(half) == pytest.approx(0.5)
+    assert match_boxes([face], [half], MATCH_IOU) == {}
     tracker = FaceTracker(iou_threshold=0.5)
     first = tracker.update([Detection(face, 0.9)])
     second = tracker.update([Detection(half, 0.9)])  # IoU exactly 0.5: the same face moved
     assert [track.id for track in second] == [track.id for track in first]
     third = tracker.update([Detection(Box(10, 20, 100, 24), 0.9)])  # IoU 0.48 with the tracked box: a new face
     assert [track.id for track in third] != [track.id for track in first]
+
 
 def test_size_bands():
     assert [size_band(w) for w in (7, 19, 20, 49, 50, 99, 100, 870)] == [

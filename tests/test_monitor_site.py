@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facemask.detection import Box
 from facemask.evaluation import load_scenes
+from facemask.geometry import Box
 from facemask.imageio import letterbox, read_image
 
 pytest.importorskip("fastapi", reason="facemask-serve needs the 'serve' extra")

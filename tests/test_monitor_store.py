@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.monitor.config import (CameraConfig, MqttConfig, NotifyConfig, ServeConfig, StoreConfig,
                                      camera_from_argument, finish_config, load_config, redact_source)
@@ -85,7 +85,7 @@ def test_snapshots_are_pruned_by_age_and_by_size_events_kept(tmp_path, snapshots
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from facemask.detection import Box
+    from facemask.geometry import Box
     from facemask.monitor.store import EventStore
     store = EventStore(sys.argv[1])
     face = Path(sys.argv[2]).read_bytes()

@@ -12,8 +12,9 @@ from sklearn.metrics import roc_auc_score
 
 from facemask.classification import crop_face
 from facemask.defaults import DETECTOR, default_chin_model, default_nose_model
-from facemask.detection import Box, create_detector
+from facemask.detection import create_detector
 from facemask.evaluation import load_scenes
+from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.metadata import MASKED
 from facemask.nose_data import lower_face, main_face, upper_face

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from facemask.detection import Box, Landmarks
 from facemask.errors import FacemaskError
-from facemask.evaluation import large_enough, load_scenes, match_boxes
+from facemask.evaluation import MATCH_IOU, large_enough, load_scenes
+from facemask.geometry import Box, Landmarks, match_boxes
 from facemask.imageio import read_image
 from facemask.metadata import INCORRECT, MASKED, UNMASKED
 from facemask.classification import crop_face
@@ -164,7 +164,7 @@ def test_the_chin_check_finds_masks_pulled_down_and_never_changes_an_alarm(pipel
             elif after.mask_on_chin is not None:
                 assert after.mask_on_chin < check.threshold
         truth = [face.box for face in scene.faces if face.label == INCORRECT and large_enough(face.box)]
-        for found in match_boxes(truth, [result.box for result in plain]).values():
+        for found in match_boxes(truth, [result.box for result in plain], MATCH_IOU).values():
             labelled["without the check"] += plain[found].label == INCORRECT
             labelled["with it"] += checked[found].label == INCORRECT
     assert relabelled > 0
@@ -203,7 +203,7 @@ def test_the_nose_check_flags_real_masks_below_the_nose_and_changes_nothing_else
             elif before.label == MASKED:
                 assert after.nose_uncovered < check.threshold
         truth = [face.box for face in scene.faces if face.label == INCORRECT and large_enough(face.box)]
-        for found in match_boxes(truth, [result.box for result in plain]).values():
+        for found in match_boxes(truth, [result.box for result in plain], MATCH_IOU).values():
             let_through["without the check"] += plain[found].label == MASKED
             let_through["with it"] += checked[found].label == MASKED
     assert relabelled > 0

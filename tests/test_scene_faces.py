@@ -8,9 +8,9 @@ import pytest
 
 from facemask.classification import crop_face
 from facemask.data import split_groups
-from facemask.detection import Box
 from facemask.errors import FacemaskError
 from facemask.evaluation import load_scenes
+from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.pipeline import CropSettings
 from facemask.scene_faces import MIN_FACE_SIDE, PATCH_FACE_SIDE, BoxJitter, load_scene_faces

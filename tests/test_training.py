@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
+from facemask.geometry import Box
 from facemask.imageio import read_image
-from facemask.detection import Box
 from facemask.errors import FacemaskError
 from scenes import make_scene_set
 from test_data import make_dataset

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemask.detection import Box
 from facemask.evaluation.run import SceneEvaluation
 from facemask.evaluation.scenes import Scene
+from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.outputs import OutputSet, write_bytes_atomic
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facemask.classification import not_compliant_probability
-from facemask.detection import Box, Detection
-from facemask.evaluation.matching import match_boxes
 from facemask.evaluation.scenes import Scene
+from facemask.geometry import Box, Detection, match_boxes
 from facemask.imageio import read_image
+
+MATCH_IOU = 0.5  # a detection finds an annotated face when their IoU exceeds this (one box per face)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def evaluate_scene(pipeline, scene: Scene, image: np.ndarray, evaluation: SceneE
     evaluation.seconds.append(time.perf_counter() - start)
     evaluation.images += 1
     truth = [face.box for face in scene.faces]
-    matched = match_boxes(truth, [result.box for result in results])
+    matched = match_boxes(truth, [result.box for result in results], MATCH_IOU)
     direct = pipeline.classify(image, [Detection(box, 1.0) for box in truth])
     for index, (face, on_box) in enumerate(zip(scene.faces, direct)):
         result = results[matched[index]] if index in matched else None

@@ -6,8 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.imageio import list_images
 from facemask.outputs import os_error
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemask.detection import Box, Detection
 from facemask.errors import FacemaskError
+from facemask.geometry import Box, Detection
 from facemask.metadata import MASKED
 from facemask.monitor.config import CameraConfig, Polygon, PrivacyConfig, scrub
 from facemask.monitor.store import EventStore, iso

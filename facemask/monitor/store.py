@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.metadata import MASKED
 from facemask.monitor.config import StoreConfig
 from facemask.outputs import os_error, publish, recover, temporary_path

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from facemask.detection import Box
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.outputs import os_error
 
 
