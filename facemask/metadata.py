@@ -25,6 +25,13 @@ DEFAULT_CLASS_NAMES = (MASKED, UNMASKED)
 KNOWN_FIELDS = ("class_names", "input", "unmasked_threshold", "model_sha256")
 
 
+def is_flagged(label: str | None) -> bool:
+    """Whether a face called `label` is flagged: any label but with_mask (no mask, or a mask worn incorrectly).
+    None (no label: an annotated face the detector did not find) is not flagged. The one rule for a label, be it
+    the pipeline's, a tracked person's or an annotation's; FaceResult.flagged applies it to a result."""
+    return label is not None and label != MASKED
+
+
 def check_threshold(value: float, name: str = "--unmasked-threshold") -> float:
     """The one valid range of a decision threshold: strictly between 0 (everyone flagged) and 1 (no one)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < float(value) < 1.0:

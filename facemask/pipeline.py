@@ -17,7 +17,7 @@ from facemask.drawing import annotate
 from facemask.errors import FacemaskError
 from facemask.geometry import Box, Detection, Landmarks
 from facemask.imageio import as_bgr8, read_image, write_image_atomic
-from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold
+from facemask.metadata import INCORRECT, MASKED, UNMASKED, check_threshold, is_flagged
 
 # What MaskPipeline.predict reads: an image file, a folder, a glob pattern or a decoded array, or a list of them.
 ImageSource: TypeAlias = "str | os.PathLike[str] | np.ndarray"
@@ -213,9 +213,9 @@ class FaceResult:
 
     @property
     def flagged(self) -> bool:
-        """Whether the face is flagged: any label but with_mask (no mask, or a mask worn incorrectly). The one
-        rule every tool, event and measurement follows."""
-        return self.label != MASKED
+        """Whether the face is flagged: any label but with_mask (no mask, or a mask worn incorrectly;
+        facemask.metadata.is_flagged, the one rule every tool, event and measurement follows)."""
+        return is_flagged(self.label)
 
     def to_json(self) -> dict:
         """The face as the `--json` results give it."""

@@ -10,9 +10,12 @@ import pytest
 
 from facemask.classification import MaskClassifier
 from facemask.errors import FacemaskError
-from facemask.metadata import (ModelMetadata, add_model, check_threshold, file_sha256, metadata_path, read_metadata,
-                               update_metadata)
+from facemask.evaluation import NOT_COMPLIANT
+from facemask.geometry import Box
+from facemask.metadata import (INCORRECT, MASKED, UNMASKED, ModelMetadata, add_model, check_threshold, file_sha256,
+                               is_flagged, metadata_path, read_metadata, update_metadata)
 from facemask.outputs import OutputSet
+from facemask.pipeline import FaceResult
 
 
 def test_the_shipped_models_carry_valid_metadata_that_matches_them(default_model, shipped_model):
@@ -71,3 +74,14 @@ def test_model_and_metadata_are_published_together_and_updated_in_place(tmp_path
     assert updated.unmasked_threshold == 0.3 and updated.model_sha256 == stored.model_sha256
     with pytest.raises(FacemaskError, match="between 0 and 1"):
         update_metadata(model, unmasked_threshold=1.2)
+
+
+def test_one_rule_for_flagged():
+    """Every label but with_mask is flagged; no label (a face not found) is not. Results and the evaluation's
+    alarm labels follow the same rule."""
+    labels = (MASKED, UNMASKED, INCORRECT, "face_shield")
+    assert [is_flagged(label) for label in labels] == [False, True, True, True]
+    assert not is_flagged(None)
+    assert [FaceResult(Box(0, 0, 10, 10), 0.9, label, 0.9, {label: 0.9}).flagged for label in labels] == [
+        is_flagged(label) for label in labels]
+    assert NOT_COMPLIANT == (UNMASKED, INCORRECT)

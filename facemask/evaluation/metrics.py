@@ -9,12 +9,12 @@ from collections.abc import Iterable
 import numpy as np
 
 from facemask.evaluation.run import FaceOutcome, SceneEvaluation
-from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
 
 SIZE_BANDS = ((0, 20), (20, 50), (50, 100), (100, None))  # annotated face width in pixels
 MIN_FACE = 20  # the faces an alarm is judged on: at least this many pixels on the shorter side of the box
-NOT_COMPLIANT = (UNMASKED, INCORRECT)  # the labels a mask alarm must flag
 CLASSES = (MASKED, UNMASKED, INCORRECT)  # the rows and columns of the confusion matrix, in this order
+NOT_COMPLIANT = tuple(label for label in CLASSES if is_flagged(label))  # the labels a mask alarm must flag
 MISSED = "not found"
 
 
@@ -22,11 +22,6 @@ def large_enough(box) -> bool:
     """Whether an annotated face counts among the faces an alarm is judged on: at least MIN_FACE px on the shorter
     side of its box."""
     return min(box.w, box.h) >= MIN_FACE
-
-
-def flagged(label: str | None) -> bool:
-    """Whether a face called `label` raises the alarm: without a mask, or wearing it incorrectly."""
-    return label in NOT_COMPLIANT
 
 
 def compliance(faces: Iterable[FaceOutcome]) -> dict:
@@ -39,8 +34,8 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
     annotated label (rows) against the label the pipeline gave a found face (columns), then the faces not found.
     """
     faces = [face for face in faces if face.label in CLASSES]
-    masked = [face for face in faces if face.label == MASKED]
-    not_compliant = [face for face in faces if face.label in NOT_COMPLIANT]
+    masked = [face for face in faces if not is_flagged(face.label)]
+    not_compliant = [face for face in faces if is_flagged(face.label)]
     per_class = {}
     for label in CLASSES:
         group = [face for face in faces if face.label == label]
@@ -48,19 +43,19 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
         right = sum(face.predicted == label for face in found)
         per_class[label] = {"faces": len(group), "found": len(found), "recall": _ratio(right, len(group)),
                             "recall_found": _ratio(right, len(found)),
-                            "found_not_called_with_mask": _ratio(sum(face.predicted != MASKED for face in found),
+                            "found_not_called_with_mask": _ratio(sum(is_flagged(face.predicted) for face in found),
                                                                  len(found))}
     matrix = [[sum(face.label == row and face.predicted == column for face in faces) for column in CLASSES]
               + [sum(face.label == row and not face.found for face in faces)] for row in CLASSES]
     return {
         "faces": len(faces),
-        "tnr": _ratio(sum(flagged(face.predicted) for face in not_compliant), len(not_compliant)),
-        "fnr": _ratio(sum(flagged(face.predicted) for face in masked), len(masked)),
+        "tnr": _ratio(sum(is_flagged(face.predicted) for face in not_compliant), len(not_compliant)),
+        "fnr": _ratio(sum(is_flagged(face.predicted) for face in masked), len(masked)),
         # the same two rates over the faces the detector found: the classifier's share of the alarm
-        "tnr_found": _ratio(sum(flagged(face.predicted) for face in not_compliant),
+        "tnr_found": _ratio(sum(is_flagged(face.predicted) for face in not_compliant),
                             sum(face.found for face in not_compliant)),
-        "fnr_found": _ratio(sum(flagged(face.predicted) for face in masked), sum(face.found for face in masked)),
-        "tnr_per_label": {label: _ratio(sum(flagged(face.predicted) for face in faces if face.label == label),
+        "fnr_found": _ratio(sum(is_flagged(face.predicted) for face in masked), sum(face.found for face in masked)),
+        "tnr_per_label": {label: _ratio(sum(is_flagged(face.predicted) for face in faces if face.label == label),
                                         sum(face.label == label for face in faces)) for label in NOT_COMPLIANT},
         "per_class": per_class,
         "confusion": {"labels": list(CLASSES), "predicted": list(CLASSES) + [MISSED], "matrix": matrix},
@@ -127,7 +122,7 @@ def summarize(evaluation: SceneEvaluation) -> dict:
             "found_called": dict(Counter(face.predicted for face in group if face.found)),
         }
     false_detections = evaluation.false_detections
-    truth = [flagged(face.label) for face in scored]
+    truth = [is_flagged(face.label) for face in scored]
     return {
         "images": evaluation.images,
         "faces": len(faces),
@@ -151,7 +146,7 @@ def summarize(evaluation: SceneEvaluation) -> dict:
         "false_detections": {
             "count": len(false_detections),
             "per_image": _ratio(len(false_detections), evaluation.images),
-            "called_unmasked": sum(flagged(d.label) for d in false_detections),
+            "called_unmasked": sum(is_flagged(d.label) for d in false_detections),
         },
         "seconds_per_image": round(float(np.mean(evaluation.seconds)), 4) if evaluation.seconds else None,
         "roc": {

@@ -8,7 +8,7 @@ import numpy as np
 
 from facemask.errors import FacemaskError
 from facemask.evaluation.run import SceneEvaluation
-from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
 
 
 TARGET_TNR, TARGET_FNR = 0.92, 0.03  # what a mask alarm must reach (issue 3)
@@ -55,7 +55,7 @@ def choose_threshold(evaluation: SceneEvaluation, folds: int = 5, seed: int = 0)
     from sklearn.model_selection import GroupKFold
 
     faces = [face for face in evaluation.faces if face.label in (MASKED, UNMASKED, INCORRECT)]
-    unmasked = np.array([face.label != MASKED for face in faces])
+    unmasked = np.array([is_flagged(face.label) for face in faces])
     scores = np.array([face.unmasked_probability or 0.0 for face in faces])
     images = np.array([face.image for face in faces])
     if unmasked.all() or not unmasked.any():

@@ -17,7 +17,7 @@ import numpy as np
 
 from facemask.errors import FacemaskError
 from facemask.geometry import Box, Detection
-from facemask.metadata import MASKED
+from facemask.metadata import MASKED, is_flagged
 from facemask.monitor.config import CameraConfig, Polygon, PrivacyConfig, scrub
 from facemask.monitor.store import EventStore, iso
 from facemask.pipeline import MaskPipeline
@@ -361,7 +361,7 @@ class CameraWorker:
         detector = self.pipeline.detector
         hidden = []
         if self.privacy.blur_unflagged:
-            hidden = [face.box for face in report.faces if face.label == MASKED]
+            hidden = [face.box for face in report.faces if not face.flagged]
             hidden += detector.outside if isinstance(detector, ZoneDetector) else []
         if not hidden:
             shown, annotated = report.frame, report.annotated
@@ -395,7 +395,7 @@ class CameraWorker:
         """Count the tracks that ended never flagged as the masked people they were, by the decision on their
         looks (flagged ones were counted with their event)."""
         for track in tracks:
-            if track.decision is not None and not track.reported and track.decision.label == MASKED:
+            if track.decision is not None and not track.reported and not is_flagged(track.decision.label):
                 try:
                     self.store.count_person(self.config.name, time.time(), MASKED)
                 except Exception:
