@@ -46,6 +46,15 @@ def scenes_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def example_scenes_dir(tmp_path_factory) -> Path:
+    """The photos shipped in examples/ as an annotated scene set (images/ and annotations.csv; their faces boxed by
+    hand, tests/scenes.py's EXAMPLE_FACES): real photos with faces on every clone, no ../shared needed."""
+    from scenes import example_scene_set
+
+    return example_scene_set(REPOSITORY / "examples", tmp_path_factory.mktemp("example_scenes"))
+
+
+@pytest.fixture(scope="session")
 def crowd_scenes_dir(shared_dir: Path) -> Path:
     """The annotated crowd scenes (small faces, masks worn incorrectly)."""
     return _scene_set(shared_dir, "scenes-crowd-dev")

@@ -1,4 +1,5 @@
-"""Picking annotated scenes in tests by what their annotations say (read with facemask.evaluation.load_scenes)."""
+"""Picking annotated scenes in tests by what their annotations say (read with facemask.evaluation.load_scenes), and
+the faces of the example photos shipped in examples/, boxed by hand."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from pathlib import Path
 
 from facemask.evaluation import load_scenes
 from facemask.geometry import Box
+from facemask.metadata import MASKED, UNMASKED
+
+# The faces of examples/ (scripts/make_examples.py), boxed by hand from the forehead to below the chin as the scene
+# sets annotate them: Eileen Collins' portrait, Grace Hopper's, and both side by side (Hopper scaled by 512 / 600,
+# the astronaut wearing a synthesized mask).
+EXAMPLE_FACES: dict[str, list[tuple[Box, str]]] = {
+    "astronaut.jpg": [(Box(180, 60, 90, 120), UNMASKED)],
+    "grace_hopper.jpg": [(Box(170, 135, 180, 200), UNMASKED)],
+    "two_people.jpg": [(Box(180, 60, 90, 120), MASKED), (Box(657, 115, 154, 171), UNMASKED)],
+}
 
 
 def annotated_faces(scenes_dir: Path) -> dict[str, list[tuple[Box, str]]]:
@@ -44,4 +55,17 @@ def make_scene_set(source: Path, root: Path, photos: int, labels: tuple[str, ...
         for name in chosen:
             (root / "images" / name).symlink_to(source / "images" / name)
             writer.writerows([name, box.x, box.y, box.w, box.h, label] for box, label in faces[name])
+    return root
+
+
+def example_scene_set(examples: Path, root: Path) -> Path:
+    """The photos of `examples` (the repository's examples/) as a scene set at `root`: images linked, their faces
+    (EXAMPLE_FACES) written as annotations.csv."""
+    (root / "images").mkdir(parents=True)
+    with open(root / "annotations.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "x", "y", "w", "h", "label"])
+        for name, faces in EXAMPLE_FACES.items():
+            (root / "images" / name).symlink_to(examples / name)
+            writer.writerows([name, box.x, box.y, box.w, box.h, label] for box, label in faces)
     return root
