@@ -288,7 +288,7 @@ class FusedDetector:
         kept = []
         for detection in fused:
             box = detection.box
-            box = Box.from_corners(*box.corners(), width, height)
+            box = Box.from_corners(box.x, box.y, box.right, box.bottom, width, height)
             if detection.score >= self.confidence and box.w > 1 and box.h > 1:
                 kept.append(replace(detection, box=box))
         return kept

@@ -69,7 +69,7 @@ class Landmarks:
     def from_values(cls, values) -> Landmarks:
         """From ten numbers x1, y1, ..., x5, y5 in the order of the fields."""
         points = np.asarray(values, dtype=np.float64).reshape(5, 2)
-        return cls(*(tuple(float(v) for v in point) for point in points))
+        return cls(*((float(x), float(y)) for x, y in points))
 
     def as_array(self) -> np.ndarray:
         """The points as a 5 x 2 array, in the order of the fields."""
