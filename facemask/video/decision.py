@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from facemask.classification import not_compliant_probability
 from facemask.errors import FacemaskError
-from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
 from facemask.pipeline import FaceResult
 
 MAX_WINDOW = 50
@@ -57,7 +57,7 @@ class PersonDecision:
 
     @property
     def compliant(self) -> bool:
-        return self.label == MASKED
+        return not is_flagged(self.label)
 
     @property
     def flagged(self) -> bool:
@@ -89,7 +89,7 @@ def decide(faces: Sequence[FaceResult], looks: int, settings: DecisionSettings) 
     settled = looks >= settings.looks
     label = recent[-1].label
     if settled:
-        flagged = [face.label for face in recent if face.label != MASKED]
+        flagged = [face.label for face in recent if is_flagged(face.label)]
         label = MASKED
         if len(flagged) >= settings.looks:  # the most frequent non-compliant label, the latest on a tie
             label = max(reversed(flagged), key=flagged.count)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from facemask.drawing import FONT, annotate, draw_caption
-from facemask.metadata import MASKED
+from facemask.metadata import is_flagged
 from facemask.pipeline import FaceResult
 
 
@@ -18,8 +18,8 @@ def draw_overlay(frame: np.ndarray, faces: list[FaceResult], fps: float, alert: 
     tracked person labelled with the decision on their recent looks (Track.current), so what is drawn and
     counted is the person's call, not the latest single classification."""
     annotated = annotate(frame, faces)
-    masked = sum(face.label == MASKED for face in faces)
-    unmasked = len(faces) - masked
+    unmasked = sum(is_flagged(face.label) for face in faces)
+    masked = len(faces) - unmasked
     scale = float(np.clip(min(frame.shape[:2]) / 800.0, 0.45, 2.0))
     thickness = max(1, int(round(scale * 2)))
     draw_caption(annotated, f"{fps:4.1f} FPS  masked {masked}  unmasked {unmasked}", 0, 0, (40, 40, 40), scale,
