@@ -248,7 +248,8 @@ def run_script(video: Path, model: Path | None, events: Path) -> str:
                str(events), "--no-display"] + ([] if model is None else ["--model", str(model)])
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise FacemaskError(f"detect_mask_video.py failed: {result.stderr.strip().splitlines()[-1:]}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise FacemaskError(f"detect_mask_video.py failed (exit code {result.returncode}): {last}")
     return next((line for line in result.stdout.splitlines() if " frames in " in line), "")
 
 
