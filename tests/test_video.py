@@ -339,15 +339,15 @@ def test_a_person_masked_but_for_the_first_look_is_called_masked_once_settled(re
 
 
 def test_a_check_relabelling_a_look_counts_as_its_label(real_looks):
-    """A face the nose check relabels keeps the classifier's probabilities; its look counts as it is labelled
-    and its row agrees, for a two-class model as for a three-class one."""
+    """A two-class model's face relabeled mask_worn_incorrectly (by a check) keeps the classifier's probabilities;
+    its look counts as it is labelled and its row agrees, as a three-class model's look does."""
     masked = real_looks[MASKED][0]
-    relabeled = FaceResult(masked.box, masked.score, INCORRECT, 0.9, masked.probabilities, nose_uncovered=0.9)
+    relabeled = FaceResult(masked.box, masked.score, INCORRECT, 0.9, masked.probabilities)
     row = look_row(relabeled)
     assert row[INCORRECT] == 0.9 and sum(row.values()) == pytest.approx(1.0)
     decisions = follow([relabeled] * 3, DecisionSettings())
     assert [decision.label for decision in decisions] == [INCORRECT] * 3 and fires(decisions) == [3]
-    assert decisions[-1].probability == pytest.approx(0.9)
+    assert decisions[-1].probability >= 0.9
     three = dict(masked.probabilities, **{INCORRECT: 0.0})
     worn = FaceResult(masked.box, masked.score, INCORRECT, 0.8, {MASKED: 0.1, UNMASKED: 0.1, INCORRECT: 0.8})
     decisions = follow([FaceResult(masked.box, masked.score, MASKED, 0.9, three), worn, worn, worn],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from facemask.classification import not_compliant_probability
 from facemask.errors import FacemaskError
-from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
+from facemask.metadata import MASKED, is_flagged
 from facemask.pipeline import FaceResult
 
 MAX_WINDOW = 50
@@ -66,16 +66,13 @@ class PersonDecision:
 
 
 def look_row(face: FaceResult) -> dict[str, float]:
-    """The class probabilities of one look: the classifier's, except where a check relabeled the face
-    mask_worn_incorrectly (the nose check on a face called with_mask, the chin check on one called without_mask):
-    then the check's probability p goes to mask_worn_incorrectly and 1 - p stays with the class the classifier
-    called, so the row agrees with the look's label."""
-    relabeled = face.label == INCORRECT and (face.nose_uncovered is not None or face.mask_on_chin is not None)
-    if not relabeled:
+    """The class probabilities of one look: the classifier's, except where the face's label is not one of its
+    classes (a two-class model's face relabeled mask_worn_incorrectly by a check): then the label gets the look's
+    probability p and the classifier's classes share 1 - p in proportion, so the row agrees with the label."""
+    if face.label in face.probabilities:
         return dict(face.probabilities)
-    called = MASKED if face.nose_uncovered is not None else UNMASKED
-    row = dict.fromkeys(face.probabilities, 0.0)
-    row[called], row[INCORRECT] = 1.0 - face.probability, face.probability
+    row = {name: (1.0 - face.probability) * p for name, p in face.probabilities.items()}
+    row[face.label] = face.probability
     return row
 
 
