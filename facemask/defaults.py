@@ -20,10 +20,6 @@ CLASSIFY_EVERY = 5
 # it is exported from is for training, fine-tuning and export.
 MODEL_NAME = "mask_detector_float32.tflite"
 KERAS_MODEL_NAME = "mask_detector.keras"
-# The nose check's model (facemask.pipeline.NoseCheck): is the nose in the upper part of a masked face covered?
-NOSE_MODEL_NAME = "nose_check_float32.tflite"
-# The chin check's model (facemask.pipeline.ChinCheck): is a mask worn on the lower part of an unmasked-looking face?
-CHIN_MODEL_NAME = "chin_check_float32.tflite"
 
 
 def default_model() -> Path:
@@ -34,17 +30,6 @@ def default_model() -> Path:
 def default_keras_model() -> Path:
     """The shipped `.keras` classifier that the TFLite default is exported from."""
     return shipped("models", KERAS_MODEL_NAME)
-
-
-def default_nose_model() -> Path:
-    """The shipped model of the nose check (TFLite, float32; with_mask: nose covered, without_mask: nose bare)."""
-    return shipped("models", NOSE_MODEL_NAME)
-
-
-def default_chin_model() -> Path:
-    """The shipped model of the chin check (TFLite, float32; with_mask: a mask on the lower face, without_mask:
-    none)."""
-    return shipped("models", CHIN_MODEL_NAME)
 
 
 def default_templates() -> Path:

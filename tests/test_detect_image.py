@@ -15,7 +15,7 @@ from PIL import Image
 from facemask.geometry import Box
 from facemask.metadata import read_metadata
 from facemask.imageio import read_image
-from facemask.pipeline import ChinCheck, CropSettings, MaskPipeline, NoseCheck
+from facemask.pipeline import CropSettings, MaskPipeline
 
 from scenes import annotated_faces, single_face_scenes
 
@@ -47,37 +47,17 @@ def test_runs_over_every_scene_in_input_order(all_scenes, scenes_dir):
 @pytest.mark.slow
 def test_json_follows_the_documented_format(all_scenes, default_model):
     _, results = all_scenes
-    threshold, nose, chin = read_metadata(default_model).unmasked_threshold, NoseCheck(), ChinCheck()
+    threshold = read_metadata(default_model).unmasked_threshold
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:
             unmasked = face["probabilities"]["without_mask"] >= threshold
             x, y, w, h = face["box"]
-            # the nose check looks again at every face the classifier calls with_mask, the chin check at every one
-            # it calls without_mask of at least its smallest size (both on by default)
-            second_look = ({"mask_on_chin"} if min(w, h) >= chin.min_size else set()) if unmasked else {"nose_uncovered"}
-            assert set(face) == {"box", "score", "label", "probabilities"} | second_look
+            assert set(face) == {"box", "score", "label", "probabilities"}
             assert 0 <= x and 0 <= y and w > 0 and h > 0
             assert x + w <= result["width"] and y + h <= result["height"]
             assert set(face["probabilities"]) == {"with_mask", "without_mask"}
-            if unmasked:
-                chin_mask = face.get("mask_on_chin", 0.0) >= chin.threshold
-                assert face["label"] == ("mask_worn_incorrectly" if chin_mask else "without_mask")
-            else:
-                below_nose = face["nose_uncovered"] >= nose.threshold
-                assert face["label"] == ("mask_worn_incorrectly" if below_nose else "with_mask")
-
-
-def test_the_nose_check_is_on_by_default_and_can_be_turned_off(scenes_dir, tmp_path, run_script):
-    path, _ = single_face_scenes(scenes_dir, "with_mask")[0]
-    for option, checked in (([], True), (["--no-nose-check"], False)):
-        out = tmp_path / f"checked-{checked}.json"
-        done = run_script(SCRIPT, "--image", path, "--json", out, *option)
-        assert done.returncode == 0, done.stderr
-        faces = json.loads(out.read_text())[0]["faces"]
-        masked = [face for face in faces if face["label"] == "with_mask"]
-        assert masked, faces
-        assert all(("nose_uncovered" in face) == checked for face in masked), (option, faces)
+            assert face["label"] == ("without_mask" if unmasked else "with_mask")
 
 
 def test_single_view_classifies_each_face_once_as_cropped(example_scenes_dir, tmp_path, run_script,

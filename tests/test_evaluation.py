@@ -247,10 +247,10 @@ def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Pa
     assert 0.0 < threshold < 1.0 and len(choice["fold_thresholds"]) == 3
     assert stored["class_names"] == json.loads(default_model.with_suffix(".json").read_text())["class_names"]
     assert f"threshold {threshold:.2f}: TNR {choice['tnr']:.3f}, FNR {choice['fnr']:.3f}" in calibrated.stdout
-    # the calibration rates are the classifier's alone; the nose check only adds flags on top of the threshold
+    # the pipeline flags by the stored threshold alone, so its rates are the calibration's
     output = tmp_path / "dev.json"
     evaluated = run_script("evaluate_pipeline.py", "--scenes", folder, "--model", model, "--json", output,
-                           "--no-nose-check", "--quiet")
+                           "--quiet")
     assert evaluated.returncode == 0, evaluated.stderr
     summary = json.loads(output.read_text())
     assert summary["unmasked_threshold"] == threshold

@@ -235,8 +235,6 @@ CASES = [
          "between 0 and 1", lambda e, o: "--unmasked-threshold"),
     case("image-crop-margin-too-large", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "--crop-margin", "5"],
          "between -0.4 and 1", lambda e, o: "--crop-margin"),
-    case("image-nose-threshold-one", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "--nose-threshold", "1"],
-         "between 0 and 1", lambda e, o: "--nose-threshold"),
     case("image-face-folder-missing", IMAGE, lambda e, o: ["--image", e.inp / "photo.jpg", "--face", o / "ssd"],
          "face detector folder not found", lambda e, o: o / "ssd"),
     case("image-face-folder-without-model", IMAGE,

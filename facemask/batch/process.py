@@ -14,7 +14,7 @@ from facemask.batch.results import error_record
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
 from facemask import defaults
-from facemask.pipeline import ChinCheck, CropSettings, ImageResult, MaskPipeline, NoseCheck
+from facemask.pipeline import CropSettings, ImageResult, MaskPipeline
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,11 @@ class PipelineOptions:
     face_folder: Path | None = None
     crop: CropSettings = CropSettings()
     unmasked_threshold: float | None = None
-    nose_check: NoseCheck | None = NoseCheck()
-    chin_check: ChinCheck | None = ChinCheck()
 
     def load(self, threads: int | None = None) -> MaskPipeline:
         """The pipeline (`threads`: the classifier's CPU threads, default every core)."""
         return MaskPipeline.load(self.model, self.detector, self.confidence, self.face_folder, self.crop,
-                                 unmasked_threshold=self.unmasked_threshold, threads=threads,
-                                 nose_check=self.nose_check, chin_check=self.chin_check)
+                                 unmasked_threshold=self.unmasked_threshold, threads=threads)
 
 
 @dataclass

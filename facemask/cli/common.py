@@ -12,7 +12,7 @@ from facemask import defaults
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS
 from facemask.errors import FacemaskError, print_error, run_cli
 from facemask.metadata import check_threshold
-from facemask.pipeline import ChinCheck, CropSettings, MaskPipeline, NoseCheck, check_margin
+from facemask.pipeline import CropSettings, MaskPipeline, check_margin
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defaults.DETECTOR) -> None:
@@ -44,41 +44,6 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
                         help="classify each face once, as cropped, instead of four ways (the crop and a square "
                              f"widened by {crop.context} per side, each also mirrored, their mean counting): a "
                              "quarter of the classifier's time, less sure on small faces (see docs/evaluation.md)")
-    nose = NoseCheck()
-    parser.add_argument("--nose-check", action=argparse.BooleanOptionalAction, default=True,
-                        help="look again at every face called with_mask: where the face above the mouth looks "
-                             "unmasked, call it mask_worn_incorrectly (a mask below the nose; default: on, see "
-                             "docs/evaluation.md)")
-    parser.add_argument("--nose-threshold", type=float, default=nose.threshold,
-                        help="with --nose-check, how sure the check must be that the nose is uncovered, between 0 "
-                             f"and 1 (default: {nose.threshold})")
-    parser.add_argument("--nose-model", type=Path, default=None,
-                        help="with --nose-check, the nose check's model, .tflite or .keras, e.g. one trained on "
-                             "prepare_nose_dataset.py's output (default: the shipped nose_check_float32.tflite)")
-    chin = ChinCheck()
-    parser.add_argument("--chin-check", action=argparse.BooleanOptionalAction, default=True,
-                        help="look again at every face called without_mask: where the face below the nose shows a "
-                             "mask, call it mask_worn_incorrectly (a mask pulled down to the chin; default: on, see "
-                             "docs/evaluation.md)")
-    parser.add_argument("--chin-threshold", type=float, default=chin.threshold,
-                        help="with --chin-check, how sure the check must be that a mask is worn below the mouth, "
-                             f"between 0 and 1 (default: {chin.threshold})")
-    parser.add_argument("--chin-model", type=Path, default=None,
-                        help="with --chin-check, the chin check's model, .tflite or .keras, e.g. one trained on "
-                             "the output of prepare_nose_dataset.py --check chin (default: the shipped "
-                             "chin_check_float32.tflite)")
-
-
-def nose_check(args: argparse.Namespace) -> NoseCheck | None:
-    """The nose check the options ask for (None: off)."""
-    check_threshold(args.nose_threshold, "--nose-threshold")
-    return NoseCheck(threshold=args.nose_threshold, model=args.nose_model) if args.nose_check else None
-
-
-def chin_check(args: argparse.Namespace) -> ChinCheck | None:
-    """The chin check the options ask for (None: off)."""
-    check_threshold(args.chin_threshold, "--chin-threshold")
-    return ChinCheck(threshold=args.chin_threshold, model=args.chin_model) if args.chin_check else None
 
 
 def crop_settings(args: argparse.Namespace) -> CropSettings:
@@ -107,8 +72,7 @@ def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
     if args.unmasked_threshold is not None:
         check_threshold(args.unmasked_threshold, "--unmasked-threshold")
     return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
-                             crop_settings(args), frame_side, args.unmasked_threshold,
-                             nose_check=nose_check(args), chin_check=chin_check(args))
+                             crop_settings(args), frame_side, args.unmasked_threshold)
 
 
 def display_available() -> bool:

@@ -11,8 +11,8 @@ import cv2
 
 from facemask.batch import (ImageInputs, ImageOutcome, PipelineOptions, RaySettings, ResultSummary, iter_records,
                             pending, prepare_results, resolve_batch_inputs, run_local, run_ray, show_progress)
-from facemask.cli.common import (add_pipeline_arguments, chin_check, crop_settings, display_available, error,
-                                 load_pipeline, nose_check, run, warn)
+from facemask.cli.common import (add_pipeline_arguments, crop_settings, display_available, error, load_pipeline,
+                                 run, warn)
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, make_folder, write_image_atomic
@@ -189,8 +189,7 @@ def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     class_names = load_pipeline(args).classifier.class_names  # validates every pipeline option
     options = PipelineOptions(None if user_model is None else user_model.absolute(), args.detector, args.confidence,
                               None if args.face is None else args.face.absolute(),
-                              crop_settings(args), args.unmasked_threshold,
-                              nose_check(args), chin_check(args))
+                              crop_settings(args), args.unmasked_threshold)
     order = [str(path) for path in inputs.paths]
     done = prepare_results(args.jsonl, args.resume, args.force, order)
     paths = pending(inputs.paths, done)

@@ -24,7 +24,7 @@ from facemask.monitor.metrics import SiteMetrics
 from facemask.monitor.notify import Throttle
 from facemask.monitor.store import DayRow, EventStore
 from facemask.monitor.webhook import Webhook
-from facemask.pipeline import ChinCheck, ImageResult, MaskPipeline, NoseCheck
+from facemask.pipeline import ImageResult, MaskPipeline
 
 LOG = logging.getLogger("facemask.monitor")
 
@@ -64,11 +64,8 @@ def camera_pipeline(config: ServeConfig, camera: CameraConfig) -> MaskPipeline:
     """A camera's own live-video pipeline (the video tool's defaults), its classifier on one thread: the cameras
     already run side by side, one thread each, so more threads per classifier would only compete."""
     model = defaults.default_model() if config.model is None else config.model
-    nose, chin = NoseCheck(), ChinCheck()
     return MaskPipeline(create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
-                        MaskClassifier(model, config.unmasked_threshold, threads=1),
-                        nose_check=nose, nose_classifier=nose.load_model(threads=1),
-                        chin_check=chin, chin_classifier=chin.load_model(threads=1))
+                        MaskClassifier(model, config.unmasked_threshold, threads=1))
 
 
 class Site:
