@@ -65,8 +65,6 @@ FIGURES = [
                     "0.2", "--markdown"), ("docs/evaluation.md",), 1.5),
     Figure("crop-crowd", ("benchmarks/crop_study.py", "--scenes", CROWD, "--margins", "-0.15", "-0.05", "0", "0.1",
                           "--markdown"), ("docs/evaluation.md",), 3),
-    Figure("nose-check", ("benchmarks/nose_check.py", "--scenes", DEV, CROWD), ("docs/evaluation.md",), 4),
-    Figure("chin-check", ("benchmarks/chin_check.py", "--scenes", DEV, CROWD), ("docs/evaluation.md",), 2),
     Figure("video-fps", ("benchmarks/video_fps.py", "--markdown"), ("docs/benchmarks.md", "docs/video.md"), 9),
     Figure("video-detectors", ("benchmarks/detectors.py", "--scenes", DEV, "--frame", "640x480", "--backends", "ssd",
                                "video", "--markdown"), ("docs/video.md",), 0.5),
