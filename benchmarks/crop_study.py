@@ -4,11 +4,10 @@
     python benchmarks/crop_study.py --scenes ../shared/data/scenes-dev [--model models/mask_detector.keras]
 
 The default detector runs once per scene; then, for every crop setting, the whole evaluation (facemask.evaluation)
-is repeated with the same detections, so only the crop changes (the classifier alone: no nose check). The first
-rows are one view per face at each margin, with and without squaring; the last ones add to the default's box the
-views of CropSettings (a wider square crop, mirror images) one at a time and together. Printed per setting:
-classifier accuracy on the annotated boxes and on the found faces, TNR, FNR and ROC AUC; seconds are those of the
-classification only.
+is repeated with the same detections, so only the crop changes. The first rows are one view per face at each
+margin, with and without squaring; the last ones add to the default's box the views of CropSettings (a wider
+square crop, mirror images) one at a time and together. Printed per setting: classifier accuracy on the annotated
+boxes and on the found faces, TNR, FNR and ROC AUC; seconds are those of the classification only.
 Results are recorded in docs/evaluation.md.
 """
 
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = [CropSettings.single(margin, square) for margin in args.margins for square in (False, True)]
     settings += [replace(default, context=None), replace(default, mirror=False), default]
     for crop in settings:
-        pipeline = MaskPipeline(replay, classifier, crop, nose_check=None)  # the crop alone
+        pipeline = MaskPipeline(replay, classifier, crop)  # the crop alone
         evaluation = SceneEvaluation()
         start = time.perf_counter()
         for scene, image in zip(scenes, images):

@@ -97,8 +97,8 @@ def fit_into_frame(scene: Scene, image: np.ndarray, size: tuple[int, int]) -> tu
 
 def measure(detector, classifier: MaskClassifier, scenes, images) -> dict:
     """The whole pipeline with `detector` over the scenes (facemask.evaluation), and the detector alone on a
-    640x480 frame. The classifier alone labels the faces (no nose check), so only the detector differs."""
-    pipeline = MaskPipeline(detector, classifier, nose_check=None)
+    640x480 frame. The same classifier labels the faces, so only the detector differs."""
+    pipeline = MaskPipeline(detector, classifier)
     evaluation = SceneEvaluation()
     pipeline.process(images[0])  # warm-up
     for scene, image in zip(scenes, images):

@@ -9,7 +9,7 @@ pipeline on one or more annotated scene sets (docs/archive/evaluation-history.md
 The default detector runs once per scene; the same detections are then classified by each model at its stored
 threshold, and by the mean of all the models' probabilities (one classification per face, view and model): at the
 threshold the calibration rule (`calibrate_threshold.py`) chooses for the mean on the first scene set, and at each
-of `--thresholds`. The nose and chin checks are on, at their defaults. Printed per set and classifier: TNR / FNR
+of `--thresholds`. Printed per set and classifier: TNR / FNR
 over all faces and over faces of at least 20 px, the found mask_worn_incorrectly faces of at least 20 px labelled so
 and not labelled with_mask, the ROC AUC of the annotated boxes and of the whole pipeline, the false detections
 flagged, and FNR >= 20 px as a ratio to the first model's (the baseline, same process).
@@ -26,16 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crop_study import Replay  # noqa: E402
-from nose_check import measure, text  # noqa: E402
 
 from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.defaults import DETECTOR  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import SceneEvaluation, choose_threshold, evaluate_scene, load_scenes  # noqa: E402
+from facemask.evaluation import (MIN_FACE, SceneEvaluation, choose_threshold, evaluate_scene,  # noqa: E402
+                                 load_scenes, summarize)
 from facemask.imageio import read_image  # noqa: E402
-from facemask.metadata import check_threshold  # noqa: E402
-from facemask.pipeline import ChinCheck, MaskPipeline, NoseCheck  # noqa: E402
+from facemask.metadata import INCORRECT, check_threshold  # noqa: E402
+from facemask.pipeline import MaskPipeline  # noqa: E402
 
 
 class MeanClassifier(MaskClassifier):
@@ -53,6 +53,26 @@ class MeanClassifier(MaskClassifier):
         return np.mean([member.probabilities(crops) for member in self.members], axis=0)
 
 
+def measure(pipeline: MaskPipeline, scenes, images) -> dict:
+    """The figures of one classifier on one scene set."""
+    evaluation = SceneEvaluation()
+    for scene, image in zip(scenes, images):
+        evaluate_scene(pipeline, scene, image, evaluation)
+    summary = summarize(evaluation)
+    everyone, large = summary["compliance"]["all faces"], summary["compliance"][f">= {MIN_FACE} px"]
+    incorrect = large["per_class"][INCORRECT]
+    found = incorrect["found"]
+    return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
+            "labelled": f"{round(incorrect['recall_found'] * found)} / {found}" if found else "n/a",
+            "not_masked": f"{round(incorrect['found_not_called_with_mask'] * found)} / {found}" if found else "n/a",
+            "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"]),
+            "auc": {name: None if roc is None else roc["auc"] for name, roc in summary["roc"].items()}}
+
+
+def text(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, nargs="+", required=True, help="two or more classifiers")
@@ -64,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         raise FacemaskError("--models needs two or more classifiers to average")
     thresholds = sorted({check_threshold(value, "--thresholds") for value in args.thresholds})
     members = [MaskClassifier(path) for path in args.models]
-    nose, chin = NoseCheck(), ChinCheck()
-    nose_model, chin_model = nose.load_model(), chin.load_model()
     detector = create_detector(DETECTOR)
     sets = []
     for folder in args.scenes:
@@ -75,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder, scenes, images, found = sets[0]
     calibration = SceneEvaluation()
-    probe = MaskPipeline(Replay(found), MeanClassifier(members, 0.01), nose_check=None, chin_check=None)
+    probe = MaskPipeline(Replay(found), MeanClassifier(members, 0.01))
     for scene, image in zip(scenes, images):
         evaluate_scene(probe, scene, image, calibration)
     choice = choose_threshold(calibration)
@@ -84,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                         MeanClassifier(members, choice.threshold)))
     classifiers += [(f"mean of {len(members)} ({value:g})", MeanClassifier(members, value)) for value in thresholds]
 
-    print(f"Detector {DETECTOR} at its default confidence, the nose and chin checks at their defaults; the mean's "
+    print(f"Detector {DETECTOR} at its default confidence; the mean's "
           f"calibration on {folder.name}: threshold {choice.threshold:g}, TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} "
           f"(cross-validated {choice.cross_validated_tnr:.3f} / {choice.cross_validated_fnr:.3f}).\n")
     print("| scenes | classifier (threshold) | TNR | FNR | TNR >= 20 px | FNR >= 20 px | worn incorrectly >= 20 px "
@@ -94,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for folder, scenes, images, found in sets:
         baseline = None
         for name, classifier in classifiers:
-            pipeline = MaskPipeline(Replay(found), classifier, nose_check=nose, nose_classifier=nose_model,
-                                    chin_check=chin, chin_classifier=chin_model)
+            pipeline = MaskPipeline(Replay(found), classifier)
             figures = measure(pipeline, scenes, images)
             baseline = baseline or figures
             ratio = figures["fnr20"] / baseline["fnr20"] if figures["fnr20"] is not None and baseline["fnr20"] else None

@@ -46,7 +46,7 @@ def read_annotations(scenes: Path) -> dict[str, list[tuple[Box, str]]]:
 
 
 def evaluate(model: Path, scenes: Path, annotations: dict[str, list[tuple[Box, str]]]) -> dict:
-    pipeline = MaskPipeline(detector=None, classifier=MaskClassifier(model), nose_check=None)  # the model alone
+    pipeline = MaskPipeline(detector=None, classifier=MaskClassifier(model))  # the model alone
     truth, predicted, mask_probability = [], [], []
     for name, faces in sorted(annotations.items()):
         image = read_image(scenes / "images" / name)

@@ -7,8 +7,7 @@ sets, from one run of the whole pipeline per set (default detector and crop).
 
 The pipeline runs once at the lowest threshold, which gives every found face the likelier of the not-compliant
 classes; at a threshold t a face is then called with_mask when its probability of not compliant (1 - p(with_mask))
-is under t, else keeps that label: exactly MaskClassifier's rule at t (the model's threshold alone: without the
-pipeline's nose check). The stored threshold's row is the baseline
+is under t, else keeps that label: exactly MaskClassifier's rule at t. The stored threshold's row is the baseline
 the others are compared with (ratio columns). For each set and threshold it prints TNR / FNR (all faces, and
 faces of at least 20 px), and for the found mask_worn_incorrectly faces of at least 20 px the share labelled so
 and the share not labelled with_mask.
@@ -58,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     args = parser.parse_args(argv)
     thresholds = sorted({check_threshold(t, "--thresholds") for t in args.thresholds})
-    # a missing or broken model fails here; the threshold alone decides (no nose check)
-    pipeline = MaskPipeline.load(args.model, unmasked_threshold=FLOOR, nose_check=None)
+    # a missing or broken model fails here
+    pipeline = MaskPipeline.load(args.model, unmasked_threshold=FLOOR)
     metadata = read_metadata(args.model)
     stored = metadata.unmasked_threshold if metadata else None
     if stored is not None and stored not in thresholds:
