@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
-"""Classifiers and their settings side by side on the same detections of annotated scene sets.
+"""Classifiers side by side on the same detections of annotated scene sets.
 
     python benchmarks/classifier_compare.py --models facemask/models/mask_detector_float32.tflite new.tflite \
-        --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev [--views 1 4]
+        --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev
 
 The default detector runs once per scene (its detections are kept in --cache, keyed by the scene set); every model
-then classifies the same detections with each setting: one view per face or four (CropSettings: the box and a
-wider square, each also mirrored). Each model is decided at its stored threshold and at the threshold
-`calibrate_threshold.py`'s rule chooses on the first scene set. Printed per set, model and setting: the share of
+then classifies the same detections, at its stored threshold and at the threshold `calibrate_threshold.py`'s rule
+chooses on the first scene set. Printed per set, model and threshold: the share of
 not-compliant faces flagged (TNR) and of masked faces flagged (FNR) over all faces and over faces of at least
 20 px, the worn-incorrectly faces of at least 20 px flagged and labelled so, the ROC AUC of the pipeline, and
 FNR >= 20 px against the first row's (the baseline, same process).
@@ -65,8 +64,8 @@ def cached_detections(folder: Path, cache: Path) -> tuple[list, list, list]:
     return scenes, images, detections
 
 
-def measure(classifier: MaskClassifier, views: int, scenes, images, detections) -> SceneEvaluation:
-    crop = CropSettings() if views == 4 else CropSettings.single()
+def measure(classifier: MaskClassifier, scenes, images, detections) -> SceneEvaluation:
+    crop = CropSettings()
     pipeline = MaskPipeline(Replay(detections), classifier, crop)
     evaluation = SceneEvaluation()
     for scene, image in zip(scenes, images):
@@ -93,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=Path, nargs="+",
                         default=[SHARED / "scenes-dev", SHARED / "scenes-crowd-dev"],
                         help="scene sets; the calibrated threshold is chosen on the first")
-    parser.add_argument("--views", type=int, nargs="+", choices=(1, 4), default=[1])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "facemask-detections")
     args = parser.parse_args(argv)
     for model in args.models:
@@ -102,25 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     sets = [(folder, *cached_detections(folder, args.cache)) for folder in args.scenes]
     rows = []
     for model in args.models:
-        for views in args.views:
-            stored = MaskClassifier(model)
-            first = measure(stored, views, *sets[0][1:])
-            calibrated = choose_threshold(first).threshold
-            for threshold, label in ((stored.unmasked_threshold, "stored"), (calibrated, "calibrated")):
-                classifier = MaskClassifier(model, threshold)
-                for folder, scenes, images, detections in sets:
-                    evaluation = measure(classifier, views, scenes, images, detections)
-                    rows.append({"set": folder.name, "model": model.name, "views": views,
-                                 "threshold": f"{label} {threshold:.2f}" if threshold is not None else label,
-                                 **figures(evaluation)})
+        stored = MaskClassifier(model)
+        first = measure(stored, *sets[0][1:])
+        calibrated = choose_threshold(first).threshold
+        for threshold, label in ((stored.unmasked_threshold, "stored"), (calibrated, "calibrated")):
+            classifier = MaskClassifier(model, threshold)
+            for folder, scenes, images, detections in sets:
+                evaluation = measure(classifier, scenes, images, detections)
+                rows.append({"set": folder.name, "model": model.name,
+                             "threshold": f"{label} {threshold:.2f}" if threshold is not None else label,
+                             **figures(evaluation)})
     baseline = {row["set"]: row["fnr20"] for row in rows[::-1]}
-    header = (f"{'set':<18} {'model':<36} {'views':>5} {'threshold':>16} {'TNR':>6} {'FNR':>6} "
+    header = (f"{'set':<18} {'model':<36} {'threshold':>16} {'TNR':>6} {'FNR':>6} "
               f"{'TNR20':>6} {'FNR20':>6} {'wrongF':>6} {'wrongL':>6} {'AUC':>6} {'FNR20/base':>10}")
     print(header)
     for row in rows:
         base = baseline[row["set"]]
         ratio = "  -  " if not base or row["fnr20"] is None else f"{row['fnr20'] / base:.2f}"
-        print(f"{row['set']:<18} {row['model'][:36]:<36} {row['views']:>5} {row['threshold']:>16} "
+        print(f"{row['set']:<18} {row['model'][:36]:<36} {row['threshold']:>16} "
               f"{text(row['tnr']):>6} {text(row['fnr']):>6} {text(row['tnr20']):>6} {text(row['fnr20']):>6} "
               f"{text(row['wrong_flagged']):>6} {text(row['wrong_labelled']):>6} {text(row['auc']):>6} {ratio:>10}")
     return 0

@@ -35,41 +35,15 @@ def check_margin(value: float, name: str) -> float:
 
 @dataclass(frozen=True)
 class CropSettings:
-    """How a detector box becomes the classifier's input, and how many ways the classifier sees each face.
-
-    The first view is the box widened by `margin` of its size per side (negative narrows it), grown to a square
-    first if `square`. With `context`, a second view is the box grown to a square and widened by that fraction:
-    the head, hair and collar around a small, blurred face. With `mirror`, the classifier also sees each view
-    mirrored left to right. The face's class probabilities are the mean over the views (test-time augmentation).
-    The defaults, the box narrowed by 5 % per side plus a square widened by 5 %, each also mirrored (four views),
-    were chosen on real scenes (docs/evaluation.md): the narrowed box alone sits in the middle of the single
-    crops that rank faces best, and the four views together flag more unmasked and fewer masked crowd faces.
-    `single()` is the one view, four times less classifier time.
-    """
+    """How a detector box becomes the classifier's input: the box widened by `margin` of its size per side
+    (negative narrows it), grown to a square first if `square`. The training crops of scene faces are cut the same
+    way (facemask.training), so a model sees at inference what it learned from."""
 
     margin: float = -0.05
     square: bool = False
-    context: float | None = 0.05
-    mirror: bool = True
 
     def __post_init__(self) -> None:
         check_margin(self.margin, "the crop margin")
-        if self.context is not None:
-            check_margin(self.context, "the crop context")
-
-    @classmethod
-    def single(cls, margin: float = -0.05, square: bool = False) -> CropSettings:
-        """One view per face: the box with `margin`, squared if `square`; no context crop, no mirror image."""
-        return cls(margin, square, context=None, mirror=False)
-
-    def crops(self) -> list[tuple[float, bool]]:
-        """(margin, square) of each crop the classifier sees, before mirroring."""
-        return [(self.margin, self.square)] + ([] if self.context is None else [(self.context, True)])
-
-    @property
-    def views(self) -> int:
-        """How many times the classifier sees each face."""
-        return len(self.crops()) * (2 if self.mirror else 1)
 
 
 @dataclass(frozen=True)
@@ -168,21 +142,17 @@ class MaskPipeline:
         options.setdefault("detector", defaults.VIDEO_DETECTOR)
         return cls.load(model_path, frame_side=detection_size, **options)
 
-    def crops(self, image: np.ndarray, boxes: list[Box]) -> Iterator[np.ndarray]:
-        """The classifier's views of `boxes` (CropSettings), one batch at a time with one crop per box; the first
-        is each box as cropped."""
+    def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """The classifier's input for each box (CropSettings), one RGB crop per box."""
         size = self.classifier.input_size
-        for margin, square in self.crop.crops():
-            batch = np.asarray([crop_face(image, box, size, margin, square) for box in boxes], np.float32)
-            yield batch
-            if self.crop.mirror:
-                yield np.ascontiguousarray(batch[:, :, ::-1])
+        return np.asarray([crop_face(image, box, size, self.crop.margin, self.crop.square) for box in boxes],
+                          np.float32)
 
     def probabilities(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """The classifier's class probabilities for each box, the mean over its views."""
+        """The classifier's class probabilities for each box."""
         if not boxes:
             return np.zeros((0, len(self.classifier.class_names)), np.float32)
-        return np.mean([self.classifier.probabilities(view) for view in self.crops(image, boxes)], axis=0)
+        return self.classifier.probabilities(self.crops(image, boxes))
 
     def classify(self, image: np.ndarray, detections: list[Detection]) -> list[FaceResult]:
         """Classify the faces at `detections` in `image`."""

@@ -60,14 +60,13 @@ def test_json_follows_the_documented_format(all_scenes, default_model):
             assert face["label"] == ("without_mask" if unmasked else "with_mask")
 
 
-def test_single_view_classifies_each_face_once_as_cropped(example_scenes_dir, tmp_path, run_script,
-                                                          default_pipeline):
-    """The tool's probabilities are the pipeline's: the mean of the four views by default, the box alone with
-    --single-view."""
+def test_the_tools_probabilities_are_the_pipelines_on_its_crop(example_scenes_dir, tmp_path, run_script,
+                                                               default_pipeline):
+    """The tool's probabilities are the pipeline's on the crop the options ask for (default, or widened squares)."""
     path, _ = single_face_scenes(example_scenes_dir, "without_mask")[0]
     image = read_image(path)
-    for option, crop in (([], CropSettings()), (["--single-view"], CropSettings.single())):
-        out = tmp_path / f"views-{crop.views}.json"
+    for option, crop in (([], CropSettings()), (["--crop-margin", "0.2", "--square-crop"], CropSettings(0.2, True))):
+        out = tmp_path / f"crop-{crop.margin}.json"
         done = run_script(SCRIPT, "--image", path, "--json", out, *option)
         assert done.returncode == 0, done.stderr
         faces = json.loads(out.read_text())[0]["faces"]

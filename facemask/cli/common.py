@@ -40,17 +40,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defa
                              f"before classifying, -0.4 to 1 (default: {crop.margin})")
     parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
                         help=f"grow the face box to a square before classifying (default: {crop.square})")
-    parser.add_argument("--single-view", action="store_true",
-                        help="classify each face once, as cropped, instead of four ways (the crop and a square "
-                             f"widened by {crop.context} per side, each also mirrored, their mean counting): a "
-                             "quarter of the classifier's time, less sure on small faces (see docs/evaluation.md)")
 
 
 def crop_settings(args: argparse.Namespace) -> CropSettings:
-    """The crop and views the options ask for."""
+    """The crop the options ask for."""
     check_margin(args.crop_margin, "--crop-margin")
-    if args.single_view:
-        return CropSettings.single(args.crop_margin, args.square_crop)
     return CropSettings(args.crop_margin, args.square_crop)
 
 

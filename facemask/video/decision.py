@@ -1,6 +1,6 @@
 """Decisions per person: a tracked face is called from its recent classifications together, not from any one.
 
-Each time the tracker classifies a face (a look), the pipeline's final FaceResult labels it (checks included).
+Each time the tracker classifies a face (a look), the pipeline's final FaceResult labels it.
 Once a person has had `looks` looks, they are called not compliant when at least `looks` of their last `window`
 looks are (with the most frequent of those looks' labels, the latest on a tie), and with_mask otherwise; before
 that, the latest look stands. A call that is not compliant once it rests on `looks` looks is flagged: the
@@ -46,7 +46,7 @@ class DecisionSettings:
 @dataclass(frozen=True)
 class PersonDecision:
     """What a tracked person is called now: the label; the mean class probabilities of the looks in the window
-    (`look_row`) and their probability of not being compliant (1 - p(with_mask)); how many looks the person has
+    (each look's class probabilities) and their probability of not being compliant (1 - p(with_mask)); how many looks the person has
     had; whether the call is settled (rests on at least the looks it needs)."""
 
     label: str
@@ -65,22 +65,11 @@ class PersonDecision:
         return not self.compliant and self.settled
 
 
-def look_row(face: FaceResult) -> dict[str, float]:
-    """The class probabilities of one look: the classifier's, except where the face's label is not one of its
-    classes (a two-class model's face relabeled mask_worn_incorrectly by a check): then the label gets the look's
-    probability p and the classifier's classes share 1 - p in proportion, so the row agrees with the label."""
-    if face.label in face.probabilities:
-        return dict(face.probabilities)
-    row = {name: (1.0 - face.probability) * p for name, p in face.probabilities.items()}
-    row[face.label] = face.probability
-    return row
-
-
 def decide(faces: Sequence[FaceResult], looks: int, settings: DecisionSettings) -> PersonDecision:
     """The decision on a person's last looks (`faces`, the pipeline's final results, the newest last; only the
     last `settings.window` count); `looks`: how many looks the person has had in all."""
     recent = list(faces)[-settings.window:]
-    rows = [look_row(face) for face in recent]
+    rows = [face.probabilities for face in recent]
     names = sorted({name for row in rows for name in row})
     mean = {name: sum(row.get(name, 0.0) for row in rows) / len(rows) for name in names}
     settled = looks >= settings.looks
