@@ -5,9 +5,9 @@ Markdown table.
     python benchmarks/export_table.py --scenes ../shared/data/scenes-dev [--model facemask/models/mask_detector.keras]
 
 What `export_tflite.py --output-dir DIR --scenes DIR` does, into a temporary folder (the shipped exports are not
-touched): each model classifies the ground-truth face boxes of the scenes (one view each: the default box, no
-wider or mirrored views; the model's stored threshold), so this measures the classifier alone, not the
-detector. Used by benchmarks/regenerate.py for docs/video.md.
+touched): each model classifies the ground-truth face boxes of the scenes (each box cropped as the pipeline
+crops it by default; the model's stored threshold), so this measures the classifier alone, not the detector.
+Used by benchmarks/regenerate.py for docs/video.md.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         exports = export_tflite(args.model, {kind: export_path(args.model, kind, folder) for kind in QUANTIZATIONS})
         source = MaskClassifier(args.model)
         crops, labels = scene_crops(scenes, source.input_size)
-        print(f"Each model classifies the {len(labels)} annotated face boxes of `{args.scenes.name}` (one view each, "
-              f"the default box; threshold {source.unmasked_threshold}): the classifier alone, no detector.\n")
+        print(f"Each model classifies the {len(labels)} annotated face boxes of `{args.scenes.name}` (the default "
+              f"crop of each box; threshold {source.unmasked_threshold}): the classifier alone, no detector.\n")
         print("| model | size | accuracy on the annotated faces |\n| --- | ---: | ---: |")
         rows = [(args.model.name, args.model.stat().st_size, source)]
         rows += [(f"{args.model.stem}_{export.quantization}.tflite", export.size_bytes, MaskClassifier(export.path))

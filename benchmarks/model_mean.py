@@ -7,7 +7,7 @@ pipeline on one or more annotated scene sets (docs/archive/evaluation-history.md
         --scenes ../shared/data/scenes-dev ../shared/data/scenes-crowd-dev [--thresholds 0.3 0.5 0.6]
 
 The default detector runs once per scene; the same detections are then classified by each model at its stored
-threshold, and by the mean of all the models' probabilities (one classification per face, view and model): at the
+threshold, and by the mean of all the models' probabilities (one classification per face and model): at the
 threshold the calibration rule (`calibrate_threshold.py`) chooses for the mean on the first scene set, and at each
 of `--thresholds`. Printed per set and classifier: TNR / FNR
 over all faces and over faces of at least 20 px, the found mask_worn_incorrectly faces of at least 20 px labelled so

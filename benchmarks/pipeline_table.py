@@ -45,8 +45,7 @@ def measure(scenes_dir: Path) -> dict:
     summary["choice"] = choose_threshold(evaluation)
     summary["threshold"] = pipeline.classifier.unmasked_threshold
     summary["setting"] = (f"{DETECTOR} at confidence {pipeline.detector.confidence}, crop margin "
-                          f"{pipeline.crop.margin}{' square' if pipeline.crop.square else ''}, "
-                          f"{pipeline.crop.views} views")
+                          f"{pipeline.crop.margin}{' square' if pipeline.crop.square else ''}")
     return summary
 
 

@@ -9,8 +9,7 @@ people standing in front of a camera), then times on it:
   boxes drawn, frames read on the main thread;
 - the project's loop (facemask.video.monitor, the code behind detect_mask_video.py) in several settings: its
   default detector (YuNet, one pass at 320 px) or the SSD, Keras compiled call or TFLite, every face classified
-  in every frame or tracked faces re-classified every N frames, frames read on a thread or not, each face seen
-  four ways (the default CropSettings) or once (--single-view).
+  in every frame or tracked faces re-classified every N frames, frames read on a thread or not.
 Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
 tutorial's loop, and frames per CPU second (frames / the user + system CPU time the process used meanwhile): on a
 machine loaded by other work the FPS falls with the load while the frames per CPU second hardly change. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole
@@ -45,7 +44,7 @@ from facemask.errors import FacemaskError  # noqa: E402
 from facemask.evaluation import load_scenes  # noqa: E402
 from facemask.export import export_path, export_tflite  # noqa: E402
 from facemask.imageio import letterbox, read_image  # noqa: E402
-from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
+from facemask.pipeline import MaskPipeline  # noqa: E402
 from facemask.video import FileSource, MonitorSettings, monitor  # noqa: E402
 
 SIZE = (640, 480)
@@ -242,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         components: list[tuple[str, float]] = []
         if not args.quick:
             classifiers["TFLite int8"] = MaskClassifier(int8)
-            single_view = MaskPipeline(detector, classifiers["TFLite float32"], CropSettings.single())
             capture = cv2.VideoCapture(str(video))
             capture.set(cv2.CAP_PROP_POS_FRAMES, 3 * args.frames_each)  # the fourth slide: 4 people
             components = component_timings(capture.read()[1], detector, mask_net, classifiers)
@@ -254,10 +252,6 @@ def main(argv: list[str] | None = None) -> int:
                  1, True),
                 (f"project: TFLite float32, re-classify every {every}, frames read on the main thread",
                  tflite_pipeline, every, False),
-                (f"project: TFLite float32, re-classify every {every}, one view per face (--single-view)",
-                 single_view, every, True),
-                ("project: TFLite float32, every face every frame, one view per face (--single-view)",
-                 single_view, 1, True),
             ]
         loops = [("tutorial: SSD 300 + Keras model.predict every frame",
                   functools.partial(tutorial_loop, video, mask_net, 0.5))]
