@@ -88,11 +88,19 @@ def finished_lines(results: Path) -> int:
 
 def measure(name: str, arguments: list[str], listing: Path, images: int, folder: Path) -> Measurement:
     results = folder / f"{name.replace(' ', '_')}.jsonl"
-    command = [sys.executable, str(REPOSITORY / "detect_mask_image.py"), "--image-list", str(listing),
-               "--jsonl", str(results), *arguments]
+    command = [
+        sys.executable,
+        str(REPOSITORY / "detect_mask_image.py"),
+        "--image-list",
+        str(listing),
+        "--jsonl",
+        str(results),
+        *arguments,
+    ]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPOSITORY, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=REPOSITORY, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     first = last = None
     first_count, peak = 0, 0.0
     while process.poll() is None:
@@ -144,34 +152,41 @@ def main(argv: list[str] | None = None) -> int:
     photos = sorted((args.scenes / "images").glob("*.jpg"))
     if not photos:
         raise FacemaskError(f"no photos found in: {args.scenes / 'images'}")
-    photos = photos[:args.limit] if args.limit else photos
+    photos = photos[: args.limit] if args.limit else photos
 
     base = import_seconds("import facemask.cli.detect_image")
     with_ray = import_seconds("import ray, ray.data")
     python = import_seconds("pass")
-    print(f"'distributed' extra on disk (ray, pyarrow, pandas): "
-          f"{install_size_mb(('ray', 'pyarrow', 'pandas')):.0f} MB")
-    print(f"import time: facemask image tool {base - python:.2f} s, ray + ray.data {with_ray - python:.2f} s "
-          f"(best of 3, interpreter start-up of {python:.2f} s subtracted)")
+    print(f"'distributed' extra on disk (ray, pyarrow, pandas): {install_size_mb(('ray', 'pyarrow', 'pandas')):.0f} MB")
+    print(
+        f"import time: facemask image tool {base - python:.2f} s, ray + ray.data {with_ray - python:.2f} s "
+        f"(best of 3, interpreter start-up of {python:.2f} s subtracted)"
+    )
 
-    configurations = {"single process": [],
-                      "ray, 1 worker": ["--engine", "ray", "--workers", "1"],
-                      "ray, 2 workers": ["--engine", "ray", "--workers", "2"]}
+    configurations = {
+        "single process": [],
+        "ray, 1 worker": ["--engine", "ray", "--workers", "1"],
+        "ray, 2 workers": ["--engine", "ray", "--workers", "2"],
+    }
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "photos.txt"
         listing.write_text("".join(f"{path}\n" for path in photos))
-        measured = [measure(name, arguments, listing, len(photos), Path(folder))
-                    for name, arguments in configurations.items()]
+        measured = [
+            measure(name, arguments, listing, len(photos), Path(folder)) for name, arguments in configurations.items()
+        ]
     baseline = measured[0].rate
-    print(f"\n{len(photos)} scenes-dev photos, {os.cpu_count()} CPUs (machine load average at the end: "
-          f"{os.getloadavg()[0]:.1f})")
+    print(
+        f"\n{len(photos)} scenes-dev photos, {os.cpu_count()} CPUs (machine load average at the end: "
+        f"{os.getloadavg()[0]:.1f})"
+    )
     print(f"{'':<16} {'wall s':>7} {'start-up s':>10} {'images/s':>9} {'ratio':>6} {'peak MB':>8}")
     for m in measured:
-        print(f"{m.name:<16} {m.wall:7.1f} {m.startup:10.1f} {m.rate:9.2f} {m.rate / baseline:6.2f} "
-              f"{m.peak_mb:8.0f}")
+        print(f"{m.name:<16} {m.wall:7.1f} {m.startup:10.1f} {m.rate:9.2f} {m.rate / baseline:6.2f} {m.peak_mb:8.0f}")
     per_worker = measured[1].rate
-    print(f"\nper-worker rate (ray, 1 worker): {per_worker:.2f} images/s; projected for {PHOTOS:,} photos, "
-          f"each worker on its own core at that rate, plus the measured start-up:")
+    print(
+        f"\nper-worker rate (ray, 1 worker): {per_worker:.2f} images/s; projected for {PHOTOS:,} photos, "
+        f"each worker on its own core at that rate, plus the measured start-up:"
+    )
     for workers in WORKER_COUNTS:
         print(f"  {workers:>3} workers: {hours(PHOTOS / (per_worker * workers) + measured[1].startup)}")
     return 0

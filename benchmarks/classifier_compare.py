@@ -27,8 +27,14 @@ from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.defaults import DETECTOR, default_model  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import (MIN_FACE, SceneEvaluation, choose_threshold, evaluate_scene, load_scenes,  # noqa: E402
-                                 summarize)
+from facemask.evaluation import (
+    MIN_FACE,
+    SceneEvaluation,
+    choose_threshold,
+    evaluate_scene,
+    load_scenes,  # noqa: E402
+    summarize,
+)
 from facemask.imageio import read_image  # noqa: E402
 from facemask.metadata import INCORRECT  # noqa: E402
 from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
@@ -77,9 +83,15 @@ def figures(evaluation: SceneEvaluation) -> dict:
     summary = summarize(evaluation)
     everyone, large = summary["compliance"]["all faces"], summary["compliance"][f">= {MIN_FACE} px"]
     incorrect = large["per_class"][INCORRECT]
-    return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
-            "wrong_flagged": large["tnr_per_label"][INCORRECT], "wrong_labelled": incorrect["recall"],
-            "auc": (summary["roc"].get("pipeline") or {}).get("auc")}
+    return {
+        "tnr": everyone["tnr"],
+        "fnr": everyone["fnr"],
+        "tnr20": large["tnr"],
+        "fnr20": large["fnr"],
+        "wrong_flagged": large["tnr_per_label"][INCORRECT],
+        "wrong_labelled": incorrect["recall"],
+        "auc": (summary["roc"].get("pipeline") or {}).get("auc"),
+    }
 
 
 def text(value) -> str:
@@ -89,9 +101,13 @@ def text(value) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, nargs="+", default=[default_model()])
-    parser.add_argument("--scenes", type=Path, nargs="+",
-                        default=[SHARED / "scenes-dev", SHARED / "scenes-crowd-dev"],
-                        help="scene sets; the calibrated threshold is chosen on the first")
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        nargs="+",
+        default=[SHARED / "scenes-dev", SHARED / "scenes-crowd-dev"],
+        help="scene sets; the calibrated threshold is chosen on the first",
+    )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "facemask-detections")
     args = parser.parse_args(argv)
     for model in args.models:
@@ -107,19 +123,28 @@ def main(argv: list[str] | None = None) -> int:
             classifier = MaskClassifier(model, threshold)
             for folder, scenes, images, detections in sets:
                 evaluation = measure(classifier, scenes, images, detections)
-                rows.append({"set": folder.name, "model": model.name,
-                             "threshold": f"{label} {threshold:.2f}" if threshold is not None else label,
-                             **figures(evaluation)})
+                rows.append(
+                    {
+                        "set": folder.name,
+                        "model": model.name,
+                        "threshold": f"{label} {threshold:.2f}" if threshold is not None else label,
+                        **figures(evaluation),
+                    }
+                )
     baseline = {row["set"]: row["fnr20"] for row in rows[::-1]}
-    header = (f"{'set':<18} {'model':<36} {'threshold':>16} {'TNR':>6} {'FNR':>6} "
-              f"{'TNR20':>6} {'FNR20':>6} {'wrongF':>6} {'wrongL':>6} {'AUC':>6} {'FNR20/base':>10}")
+    header = (
+        f"{'set':<18} {'model':<36} {'threshold':>16} {'TNR':>6} {'FNR':>6} "
+        f"{'TNR20':>6} {'FNR20':>6} {'wrongF':>6} {'wrongL':>6} {'AUC':>6} {'FNR20/base':>10}"
+    )
     print(header)
     for row in rows:
         base = baseline[row["set"]]
         ratio = "  -  " if not base or row["fnr20"] is None else f"{row['fnr20'] / base:.2f}"
-        print(f"{row['set']:<18} {row['model'][:36]:<36} {row['threshold']:>16} "
-              f"{text(row['tnr']):>6} {text(row['fnr']):>6} {text(row['tnr20']):>6} {text(row['fnr20']):>6} "
-              f"{text(row['wrong_flagged']):>6} {text(row['wrong_labelled']):>6} {text(row['auc']):>6} {ratio:>10}")
+        print(
+            f"{row['set']:<18} {row['model'][:36]:<36} {row['threshold']:>16} "
+            f"{text(row['tnr']):>6} {text(row['fnr']):>6} {text(row['tnr20']):>6} {text(row['fnr20']):>6} "
+            f"{text(row['wrong_flagged']):>6} {text(row['wrong_labelled']):>6} {text(row['auc']):>6} {ratio:>10}"
+        )
     return 0
 
 

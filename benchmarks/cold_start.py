@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
     tool = [sys.executable, str(REPOSITORY / "detect_mask_image.py"), "--image", str(args.image)]
-    commands = {"defaults (TFLite float32, no TensorFlow)": tool,
-                "--model mask_detector.keras (TensorFlow)": tool + ["--model", str(default_keras_model())]}
+    commands = {
+        "defaults (TFLite float32, no TensorFlow)": tool,
+        "--model mask_detector.keras (TensorFlow)": tool + ["--model", str(default_keras_model())],
+    }
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     wall_time(tool)  # warm the file cache once, as a machine that has run the tool before
@@ -58,20 +60,28 @@ def main(argv: list[str] | None = None) -> int:
             cpu[name].append(used)
     baseline = statistics.median(times["--model mask_detector.keras (TensorFlow)"])
     if args.markdown:
-        print(f"`detect_mask_image.py --image {args.image.name}`, the whole process, median of {args.rounds} runs "
-              "(interleaved, after one untimed run):\n")
-        print("| command | median s | min s | max s | ratio to .keras | CPU s (user + system), median |\n"
-              "| --- | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            f"`detect_mask_image.py --image {args.image.name}`, the whole process, median of {args.rounds} runs "
+            "(interleaved, after one untimed run):\n"
+        )
+        print(
+            "| command | median s | min s | max s | ratio to .keras | CPU s (user + system), median |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: |"
+        )
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"| {name} | **{median:.2f}** | {min(values):.2f} | {max(values):.2f} | {median / baseline:.3f} | "
-                  f"{statistics.median(cpu[name]):.2f} |")
+            print(
+                f"| {name} | **{median:.2f}** | {min(values):.2f} | {max(values):.2f} | {median / baseline:.3f} | "
+                f"{statistics.median(cpu[name]):.2f} |"
+            )
         return 0
     print(f"detect_mask_image.py --image {args.image.name}: whole process, median of {args.rounds} runs")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"  {name:<44} {median:6.2f} s  (min {min(values):.2f}, max {max(values):.2f})  "
-              f"ratio to .keras {median / baseline:.3f}, CPU {statistics.median(cpu[name]):.2f} s")
+        print(
+            f"  {name:<44} {median:6.2f} s  (min {min(values):.2f}, max {max(values):.2f})  "
+            f"ratio to .keras {median / baseline:.3f}, CPU {statistics.median(cpu[name]):.2f} s"
+        )
     return 0
 
 

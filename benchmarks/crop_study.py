@@ -44,8 +44,9 @@ class Replay:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
-                        "scenes-dev")
+    parser.add_argument(
+        "--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes-dev"
+    )
     parser.add_argument("--model", type=Path, default=default_model())
     parser.add_argument("--detector", default=DEFAULT_DETECTOR)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (benchmarks/regenerate.py)")
@@ -57,16 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     replay = Replay([detector.detect(image) for image in images])
     classifier = MaskClassifier(args.model)
     if args.markdown:
-        print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}; detector "
-              f"{args.detector} ({sum(len(found) for found in replay.detections)} boxes), model `{args.model.name}` at "
-              f"threshold {classifier.unmasked_threshold}.\n")
-        print("| margin | square | accuracy, annotated boxes | accuracy, found faces | TNR | FNR | "
-              "AUC, boxes | AUC, pipeline |\n| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces from {args.scenes}; detector "
+            f"{args.detector} ({sum(len(found) for found in replay.detections)} boxes), model `{args.model.name}` at "
+            f"threshold {classifier.unmasked_threshold}.\n"
+        )
+        print(
+            "| margin | square | accuracy, annotated boxes | accuracy, found faces | TNR | FNR | "
+            "AUC, boxes | AUC, pipeline |\n| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        )
     else:
-        print(f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces; detector {args.detector}, "
-              f"model {args.model}")
-        print(f"{'margin':>7}{'square':>8}{'acc boxes':>10}{'acc found':>10}{'TNR':>7}{'FNR':>7}"
-              f"{'AUC box':>8}{'AUC pipe':>9}{'s/image':>9}")
+        print(
+            f"{len(images)} images, {sum(len(s.faces) for s in scenes)} faces; detector {args.detector}, "
+            f"model {args.model}"
+        )
+        print(
+            f"{'margin':>7}{'square':>8}{'acc boxes':>10}{'acc found':>10}{'TNR':>7}{'FNR':>7}"
+            f"{'AUC box':>8}{'AUC pipe':>9}{'s/image':>9}"
+        )
     default = CropSettings()
     settings = [CropSettings(margin, square) for margin in args.margins for square in (False, True)]
     for crop in settings:
@@ -78,17 +87,29 @@ def main(argv: list[str] | None = None) -> int:
         seconds = (time.perf_counter() - start) / len(images)
         summary = summarize(evaluation)
         accuracy, roc = summary["classifier_accuracy"], summary["roc"]
-        values = [accuracy["annotated_boxes"], accuracy["found_faces"], summary["tnr"], summary["fnr"],
-                  (roc["classifier_on_annotated_boxes"] or {}).get("auc"), (roc["pipeline"] or {}).get("auc")]
+        values = [
+            accuracy["annotated_boxes"],
+            accuracy["found_faces"],
+            summary["tnr"],
+            summary["fnr"],
+            (roc["classifier_on_annotated_boxes"] or {}).get("auc"),
+            (roc["pipeline"] or {}).get("auc"),
+        ]
         if args.markdown:
             cells = [f"{crop.margin:.2f}", "yes" if crop.square else "no"] + [
-                "n/a" if value is None else f"{value:.3f}" for value in values]
+                "n/a" if value is None else f"{value:.3f}" for value in values
+            ]
             print("| " + " | ".join(f"**{cell}**" if crop == default else cell for cell in cells) + " |", flush=True)
             continue
         widths = [10, 10, 7, 7, 8, 9]
-        print(f"{crop.margin:>7.2f}{str(crop.square):>8}" + "".join(
-            f"{'n/a' if value is None else format(value, '.3f'):>{width}}" for value, width in zip(values, widths))
-              + f"{seconds:>9.3f}", flush=True)
+        print(
+            f"{crop.margin:>7.2f}{str(crop.square):>8}"
+            + "".join(
+                f"{'n/a' if value is None else format(value, '.3f'):>{width}}" for value, width in zip(values, widths)
+            )
+            + f"{seconds:>9.3f}",
+            flush=True,
+        )
     return 0
 
 

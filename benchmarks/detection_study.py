@@ -32,8 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
-from facemask.detection import (DEFAULT_CONFIDENCE, FUSED_PART_CONFIDENCE, CenterFaceDetector,  # noqa: E402
-                                FaceDetector, FusedDetector, YuNetDetector, create_detector)
+from facemask.detection import (
+    DEFAULT_CONFIDENCE,
+    FUSED_PART_CONFIDENCE,
+    CenterFaceDetector,  # noqa: E402
+    FaceDetector,
+    FusedDetector,
+    YuNetDetector,
+    create_detector,
+)
 from facemask.errors import run_cli  # noqa: E402
 from facemask.evaluation import MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes, size_band  # noqa: E402
 from facemask.geometry import Box, Detection, match_boxes  # noqa: E402
@@ -56,8 +63,10 @@ class Mirrored:
 
     def detect(self, image) -> list[Detection]:
         width = image.shape[1]
-        return [Detection(Box(width - d.box.right, d.box.y, d.box.w, d.box.h), d.score)
-                for d in self.detector.detect(np.ascontiguousarray(image[:, ::-1]))]
+        return [
+            Detection(Box(width - d.box.right, d.box.y, d.box.w, d.box.h), d.score)
+            for d in self.detector.detect(np.ascontiguousarray(image[:, ::-1]))
+        ]
 
 
 def settings() -> dict[str, tuple[Callable[[], FaceDetector], tuple[float, ...]]]:
@@ -69,8 +78,7 @@ def settings() -> dict[str, tuple[Callable[[], FaceDetector], tuple[float, ...]]
         "default": (lambda: create_detector(DEFAULT_DETECTOR, 0.3), (DEFAULT_CONFIDENCE[DEFAULT_DETECTOR], 0.3, 0.4)),
         "yunet": (lambda: YuNetDetector(0.6), (DEFAULT_CONFIDENCE["yunet"], 0.6)),
         "yunet-3x": (lambda: YuNetDetector(0.7, upscale=3.0, max_side=2400), (0.7,)),
-        "yunet+mirror": (lambda: FusedDetector([YuNetDetector(part), Mirrored(YuNetDetector(part))], part),
-                         (0.5, 0.4)),
+        "yunet+mirror": (lambda: FusedDetector([YuNetDetector(part), Mirrored(YuNetDetector(part))], part), (0.5, 0.4)),
         "centerface": (lambda: CenterFaceDetector(0.4), (DEFAULT_CONFIDENCE["centerface"], 0.4)),
         "nms-union": (lambda: NMSUnion([YuNetDetector(0.6), CenterFaceDetector(0.6)]), (0.6,)),
     }
@@ -133,8 +141,9 @@ def tally_scene(tally: Tally, scene, detections, seconds: float) -> None:
     for number, detection in enumerate(detections):
         if number not in used:
             best = max((detection.box.iou(box) for box in truth), default=0.0)
-            tally.unmatched.append((scene.path, detection.box,
-                                    f"{scene.name} {detection.score:.2f}\nIoU {best:.2f} {detection.box.w}px"))
+            tally.unmatched.append(
+                (scene.path, detection.box, f"{scene.name} {detection.score:.2f}\nIoU {best:.2f} {detection.box.w}px")
+            )
 
 
 def study(folder: Path, chosen: dict) -> dict[str, Tally]:
@@ -154,8 +163,9 @@ def study(folder: Path, chosen: dict) -> dict[str, Tally]:
             detections = detector.detect(image)
             seconds = time.perf_counter() - start
             for threshold in thresholds:
-                tally_scene(tallies[f"{name}@{threshold}"], scene,
-                            [d for d in detections if d.score >= threshold], seconds)
+                tally_scene(
+                    tallies[f"{name}@{threshold}"], scene, [d for d in detections if d.score >= threshold], seconds
+                )
     return tallies
 
 
@@ -186,12 +196,26 @@ def print_table(folder: Path, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     available = settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=Path, nargs="+", default=list(DEFAULT_SCENES),
-                        help="scene folders (images/ + annotations.csv); default: both dev sets in ../shared")
-    parser.add_argument("--settings", nargs="+", default=list(available), choices=list(available),
-                        help="settings to compare (the first is the time baseline)")
-    parser.add_argument("--sheets", type=Path, default=None,
-                        help="write contact sheets of the first row's unmatched boxes and missed faces here")
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        nargs="+",
+        default=list(DEFAULT_SCENES),
+        help="scene folders (images/ + annotations.csv); default: both dev sets in ../shared",
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=list(available),
+        choices=list(available),
+        help="settings to compare (the first is the time baseline)",
+    )
+    parser.add_argument(
+        "--sheets",
+        type=Path,
+        default=None,
+        help="write contact sheets of the first row's unmatched boxes and missed faces here",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every row as JSON here")
     args = parser.parse_args(argv)
     if args.sheets:
@@ -208,10 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             name, tally = next(iter(tallies.items()))
             for kind, items in (("unmatched boxes", tally.unmatched), ("missed faces", tally.missed)):
                 for page, first in enumerate(range(0, max(1, len(items)), SHEET_PAGE), start=1):
-                    plot_contact_sheet(items[first:first + SHEET_PAGE],
-                                       f"{folder.name}, {name}: {kind} {first + 1}-{first + SHEET_PAGE}",
-                                       args.sheets / f"{folder.name}-{kind.split()[0]}-{page}.png", limit=SHEET_PAGE,
-                                       columns=12)
+                    plot_contact_sheet(
+                        items[first : first + SHEET_PAGE],
+                        f"{folder.name}, {name}: {kind} {first + 1}-{first + SHEET_PAGE}",
+                        args.sheets / f"{folder.name}-{kind.split()[0]}-{page}.png",
+                        limit=SHEET_PAGE,
+                        columns=12,
+                    )
     if args.json:
         write_json_atomic(args.json, results)
     return 0

@@ -37,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         exports = export_tflite(args.model, {kind: export_path(args.model, kind, folder) for kind in QUANTIZATIONS})
         source = MaskClassifier(args.model)
         crops, labels = scene_crops(scenes, source.input_size)
-        print(f"Each model classifies the {len(labels)} annotated face boxes of `{args.scenes.name}` (the default "
-              f"crop of each box; threshold {source.unmasked_threshold}): the classifier alone, no detector.\n")
+        print(
+            f"Each model classifies the {len(labels)} annotated face boxes of `{args.scenes.name}` (the default "
+            f"crop of each box; threshold {source.unmasked_threshold}): the classifier alone, no detector.\n"
+        )
         print("| model | size | accuracy on the annotated faces |\n| --- | ---: | ---: |")
         rows = [(args.model.name, args.model.stat().st_size, source)]
-        rows += [(f"{args.model.stem}_{export.quantization}.tflite", export.size_bytes, MaskClassifier(export.path))
-                 for export in exports]
+        rows += [
+            (f"{args.model.stem}_{export.quantization}.tflite", export.size_bytes, MaskClassifier(export.path))
+            for export in exports
+        ]
         for name, size, classifier in rows:
             result = classifier_accuracy(classifier, crops, labels)
             print(f"| `{name}` | {size / 1e6:.1f} MB | {result.accuracy:.4f} ({result.correct}/{result.total}) |")

@@ -32,8 +32,12 @@ from facemask.metadata import read_metadata  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/faces")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="a model trained on the random split (default: the shipped .keras model)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a model trained on the random split (default: the shipped .keras model)",
+    )
     args = parser.parse_args(argv)
     args.model = args.model or default_keras_model()
     metadata = read_metadata(args.model)
@@ -43,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     classifier = MaskClassifier(args.model)
     dataset = load_dataset(args.dataset, classifier.input_size)
     if dataset.class_names != tuple(classifier.class_names):
-        raise FacemaskError(f"the model's classes {classifier.class_names} are not the dataset's "
-                            f"{dataset.class_names}: {args.dataset}")
-    train, held = train_test_split(np.arange(len(dataset.labels)), test_size=fraction, stratify=dataset.labels,
-                                   random_state=seed)
+        raise FacemaskError(
+            f"the model's classes {classifier.class_names} are not the dataset's {dataset.class_names}: {args.dataset}"
+        )
+    train, held = train_test_split(
+        np.arange(len(dataset.labels)), test_size=fraction, stratify=dataset.labels, random_state=seed
+    )
     recorded = record.get("dataset", {}).get("held_back")
     measured = dataset.subset(held).counts()
     if recorded and recorded != measured:
@@ -54,22 +60,33 @@ def main(argv: list[str] | None = None) -> int:
     grouping = group_near_duplicates(dataset)
     clean = held[~np.isin(grouping.groups[held], grouping.groups[train])]
     # the most probable class, as the recorded held-back accuracy was measured (no decision threshold)
-    predicted = [int(np.argmax([p.probabilities[name] for name in dataset.class_names]))
-                 for i in range(0, len(held), 64) for p in classifier.predict(dataset.images[held[i:i + 64]])]
+    predicted = [
+        int(np.argmax([p.probabilities[name] for name in dataset.class_names]))
+        for i in range(0, len(held), 64)
+        for p in classifier.predict(dataset.images[held[i : i + 64]])
+    ]
     correct = np.asarray(predicted) == dataset.labels[held]
     kept = np.isin(held, clean)
-    print(f"dataset {args.dataset}: {len(dataset.labels)} faces, {grouping.number_of_groups} near-duplicate groups, "
-          f"{grouping.in_multi_image_groups} faces in groups of 2 or more")
-    print(f"model {args.model}: random split, fraction {fraction}, seed {seed}: {len(train)} train, {len(held)} held "
-          f"back; {len(held) - len(clean)} held-back faces have a near-copy in the training part")
-    print(f"held-back accuracy, all {len(held)} faces (baseline, recorded "
-          f"{record.get('held_back', {}).get('accuracy', float('nan')):.4f}): {correct.mean():.4f}")
+    print(
+        f"dataset {args.dataset}: {len(dataset.labels)} faces, {grouping.number_of_groups} near-duplicate groups, "
+        f"{grouping.in_multi_image_groups} faces in groups of 2 or more"
+    )
+    print(
+        f"model {args.model}: random split, fraction {fraction}, seed {seed}: {len(train)} train, {len(held)} held "
+        f"back; {len(held) - len(clean)} held-back faces have a near-copy in the training part"
+    )
+    print(
+        f"held-back accuracy, all {len(held)} faces (baseline, recorded "
+        f"{record.get('held_back', {}).get('accuracy', float('nan')):.4f}): {correct.mean():.4f}"
+    )
     for index, name in enumerate(dataset.class_names):
         rows = kept & (dataset.labels[held] == index)
         print(f"  {name}: {int(rows.sum())} faces without a near-copy in training, recall {correct[rows].mean():.4f}")
     honest = correct[kept].mean()
-    print(f"held-back accuracy, {int(kept.sum())} faces without a near-copy in training: {honest:.4f} "
-          f"(errors {int((~correct[kept]).sum())}; ratio to the baseline {honest / correct.mean():.4f})")
+    print(
+        f"held-back accuracy, {int(kept.sum())} faces without a near-copy in training: {honest:.4f} "
+        f"(errors {int((~correct[kept]).sum())}; ratio to the baseline {honest / correct.mean():.4f})"
+    )
     return 0
 
 

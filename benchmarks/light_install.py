@@ -42,13 +42,24 @@ def disk_usage_mb(folder: Path) -> int:
 
 
 # What a checkout holds beside the source that a fresh clone would not: environments, builds, caches, outputs.
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", "out",
-                                    "facemask-data", "*.facemask-tmp*", "*.facemask-journal")
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "out",
+    "facemask-data",
+    "*.facemask-tmp*",
+    "*.facemask-journal",
+)
 
 
 def run(command: list, **options) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          **options)
+    done = subprocess.run(
+        [str(c) for c in command], capture_output=True, text=True, stdin=subprocess.DEVNULL, **options
+    )
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
         raise FacemaskError(f"failed ({' '.join(last)}): {' '.join(str(c) for c in command)}")
@@ -59,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=REPOSITORY / "examples" / "two_people.jpg")
     parser.add_argument("--faces", type=int, default=2, help="faces the tool must find on --image (default 2)")
-    parser.add_argument("--max-mb", type=float, default=450.0,
-                        help="largest size of the environment, MiB as du -sm counts (default 450)")
+    parser.add_argument(
+        "--max-mb",
+        type=float,
+        default=450.0,
+        help="largest size of the environment, MiB as du -sm counts (default 450)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--keep", type=Path, default=None, help="build the environment here and keep it")
     args = parser.parse_args(argv)
@@ -82,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(scratch) / "elsewhere"
         workdir.mkdir()
         started_tool = time.perf_counter()
-        done = run([environment / "bin" / "facemask-image", "--image", args.image.resolve(), "--json", "-"],
-                   cwd=workdir)
+        done = run(
+            [environment / "bin" / "facemask-image", "--image", args.image.resolve(), "--json", "-"], cwd=workdir
+        )
         tool_seconds = time.perf_counter() - started_tool
         results = json.loads(done.stdout)
         faces = [face["label"] for result in results for face in result["faces"]]
@@ -100,14 +116,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| of which installed packages | {disk_usage_mb(site)} MB |")
             print(f"| largest packages | {', '.join(f'{name} {size} MB' for name, size in largest)} |")
             print(f"| install time | {seconds:.0f} s |")
-            print(f"| `facemask-image --image {args.image.name} --json -` from another folder | {len(faces)} faces "
-                  f"({', '.join(faces)}) in {tool_seconds:.2f} s, TensorFlow not installed |")
+            print(
+                f"| `facemask-image --image {args.image.name} --json -` from another folder | {len(faces)} faces "
+                f"({', '.join(faces)}) in {tool_seconds:.2f} s, TensorFlow not installed |"
+            )
             return 0
-        print(f"light install (pip install ., base dependencies): {size_mb} MB in the virtual environment (du -sm, "
-              f"at most {args.max_mb:g}), {disk_usage_mb(site)} MB of packages, installed in {seconds:.0f} s")
+        print(
+            f"light install (pip install ., base dependencies): {size_mb} MB in the virtual environment (du -sm, "
+            f"at most {args.max_mb:g}), {disk_usage_mb(site)} MB of packages, installed in {seconds:.0f} s"
+        )
         print("  largest: " + ", ".join(f"{name} {size} MB" for name, size in largest))
-        print(f"  facemask-image from another folder: {len(faces)} faces ({', '.join(faces)}) in "
-              f"{tool_seconds:.2f} s; TensorFlow not installed")
+        print(
+            f"  facemask-image from another folder: {len(faces)} faces ({', '.join(faces)}) in "
+            f"{tool_seconds:.2f} s; TensorFlow not installed"
+        )
     return 0
 
 

@@ -31,8 +31,14 @@ from facemask.classification import MaskClassifier  # noqa: E402
 from facemask.defaults import DETECTOR  # noqa: E402
 from facemask.detection import create_detector  # noqa: E402
 from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import (MIN_FACE, SceneEvaluation, choose_threshold, evaluate_scene,  # noqa: E402
-                                 load_scenes, summarize)
+from facemask.evaluation import (
+    MIN_FACE,
+    SceneEvaluation,
+    choose_threshold,
+    evaluate_scene,  # noqa: E402
+    load_scenes,
+    summarize,
+)
 from facemask.imageio import read_image  # noqa: E402
 from facemask.metadata import INCORRECT, check_threshold  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
@@ -43,8 +49,7 @@ class MeanClassifier(MaskClassifier):
 
     def __init__(self, members: list[MaskClassifier], threshold: float | None) -> None:
         first = members[0]
-        if any(member.class_names != first.class_names or member.input_size != first.input_size
-               for member in members):
+        if any(member.class_names != first.class_names or member.input_size != first.input_size for member in members):
             raise FacemaskError("the models to average must have the same classes and input size")
         self.path, self.members = first.path, members
         self.input_size, self.class_names, self.unmasked_threshold = first.input_size, first.class_names, threshold
@@ -62,11 +67,16 @@ def measure(pipeline: MaskPipeline, scenes, images) -> dict:
     everyone, large = summary["compliance"]["all faces"], summary["compliance"][f">= {MIN_FACE} px"]
     incorrect = large["per_class"][INCORRECT]
     found = incorrect["found"]
-    return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
-            "labelled": f"{round(incorrect['recall_found'] * found)} / {found}" if found else "n/a",
-            "not_masked": f"{round(incorrect['found_not_called_with_mask'] * found)} / {found}" if found else "n/a",
-            "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"]),
-            "auc": {name: None if roc is None else roc["auc"] for name, roc in summary["roc"].items()}}
+    return {
+        "tnr": everyone["tnr"],
+        "fnr": everyone["fnr"],
+        "tnr20": large["tnr"],
+        "fnr20": large["fnr"],
+        "labelled": f"{round(incorrect['recall_found'] * found)} / {found}" if found else "n/a",
+        "not_masked": f"{round(incorrect['found_not_called_with_mask'] * found)} / {found}" if found else "n/a",
+        "false_flagged": "{called_unmasked} / {count}".format(**summary["false_detections"]),
+        "auc": {name: None if roc is None else roc["auc"] for name, roc in summary["roc"].items()},
+    }
 
 
 def text(value) -> str:
@@ -76,8 +86,13 @@ def text(value) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, nargs="+", required=True, help="two or more classifiers")
-    parser.add_argument("--scenes", type=Path, nargs="+", required=True,
-                        help="scene sets; the mean's threshold is calibrated on the first")
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="scene sets; the mean's threshold is calibrated on the first",
+    )
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.3, 0.5, 0.6])
     args = parser.parse_args(argv)
     if len(args.models) < 2:
@@ -98,16 +113,24 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_scene(probe, scene, image, calibration)
     choice = choose_threshold(calibration)
     classifiers = [(f"{member.path.name} ({member.unmasked_threshold:g}, stored)", member) for member in members]
-    classifiers.append((f"mean of {len(members)} ({choice.threshold:g}, calibrated on {folder.name})",
-                        MeanClassifier(members, choice.threshold)))
+    classifiers.append(
+        (
+            f"mean of {len(members)} ({choice.threshold:g}, calibrated on {folder.name})",
+            MeanClassifier(members, choice.threshold),
+        )
+    )
     classifiers += [(f"mean of {len(members)} ({value:g})", MeanClassifier(members, value)) for value in thresholds]
 
-    print(f"Detector {DETECTOR} at its default confidence; the mean's "
-          f"calibration on {folder.name}: threshold {choice.threshold:g}, TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} "
-          f"(cross-validated {choice.cross_validated_tnr:.3f} / {choice.cross_validated_fnr:.3f}).\n")
-    print("| scenes | classifier (threshold) | TNR | FNR | TNR >= 20 px | FNR >= 20 px | worn incorrectly >= 20 px "
-          "labelled so | ... not with_mask | ROC AUC, boxes / pipeline | false detections flagged | "
-          "FNR >= 20 px / first model |")
+    print(
+        f"Detector {DETECTOR} at its default confidence; the mean's "
+        f"calibration on {folder.name}: threshold {choice.threshold:g}, TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} "
+        f"(cross-validated {choice.cross_validated_tnr:.3f} / {choice.cross_validated_fnr:.3f}).\n"
+    )
+    print(
+        "| scenes | classifier (threshold) | TNR | FNR | TNR >= 20 px | FNR >= 20 px | worn incorrectly >= 20 px "
+        "labelled so | ... not with_mask | ROC AUC, boxes / pipeline | false detections flagged | "
+        "FNR >= 20 px / first model |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for folder, scenes, images, found in sets:
         baseline = None
@@ -117,10 +140,19 @@ def main(argv: list[str] | None = None) -> int:
             baseline = baseline or figures
             ratio = figures["fnr20"] / baseline["fnr20"] if figures["fnr20"] is not None and baseline["fnr20"] else None
             auc = figures["auc"]
-            cells = [folder.name, name, text(figures["tnr"]), text(figures["fnr"]), text(figures["tnr20"]),
-                     text(figures["fnr20"]), figures["labelled"], figures["not_masked"],
-                     f"{text(auc['classifier_on_annotated_boxes'])} / {text(auc['pipeline'])}",
-                     figures["false_flagged"], text(ratio)]
+            cells = [
+                folder.name,
+                name,
+                text(figures["tnr"]),
+                text(figures["fnr"]),
+                text(figures["tnr20"]),
+                text(figures["fnr20"]),
+                figures["labelled"],
+                figures["not_masked"],
+                f"{text(auc['classifier_on_annotated_boxes'])} / {text(auc['pipeline'])}",
+                figures["false_flagged"],
+                text(ratio),
+            ]
             print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 

@@ -121,8 +121,9 @@ def start_broker(folder: Path) -> tuple[subprocess.Popen, int] | None:
         return None
     port = free_port()
     config = folder / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                      f"user {os.environ.get('USER') or 'root'}\n")
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser {os.environ.get('USER') or 'root'}\n"
+    )
     process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while True:
@@ -136,8 +137,16 @@ def start_broker(folder: Path) -> tuple[subprocess.Popen, int] | None:
             time.sleep(0.2)
 
 
-def run_cameras(video: Path, starts: list[int], length: int, cameras: int, seconds: float, warmup: float,
-                folder: Path, mqtt_port: int | None = None) -> dict:
+def run_cameras(
+    video: Path,
+    starts: list[int],
+    length: int,
+    cameras: int,
+    seconds: float,
+    warmup: float,
+    folder: Path,
+    mqtt_port: int | None = None,
+) -> dict:
     """Serve `cameras` cameras of `video` in this process (publishing to the broker on `mqtt_port`, if any); FPS
     per camera, CPU, event latency, MQTT messages published."""
     import uvicorn
@@ -147,13 +156,20 @@ def run_cameras(video: Path, starts: list[int], length: int, cameras: int, secon
     from facemask.monitor.site import Site
 
     mqtt = MqttConfig(host="127.0.0.1", port=mqtt_port, state_every=2.0) if mqtt_port else MqttConfig()
-    config = finish_config(ServeConfig(
-        cameras=tuple(CameraConfig(f"camera{n}", str(video), loop=True) for n in range(1, cameras + 1)),
-        port=free_port(), data=folder / f"data-{cameras}", mqtt=mqtt, notify=NotifyConfig(cooldown=0.0)),
-        environment={})
+    config = finish_config(
+        ServeConfig(
+            cameras=tuple(CameraConfig(f"camera{n}", str(video), loop=True) for n in range(1, cameras + 1)),
+            port=free_port(),
+            data=folder / f"data-{cameras}",
+            mqtt=mqtt,
+            notify=NotifyConfig(cooldown=0.0),
+        ),
+        environment={},
+    )
     site = Site(config)
-    server = uvicorn.Server(uvicorn.Config(create_app(site), host="127.0.0.1", port=config.port, log_level="error",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(site), host="127.0.0.1", port=config.port, log_level="error", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -187,20 +203,32 @@ def run_cameras(video: Path, starts: list[int], length: int, cameras: int, secon
     busy = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     fps = [(frames_after[name] - frames_before[name]) / elapsed for name in frames_after]
     frames = sum(frames_after[name] - frames_before[name] for name in frames_after)
-    return {"cameras": cameras, "fps": fps, "cpu": busy / elapsed, "latencies": latencies,
-            "cpu_ms_per_frame": 1000.0 * busy / max(1, frames), "mqtt": published}
+    return {
+        "cameras": cameras,
+        "fps": fps,
+        "cpu": busy / elapsed,
+        "latencies": latencies,
+        "cpu_ms_per_frame": 1000.0 * busy / max(1, frames),
+        "mqtt": published,
+    }
 
 
-def photo_load(scenes_dir: Path, video: Path, folder: Path, requests: int, clients: list[int],
-               photo_workers: int) -> list[dict]:
+def photo_load(
+    scenes_dir: Path, video: Path, folder: Path, requests: int, clients: list[int], photo_workers: int
+) -> list[dict]:
     """A real server process; POST /api/v1/detect from `clients` threads, `requests` requests each setting."""
     photos = [scene.path.read_bytes() for scene in load_scenes(scenes_dir)[:24]]
     port = free_port()
     config = folder / f"photo-{photo_workers}.toml"
-    config.write_text(f'[server]\nport = {port}\ndata = "photo-data-{photo_workers}"\nphoto_workers = '
-                      f'{photo_workers}\n[[camera]]\nname = "door"\nsource = "{video}"\nloop = true\n')
-    server = subprocess.Popen([sys.executable, str(REPOSITORY / "serve_monitor.py"), "--config", str(config)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.write_text(
+        f'[server]\nport = {port}\ndata = "photo-data-{photo_workers}"\nphoto_workers = '
+        f'{photo_workers}\n[[camera]]\nname = "door"\nsource = "{video}"\nloop = true\n'
+    )
+    server = subprocess.Popen(
+        [sys.executable, str(REPOSITORY / "serve_monitor.py"), "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/api/v1/detect"
     try:
         deadline = time.monotonic() + 120
@@ -232,9 +260,16 @@ def photo_load(scenes_dir: Path, video: Path, folder: Path, requests: int, clien
                 answers = list(pool.map(one, range(requests)))
             wall = time.perf_counter() - start
             times = [seconds for seconds, ok in answers if ok]
-            results.append({"clients": count, "rate": len(times) / wall, "p50": percentile(times, 50),
-                            "p95": percentile(times, 95), "errors": sum(not ok for _, ok in answers),
-                            "requests": len(answers)})
+            results.append(
+                {
+                    "clients": count,
+                    "rate": len(times) / wall,
+                    "p50": percentile(times, 50),
+                    "p95": percentile(times, 95),
+                    "errors": sum(not ok for _, ok in answers),
+                    "requests": len(answers),
+                }
+            )
         return results
     finally:
         server.send_signal(signal.SIGTERM)
@@ -257,38 +292,55 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(folder)
         video = folder / "camera.avi"
         starts, length = build_video(args.scenes, video)
-        print(f"camera video: 640x480 at {FPS:g} FPS, {length} frames, {len(starts)} slides of 1 to 4 unmasked people",
-              flush=True)
+        print(
+            f"camera video: 640x480 at {FPS:g} FPS, {length} frames, {len(starts)} slides of 1 to 4 unmasked people",
+            flush=True,
+        )
         broker = None if args.no_mqtt else start_broker(folder)
-        print(f"privacy on (faces not flagged blurred); MQTT: "
-              f"{'a mosquitto on port %d, every event published' % broker[1] if broker else 'off'}", flush=True)
-        print(f"\n{'cameras':>7} {'FPS per camera':>24} {'mean':>6} {'ratio':>6} {'CPU cores':>9} "
-              f"{'CPU ms/frame':>12} {'events':>6} {'latency p50/p95/max s':>22} {'MQTT msgs':>9}")
+        print(
+            f"privacy on (faces not flagged blurred); MQTT: "
+            f"{'a mosquitto on port %d, every event published' % broker[1] if broker else 'off'}",
+            flush=True,
+        )
+        print(
+            f"\n{'cameras':>7} {'FPS per camera':>24} {'mean':>6} {'ratio':>6} {'CPU cores':>9} "
+            f"{'CPU ms/frame':>12} {'events':>6} {'latency p50/p95/max s':>22} {'MQTT msgs':>9}"
+        )
         baseline = None
         for count in args.cameras:
-            result = run_cameras(video, starts, length, count, args.seconds, args.warmup, folder,
-                                 broker[1] if broker else None)
+            result = run_cameras(
+                video, starts, length, count, args.seconds, args.warmup, folder, broker[1] if broker else None
+            )
             mean = float(np.mean(result["fps"]))
             baseline = baseline or mean
             lat = result["latencies"]
-            print(f"{count:>7} {' '.join(f'{fps:5.1f}' for fps in result['fps']):>24} {mean:6.1f} "
-                  f"{mean / baseline:6.2f} {result['cpu']:9.2f} {result['cpu_ms_per_frame']:12.1f} {len(lat):>6} "
-                  f"{percentile(lat, 50):6.2f} / {percentile(lat, 95):5.2f} / {max(lat, default=float('nan')):5.2f}"
-                  f" {result['mqtt']:>9}", flush=True)
+            print(
+                f"{count:>7} {' '.join(f'{fps:5.1f}' for fps in result['fps']):>24} {mean:6.1f} "
+                f"{mean / baseline:6.2f} {result['cpu']:9.2f} {result['cpu_ms_per_frame']:12.1f} {len(lat):>6} "
+                f"{percentile(lat, 50):6.2f} / {percentile(lat, 95):5.2f} / {max(lat, default=float('nan')):5.2f}"
+                f" {result['mqtt']:>9}",
+                flush=True,
+            )
         if broker is not None:
             broker[0].terminate()
             broker[0].wait(timeout=10)
         print(f"load average after the cameras: {load_average()}", flush=True)
-        print(f"\nphoto endpoint (POST /api/v1/detect, {args.requests} real scene photos per setting, one camera "
-              "running)")
-        print(f"{'photo workers':>13} {'clients':>7} {'requests/s':>10} {'ratio':>6} {'p50 s':>6} {'p95 s':>6} "
-              f"{'errors':>6}")
+        print(
+            f"\nphoto endpoint (POST /api/v1/detect, {args.requests} real scene photos per setting, one camera running)"
+        )
+        print(
+            f"{'photo workers':>13} {'clients':>7} {'requests/s':>10} {'ratio':>6} {'p50 s':>6} {'p95 s':>6} "
+            f"{'errors':>6}"
+        )
         for workers in args.photo_workers:
             base = None
             for row in photo_load(args.scenes, video, folder, args.requests, args.clients, workers):
                 base = base or row["rate"]
-                print(f"{workers:>13} {row['clients']:>7} {row['rate']:10.2f} {row['rate'] / base:6.2f} "
-                      f"{row['p50']:6.2f} {row['p95']:6.2f} {row['errors']:>6}", flush=True)
+                print(
+                    f"{workers:>13} {row['clients']:>7} {row['rate']:10.2f} {row['rate'] / base:6.2f} "
+                    f"{row['p50']:6.2f} {row['p95']:6.2f} {row['errors']:>6}",
+                    flush=True,
+                )
         print(f"load average at the end: {load_average()}")
     return 0
 

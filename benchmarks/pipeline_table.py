@@ -21,8 +21,15 @@ sys.path.insert(0, str(REPOSITORY))
 
 from facemask.defaults import DETECTOR  # noqa: E402
 from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import (NOT_COMPLIANT, TARGET_FNR, TARGET_TNR, choose_threshold, evaluate,  # noqa: E402
-                                 load_scenes, summarize)
+from facemask.evaluation import (
+    NOT_COMPLIANT,
+    TARGET_FNR,
+    TARGET_TNR,
+    choose_threshold,
+    evaluate,  # noqa: E402
+    load_scenes,
+    summarize,
+)
 from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
 from facemask.pipeline import MaskPipeline  # noqa: E402
 
@@ -44,8 +51,10 @@ def measure(scenes_dir: Path) -> dict:
     summary = summarize(evaluation)
     summary["choice"] = choose_threshold(evaluation)
     summary["threshold"] = pipeline.classifier.unmasked_threshold
-    summary["setting"] = (f"{DETECTOR} at confidence {pipeline.detector.confidence}, crop margin "
-                          f"{pipeline.crop.margin}{' square' if pipeline.crop.square else ''}")
+    summary["setting"] = (
+        f"{DETECTOR} at confidence {pipeline.detector.confidence}, crop margin "
+        f"{pipeline.crop.margin}{' square' if pipeline.crop.square else ''}"
+    )
     return summary
 
 
@@ -67,25 +76,30 @@ def column(summary: dict) -> dict[str, str]:
         "detector recall (IoU > 0.5)": "**" + fraction(overall["recall"], overall["found"], overall["faces"]) + "**",
         f"recall, masked / unmasked / {INCORRECT}": " / ".join(
             fraction(recall["per_label"][label]["recall"]) if label in recall["per_label"] else "-"
-            for label in (MASKED, UNMASKED, INCORRECT)),
+            for label in (MASKED, UNMASKED, INCORRECT)
+        ),
         "recall by width " + " / ".join(recall["per_size"]): " / ".join(
-            fraction(row["recall"]) for row in recall["per_size"].values()),
-        "unmasked people flagged (TNR)": "**" + fraction(
-            None, flagged_count(unmasked), unmasked.get("faces")) + "**",
-        "masked people flagged by mistake (FNR)": "**" + fraction(
-            summary["fnr"], flagged_count(masked), masked.get("faces")) + "**",
+            fraction(row["recall"]) for row in recall["per_size"].values()
+        ),
+        "unmasked people flagged (TNR)": "**" + fraction(None, flagged_count(unmasked), unmasked.get("faces")) + "**",
+        "masked people flagged by mistake (FNR)": "**"
+        + fraction(summary["fnr"], flagged_count(masked), masked.get("faces"))
+        + "**",
         "classifier accuracy, found faces / annotated boxes": (
-            f"{fraction(accuracy['found_faces'])} / {fraction(accuracy['annotated_boxes'])}"),
+            f"{fraction(accuracy['found_faces'])} / {fraction(accuracy['annotated_boxes'])}"
+        ),
         "ROC AUC, classifier on boxes / whole pipeline": (
             f"{fraction((roc['classifier_on_annotated_boxes'] or {}).get('auc'))} / "
-            f"{fraction((roc['pipeline'] or {}).get('auc'))}"),
+            f"{fraction((roc['pipeline'] or {}).get('auc'))}"
+        ),
         "false detections (boxes matching no annotated face), per photo": (
-            f"{false['count']} ({false['per_image']:.3f}), {false['called_unmasked']} flagged"),
+            f"{false['count']} ({false['per_image']:.3f}), {false['called_unmasked']} flagged"
+        ),
         "seconds per photo (detection + classification)": f"{summary['seconds_per_image']:.2f}",
-        "threshold the calibration rule chooses on this set (stored: "
-        f"{summary['threshold']})": (
+        f"threshold the calibration rule chooses on this set (stored: {summary['threshold']})": (
             f"{choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f}; cross-validated "
-            f"{choice.cross_validated_tnr:.3f} / {choice.cross_validated_fnr:.3f}"),
+            f"{choice.cross_validated_tnr:.3f} / {choice.cross_validated_fnr:.3f}"
+        ),
     }
 
 
@@ -96,18 +110,29 @@ def main(argv: list[str] | None = None) -> int:
     summaries = [measure(folder) for folder in args.scenes]
     columns = [column(summary) for summary in summaries]
     rows = list(dict.fromkeys(row for col in columns for row in col))
-    targets = {"detector recall (IoU > 0.5)": ">= 0.95", "unmasked people flagged (TNR)": f">= {TARGET_TNR}",
-               "masked people flagged by mistake (FNR)": f"<= {TARGET_FNR}"}
-    tutorial = {"detector recall (IoU > 0.5)": TUTORIAL["recall"], "unmasked people flagged (TNR)": TUTORIAL["tnr"],
-                "masked people flagged by mistake (FNR)": TUTORIAL["fnr"]}
-    print(f"Defaults: {summaries[0]['setting']}, shipped classifier at its stored threshold "
-          f"{summaries[0]['threshold']}; a face is found at IoU > 0.5. The tutorial column is issue 3's figures "
-          "on scenes-dev.\n")
+    targets = {
+        "detector recall (IoU > 0.5)": ">= 0.95",
+        "unmasked people flagged (TNR)": f">= {TARGET_TNR}",
+        "masked people flagged by mistake (FNR)": f"<= {TARGET_FNR}",
+    }
+    tutorial = {
+        "detector recall (IoU > 0.5)": TUTORIAL["recall"],
+        "unmasked people flagged (TNR)": TUTORIAL["tnr"],
+        "masked people flagged by mistake (FNR)": TUTORIAL["fnr"],
+    }
+    print(
+        f"Defaults: {summaries[0]['setting']}, shipped classifier at its stored threshold "
+        f"{summaries[0]['threshold']}; a face is found at IoU > 0.5. The tutorial column is issue 3's figures "
+        "on scenes-dev.\n"
+    )
     print("| | tutorial (scenes-dev) | " + " | ".join(f"`{folder.name}`" for folder in args.scenes) + " | target |")
     print("| --- | ---: | " + " | ".join("---:" for _ in args.scenes) + " | ---: |")
     for row in rows:
-        print(f"| {row} | {tutorial.get(row, '-')} | " + " | ".join(col.get(row, "-") for col in columns)
-              + f" | {targets.get(row, '')} |")
+        print(
+            f"| {row} | {tutorial.get(row, '-')} | "
+            + " | ".join(col.get(row, "-") for col in columns)
+            + f" | {targets.get(row, '')} |"
+        )
     return 0
 
 

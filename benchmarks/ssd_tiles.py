@@ -16,8 +16,14 @@ class TiledSSDDetector(SSDDetector):
     steps wide and high), so small faces in a large photo reach the network at a size it can see; the boxes of
     every pass, in the photo's pixels, merged with NMS at `nms_threshold`."""
 
-    def __init__(self, folder: str | Path | None = None, confidence: float = 0.5, input_size: int = 300,
-                 tiles: int = 3, nms_threshold: float = 0.3) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        confidence: float = 0.5,
+        input_size: int = 300,
+        tiles: int = 3,
+        nms_threshold: float = 0.3,
+    ) -> None:
         super().__init__(folder, confidence, input_size, nms_threshold)
         self.tiles = tiles
 
@@ -28,6 +34,6 @@ class TiledSSDDetector(SSDDetector):
         for row in range(self.tiles):
             for col in range(self.tiles):
                 x0, y0 = col * tile_w // 2, row * tile_h // 2
-                tile = image[y0:y0 + tile_h, x0:x0 + tile_w]
+                tile = image[y0 : y0 + tile_h, x0 : x0 + tile_w]
                 found += self._detect_region(tile, x0, y0, width, height)
         return non_max_suppression(found, self.nms_threshold)

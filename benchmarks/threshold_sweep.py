@@ -32,8 +32,12 @@ FLOOR = 0.01  # the lowest threshold the grid allows
 
 def at_threshold(faces, threshold: float):
     """The outcomes as MaskClassifier would give them at `threshold` (faces evaluated at FLOOR)."""
-    return [replace(face, predicted=MASKED if face.unmasked_probability < threshold else face.predicted)
-            if face.found else face for face in faces]
+    return [
+        replace(face, predicted=MASKED if face.unmasked_probability < threshold else face.predicted)
+        if face.found
+        else face
+        for face in faces
+    ]
 
 
 def row(faces, threshold: float) -> dict:
@@ -41,9 +45,15 @@ def row(faces, threshold: float) -> dict:
     everyone = compliance(decided)
     large = compliance(face for face in decided if large_enough(face.box))
     incorrect = large["per_class"][INCORRECT]
-    return {"tnr": everyone["tnr"], "fnr": everyone["fnr"], "tnr20": large["tnr"], "fnr20": large["fnr"],
-            "incorrect_labelled": incorrect["recall_found"],
-            "incorrect_not_masked": incorrect["found_not_called_with_mask"], "incorrect_found": incorrect["found"]}
+    return {
+        "tnr": everyone["tnr"],
+        "fnr": everyone["fnr"],
+        "tnr20": large["tnr"],
+        "fnr20": large["fnr"],
+        "incorrect_labelled": incorrect["recall_found"],
+        "incorrect_not_masked": incorrect["found_not_called_with_mask"],
+        "incorrect_found": incorrect["found"],
+    }
 
 
 def text(value) -> str:
@@ -69,17 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         faces = evaluate(pipeline, load_scenes(scenes), progress=False).faces
         baseline = row(faces, stored)
         print(f"{scenes} ({len(faces)} faces), model {args.model}, stored threshold {stored:g}")
-        print(f"{'threshold':>9} {'TNR':>6} {'FNR':>6} {'TNR20':>6} {'FNR20':>6} {'inc20':>6} {'notm20':>6}"
-              f"   TNR20 / stored")
+        print(
+            f"{'threshold':>9} {'TNR':>6} {'FNR':>6} {'TNR20':>6} {'FNR20':>6} {'inc20':>6} {'notm20':>6}"
+            f"   TNR20 / stored"
+        )
         for threshold in thresholds:
             values = row(faces, threshold)
             ratio = values["tnr20"] / baseline["tnr20"] if values["tnr20"] and baseline["tnr20"] else None
             mark = " *" if threshold == stored else ""
-            print(f"{threshold:>9g} {text(values['tnr'])} {text(values['fnr'])} {text(values['tnr20'])} "
-                  f"{text(values['fnr20'])} {text(values['incorrect_labelled'])} {text(values['incorrect_not_masked'])}"
-                  f"   {text(ratio)}{mark}")
-        print(f"(inc20, notm20: of the {baseline['incorrect_found']} found mask_worn_incorrectly faces >= "
-              f"{MIN_FACE} px, the share labelled so / not labelled with_mask)")
+            print(
+                f"{threshold:>9g} {text(values['tnr'])} {text(values['fnr'])} {text(values['tnr20'])} "
+                f"{text(values['fnr20'])} {text(values['incorrect_labelled'])} {text(values['incorrect_not_masked'])}"
+                f"   {text(ratio)}{mark}"
+            )
+        print(
+            f"(inc20, notm20: of the {baseline['incorrect_found']} found mask_worn_incorrectly faces >= "
+            f"{MIN_FACE} px, the share labelled so / not labelled with_mask)"
+        )
     return 0
 
 

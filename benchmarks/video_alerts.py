@@ -119,11 +119,13 @@ def plan(scenes_dir: Path, settings: VideoSettings) -> tuple[list, list[Person],
             boxes, counted = [], True
             for step in range(settings.photo_frames):
                 matrix = transform(*view(settings, number, step))
-                x, y, w, h = map_box(matrix, face.box.x * scale + left, face.box.y * scale + top,
-                                     face.box.w * scale, face.box.h * scale)
+                x, y, w, h = map_box(
+                    matrix, face.box.x * scale + left, face.box.y * scale + top, face.box.w * scale, face.box.h * scale
+                )
                 boxes.append(Box(round(x), round(y), max(1, round(w)), max(1, round(h))))
-                counted &= min(w, h) >= settings.min_side and x >= 0 and y >= 0 and x + w <= SIZE[0] \
-                    and y + h <= SIZE[1]
+                counted &= (
+                    min(w, h) >= settings.min_side and x >= 0 and y >= 0 and x + w <= SIZE[0] and y + h <= SIZE[1]
+                )
             people.append(Person(scene.name, face.label, index, tuple(boxes), counted))
         index += settings.photo_frames
     return photos, people, index
@@ -144,10 +146,15 @@ def write_video(path: Path, photos: list, settings: VideoSettings) -> None:
                 writer.write(grey)
         picture = letterbox(read_image(scene.path), SIZE, fill=128)[0]
         for step in range(settings.photo_frames):
-            frame = cv2.warpAffine(picture, transform(*view(settings, number, step)), SIZE,
-                                   flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128))
+            frame = cv2.warpAffine(
+                picture,
+                transform(*view(settings, number, step)),
+                SIZE,
+                flags=cv2.INTER_LINEAR,
+                borderValue=(128, 128, 128),
+            )
             dy, dx = rng.integers(0, 64, 2)  # a noise frame of the bank at a random offset: new noise every frame
-            noise = bank[rng.integers(len(bank)), dy:dy + SIZE[1], dx:dx + SIZE[0]]
+            noise = bank[rng.integers(len(bank)), dy : dy + SIZE[1], dx : dx + SIZE[0]]
             writer.write(np.clip(frame + noise, 0, 255).astype(np.uint8))
     writer.release()
     partial.replace(path)
@@ -185,18 +192,22 @@ class Figures:
     def lines(self, name: str) -> list[str]:
         def share(label: str) -> str:
             count = self.people.get(label, 0)
-            return f"{self.alerted.get(label, 0)}/{count} ({self.alerted.get(label, 0) / count:.1%})" if count \
-                else "none"
+            return (
+                f"{self.alerted.get(label, 0)}/{count} ({self.alerted.get(label, 0) / count:.1%})" if count else "none"
+            )
+
         latency = np.array(self.latency) if self.latency else np.zeros(1)
-        return [f"{name}:",
-                f"  unmasked people alerted          {share(UNMASKED)}",
-                f"  worn-incorrectly people alerted  {share(INCORRECT)}",
-                f"  masked people falsely alerted    {share(MASKED)}",
-                f"  events {self.events}: under no annotated face {self.unmatched}, on faces not counted "
-                f"{self.uncounted}, extra for one person {self.extra}",
-                f"  latency from the person's first frame: median {np.median(latency):.0f} frames "
-                f"({np.median(latency) / FPS:.2f} s), 90th percentile {np.percentile(latency, 90):.0f} "
-                f"({np.percentile(latency, 90) / FPS:.2f} s), most {latency.max():.0f} ({latency.max() / FPS:.2f} s)"]
+        return [
+            f"{name}:",
+            f"  unmasked people alerted          {share(UNMASKED)}",
+            f"  worn-incorrectly people alerted  {share(INCORRECT)}",
+            f"  masked people falsely alerted    {share(MASKED)}",
+            f"  events {self.events}: under no annotated face {self.unmatched}, on faces not counted "
+            f"{self.uncounted}, extra for one person {self.extra}",
+            f"  latency from the person's first frame: median {np.median(latency):.0f} frames "
+            f"({np.median(latency) / FPS:.2f} s), 90th percentile {np.percentile(latency, 90):.0f} "
+            f"({np.percentile(latency, 90) / FPS:.2f} s), most {latency.max():.0f} ({latency.max() / FPS:.2f} s)",
+        ]
 
 
 def owner(event: dict, people: list[Person]) -> Person | None:
@@ -210,8 +221,12 @@ def owner(event: dict, people: list[Person]) -> Person | None:
     if best.box_at(frame).iou(box) >= 0.3:
         return best
     cx, cy = box.x + box.w / 2, box.y + box.h / 2
-    holding = [person for person in present if person.box_at(frame).x <= cx <= person.box_at(frame).right
-               and person.box_at(frame).y <= cy <= person.box_at(frame).bottom]
+    holding = [
+        person
+        for person in present
+        if person.box_at(frame).x <= cx <= person.box_at(frame).right
+        and person.box_at(frame).y <= cy <= person.box_at(frame).bottom
+    ]
     return min(holding, key=lambda person: person.box_at(frame).w * person.box_at(frame).h, default=None)
 
 
@@ -244,8 +259,15 @@ def measure(events: list[dict], people: list[Person]) -> Figures:
 
 def run_script(video: Path, model: Path | None, events: Path) -> str:
     """detect_mask_video.py on its defaults, headless, logging events to `events`; returns its summary line."""
-    command = [sys.executable, str(REPOSITORY / "detect_mask_video.py"), "--source", str(video), "--events",
-               str(events), "--no-display"] + ([] if model is None else ["--model", str(model)])
+    command = [
+        sys.executable,
+        str(REPOSITORY / "detect_mask_video.py"),
+        "--source",
+        str(video),
+        "--events",
+        str(events),
+        "--no-display",
+    ] + ([] if model is None else ["--model", str(model)])
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
@@ -274,20 +296,30 @@ def run_baseline(video: Path, model: Path | None) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenes", type=Path, default=REPOSITORY.parent / "shared" / "data" / "scenes-dev",
-                        help="annotated scene set (images/ and annotations.csv; default: ../shared/data/scenes-dev)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="classifier to pass to detect_mask_video.py (default: the shipped one)")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the run of the rule that fired on a track's first non-compliant look")
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        default=REPOSITORY.parent / "shared" / "data" / "scenes-dev",
+        help="annotated scene set (images/ and annotations.csv; default: ../shared/data/scenes-dev)",
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, help="classifier to pass to detect_mask_video.py (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the run of the rule that fired on a track's first non-compliant look",
+    )
     args = parser.parse_args(argv)
     if args.model is not None and not args.model.is_file():
         raise FacemaskError(f"model file not found: {args.model}")
     settings = VideoSettings()
     video, people, frames = cached_video(args.scenes, settings)
     counted = [person for person in people if person.counted]
-    print(f"{args.scenes}: {frames} frames, {len(people)} annotated faces, {len(counted)} counted as people "
-          f"(at least {settings.min_side} px on the shorter side and wholly in the frame throughout their photo)")
+    print(
+        f"{args.scenes}: {frames} frames, {len(people)} annotated faces, {len(counted)} counted as people "
+        f"(at least {settings.min_side} px on the shorter side and wholly in the frame throughout their photo)"
+    )
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "events.jsonl"
         started = time.perf_counter()

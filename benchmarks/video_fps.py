@@ -94,16 +94,22 @@ def milliseconds_per_call(call, repeats: int = 15) -> float:
     return 1000.0 * float(np.median(times))
 
 
-def component_timings(frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]
-                      ) -> list[tuple[str, float]]:
+def component_timings(
+    frame: np.ndarray, detector, mask_net, classifiers: dict[str, MaskClassifier]
+) -> list[tuple[str, float]]:
     """What each part of a frame's work costs (median ms per call): the detector, and each way of classifying 1 or
     4 faces."""
-    timings = [(f"face detector {detector.name}, as the project loop runs it",
-                milliseconds_per_call(lambda: detector.detect(frame)))]
+    timings = [
+        (
+            f"face detector {detector.name}, as the project loop runs it",
+            milliseconds_per_call(lambda: detector.detect(frame)),
+        )
+    ]
     for name in DETECTORS:
         other = create_detector(name)
-        timings.append((f"face detector {name}, image settings",
-                        milliseconds_per_call(lambda: other.detect(frame), repeats=3)))
+        timings.append(
+            (f"face detector {name}, image settings", milliseconds_per_call(lambda: other.detect(frame), repeats=3))
+        )
     for count in (1, 4):
         faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
         calls = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
@@ -147,8 +153,15 @@ def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, floa
         for (start_x, start_y, end_x, end_y), (mask, without_mask) in zip(locations, predictions):
             label = "Mask" if mask > without_mask else "No Mask"
             colour = (0, 255, 0) if label == "Mask" else (0, 0, 255)
-            cv2.putText(frame, f"{label}: {max(mask, without_mask) * 100:.2f}%", (start_x, start_y - 10),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 2)
+            cv2.putText(
+                frame,
+                f"{label}: {max(mask, without_mask) * 100:.2f}%",
+                (start_x, start_y - 10),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.45,
+                colour,
+                2,
+            )
             cv2.rectangle(frame, (start_x, start_y), (end_x, end_y), colour, 2)
         frames += 1
         faces_seen += len(faces)
@@ -170,8 +183,9 @@ class PlainSource:
         self.capture.release()
 
 
-def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threaded: bool
-                 ) -> tuple[float, float, float]:
+def project_loop(
+    video: Path, pipeline: MaskPipeline, classify_every: int, threaded: bool
+) -> tuple[float, float, float]:
     """detect_mask_video.py's loop, headless, on a file: (FPS, faces per frame, frames per CPU second)."""
     pipeline.process(np.zeros((SIZE[1], SIZE[0], 3), np.uint8))  # first-call set-up outside the timing
     pipeline.classifier.predict(np.zeros((1, pipeline.classifier.input_size, pipeline.classifier.input_size, 3)))
@@ -187,26 +201,49 @@ def project_loop(video: Path, pipeline: MaskPipeline, classify_every: int, threa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=default_keras_model(),
-                        help="the .keras classifier (default: the shipped one; it is exported to TFLite here)")
-    parser.add_argument("--scenes", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
-                        / "scenes-dev", help="annotated scenes to build the video from")
-    parser.add_argument("--detector", default=VIDEO_DETECTOR,
-                        help=f"face detector of the project's loop (default: {VIDEO_DETECTOR}, as the video tool)")
-    parser.add_argument("--detection-size", type=int, default=VIDEO_FRAME_SIDE,
-                        help=f"the video tool's --detection-size (default: {VIDEO_FRAME_SIDE})")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=default_keras_model(),
+        help="the .keras classifier (default: the shipped one; it is exported to TFLite here)",
+    )
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "data" / "scenes-dev",
+        help="annotated scenes to build the video from",
+    )
+    parser.add_argument(
+        "--detector",
+        default=VIDEO_DETECTOR,
+        help=f"face detector of the project's loop (default: {VIDEO_DETECTOR}, as the video tool)",
+    )
+    parser.add_argument(
+        "--detection-size",
+        type=int,
+        default=VIDEO_FRAME_SIDE,
+        help=f"the video tool's --detection-size (default: {VIDEO_FRAME_SIDE})",
+    )
     parser.add_argument("--slides", type=int, default=12, help="photos or pairs of photos in the video")
     parser.add_argument("--frames-each", type=int, default=20)
     parser.add_argument("--classify-every", type=int, default=5)
-    parser.add_argument("--confidence", type=float, default=None,
-                        help="the project detector's confidence (default: that detector's default)")
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=None,
+        help="the project detector's confidence (default: that detector's default)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="times each loop runs, interleaved (default: 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="no component timings, only the tutorial's loop, the two re-classify settings and "
-                             "the SSD in the project's loop")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="no component timings, only the tutorial's loop, the two re-classify settings and "
+        "the SSD in the project's loop",
+    )
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (benchmarks/regenerate.py)")
-    parser.add_argument("--tutorial-process", type=Path, default=None, metavar="VIDEO",
-                        help=argparse.SUPPRESS)  # internal: the tutorial's whole process on VIDEO, for start-up costs
+    parser.add_argument(
+        "--tutorial-process", type=Path, default=None, metavar="VIDEO", help=argparse.SUPPRESS
+    )  # internal: the tutorial's whole process on VIDEO, for start-up costs
     args = parser.parse_args(argv)
     if args.tutorial_process is not None:
         return tutorial_process(args.tutorial_process, args.model)
@@ -215,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(folder)
         video = folder / "scenes_640x480.avi"
         frames, faces = build_video(args.scenes, video, args.slides, args.frames_each)
-        description = (f"test video: {frames} frames of 640x480, {args.slides} slides of real photos from "
-                       f"{args.scenes} showing 1 to 4 people ({faces / args.slides:.2f} annotated faces per frame)")
+        description = (
+            f"test video: {frames} frames of 640x480, {args.slides} slides of real photos from "
+            f"{args.scenes} showing 1 to 4 people ({faces / args.slides:.2f} annotated faces per frame)"
+        )
         if not args.markdown:
             print(description, flush=True)
         tflite = export_path(folder / args.model.name, "float32")
@@ -232,12 +271,21 @@ def main(argv: list[str] | None = None) -> int:
 
         mask_net = keras.models.load_model(args.model, compile=False)
         every = args.classify_every
-        settings = [(f"project: TFLite float32, re-classify every {every}, threaded reading (the default model)",
-                     tflite_pipeline, every, True),
-                    (f"project: Keras compiled call, re-classify every {every} (--model mask_detector.keras)",
-                     keras_pipeline, every, True),
-                    (f"project: res10 SSD 300 instead, TFLite float32, re-classify every {every}",
-                     ssd_pipeline, every, True)]
+        settings = [
+            (
+                f"project: TFLite float32, re-classify every {every}, threaded reading (the default model)",
+                tflite_pipeline,
+                every,
+                True,
+            ),
+            (
+                f"project: Keras compiled call, re-classify every {every} (--model mask_detector.keras)",
+                keras_pipeline,
+                every,
+                True,
+            ),
+            (f"project: res10 SSD 300 instead, TFLite float32, re-classify every {every}", ssd_pipeline, every, True),
+        ]
         components: list[tuple[str, float]] = []
         if not args.quick:
             classifiers["TFLite int8"] = MaskClassifier(int8)
@@ -248,24 +296,50 @@ def main(argv: list[str] | None = None) -> int:
             settings += [
                 ("project: Keras compiled call, every face every frame", keras_pipeline, 1, True),
                 ("project: TFLite float32, every face every frame", tflite_pipeline, 1, True),
-                ("project: TFLite int8, every face every frame", MaskPipeline(detector, classifiers["TFLite int8"]),
-                 1, True),
-                (f"project: TFLite float32, re-classify every {every}, frames read on the main thread",
-                 tflite_pipeline, every, False),
+                (
+                    "project: TFLite int8, every face every frame",
+                    MaskPipeline(detector, classifiers["TFLite int8"]),
+                    1,
+                    True,
+                ),
+                (
+                    f"project: TFLite float32, re-classify every {every}, frames read on the main thread",
+                    tflite_pipeline,
+                    every,
+                    False,
+                ),
             ]
-        loops = [("tutorial: SSD 300 + Keras model.predict every frame",
-                  functools.partial(tutorial_loop, video, mask_net, 0.5))]
-        loops += [(name, functools.partial(project_loop, video, pipeline, every, threaded))
-                  for name, pipeline, every, threaded in settings]
+        loops = [
+            (
+                "tutorial: SSD 300 + Keras model.predict every frame",
+                functools.partial(tutorial_loop, video, mask_net, 0.5),
+            )
+        ]
+        loops += [
+            (name, functools.partial(project_loop, video, pipeline, every, threaded))
+            for name, pipeline, every, threaded in settings
+        ]
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in loops}
         for _ in range(args.rounds):  # rounds interleave the loops, so a change in the machine's load hits all
             for name, loop in loops:
                 results[name].append(loop())
-        processes = {"whole process, start-up included: tutorial (TensorFlow import, .keras load, its loop)":
-                     [sys.executable, __file__, "--model", str(args.model), "--tutorial-process", str(video)],
-                     "whole process, start-up included: detect_mask_video.py on its defaults (TFLite, no "
-                     "TensorFlow)": [sys.executable, str(REPOSITORY / "detect_mask_video.py"), "--source", str(video),
-                                     "--no-display"]}
+        processes = {
+            "whole process, start-up included: tutorial (TensorFlow import, .keras load, its loop)": [
+                sys.executable,
+                __file__,
+                "--model",
+                str(args.model),
+                "--tutorial-process",
+                str(video),
+            ],
+            "whole process, start-up included: detect_mask_video.py on its defaults (TFLite, no TensorFlow)": [
+                sys.executable,
+                str(REPOSITORY / "detect_mask_video.py"),
+                "--source",
+                str(video),
+                "--no-display",
+            ],
+        }
         for _ in range(args.rounds):
             for name, command in processes.items():
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -278,16 +352,26 @@ def main(argv: list[str] | None = None) -> int:
         baseline = float(np.median([fps for fps, _, _ in results[loops[0][0]]]))
         cpu_baseline = float(np.median([per_cpu for _, _, per_cpu in results[loops[0][0]]]))
         if args.markdown:
-            print(f"{description}; median of {args.rounds} interleaved rounds; detector {detector.name}; "
-                  f"`{args.model.name}` and its TFLite exports.\n")
-            print("| loop | FPS | faces/frame | ratio to the tutorial | frames per CPU second | ratio |\n"
-                  "| --- | ---: | ---: | ---: | ---: | ---: |")
+            print(
+                f"{description}; median of {args.rounds} interleaved rounds; detector {detector.name}; "
+                f"`{args.model.name}` and its TFLite exports.\n"
+            )
+            print(
+                "| loop | FPS | faces/frame | ratio to the tutorial | frames per CPU second | ratio |\n"
+                "| --- | ---: | ---: | ---: | ---: | ---: |"
+            )
             for name in results:
                 fps = float(np.median([fps for fps, _, _ in results[name]]))
                 per_cpu = float(np.median([per_cpu for _, _, per_cpu in results[name]]))
                 faces_per_frame = results[name][0][1]
-                cells = [name, f"{fps:.1f}", "-" if np.isnan(faces_per_frame) else f"{faces_per_frame:.2f}",
-                         f"{fps / baseline:.2f}", f"{per_cpu:.1f}", f"{per_cpu / cpu_baseline:.2f}"]
+                cells = [
+                    name,
+                    f"{fps:.1f}",
+                    "-" if np.isnan(faces_per_frame) else f"{faces_per_frame:.2f}",
+                    f"{fps / baseline:.2f}",
+                    f"{per_cpu:.1f}",
+                    f"{per_cpu / cpu_baseline:.2f}",
+                ]
                 if "(the default model)" in name or "detect_mask_video.py on its defaults" in name:
                     cells = [f"**{cell}**" for cell in cells]
                 print("| " + " | ".join(cells) + " |")
@@ -298,8 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         for name, ms in components:
             print(f"{name:<60} {ms:12.1f}")
-        print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<104} {'FPS':>6} {'faces/frame':>11} "
-              f"{'ratio':>6}")
+        print(f"{'loop (median of ' + str(args.rounds) + ' rounds)':<104} {'FPS':>6} {'faces/frame':>11} {'ratio':>6}")
         for name in results:
             fps = float(np.median([fps for fps, _, _ in results[name]]))
             print(f"{name:<104} {fps:6.1f} {results[name][0][1]:11.2f} {fps / baseline:6.2f}", flush=True)

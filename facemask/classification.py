@@ -34,7 +34,7 @@ def crop_face(image: np.ndarray, box: Box, size: int, margin: float = 0.0, squar
     pad = max(0, -x1, -y1, x2 - width, y2 - height)
     if pad:
         image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    crop = image[y1 + pad:y2 + pad, x1 + pad:x2 + pad]
+    crop = image[y1 + pad : y2 + pad, x1 + pad : x2 + pad]
     crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR)
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
@@ -67,8 +67,9 @@ class MaskClassifier:
     probable class wins.
     """
 
-    def __init__(self, model_path: str | Path, unmasked_threshold: float | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: str | Path, unmasked_threshold: float | None = None, threads: int | None = None
+    ) -> None:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise FacemaskError(f"model file not found: {self.path}")
@@ -107,6 +108,9 @@ class MaskClassifier:
         predictions = []
         for row in probabilities:
             best = self.decide(row)
-            predictions.append(Prediction(self.class_names[best], float(row[best]),
-                                          {name: float(p) for name, p in zip(self.class_names, row)}))
+            predictions.append(
+                Prediction(
+                    self.class_names[best], float(row[best]), {name: float(p) for name, p in zip(self.class_names, row)}
+                )
+            )
         return predictions

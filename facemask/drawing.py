@@ -33,8 +33,16 @@ def _text_scale(image: np.ndarray) -> tuple[float, int]:
     return scale, max(1, int(round(scale * 2)))
 
 
-def draw_caption(image: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int],
-                 scale: float, thickness: int, above: bool = True) -> None:
+def draw_caption(
+    image: np.ndarray,
+    text: str,
+    x: int,
+    y: int,
+    colour: tuple[int, int, int],
+    scale: float,
+    thickness: int,
+    above: bool = True,
+) -> None:
     """Write `text` in white on a filled `colour` band at (x, y), above that point or below it."""
     (text_w, text_h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
     pad = max(2, thickness)
@@ -54,6 +62,5 @@ def annotate(image: np.ndarray, faces: list[FaceResult]) -> np.ndarray:
         colour = label_colour(face.label)
         box = face.box
         cv2.rectangle(annotated, (box.x, box.y), (box.right - 1, box.bottom - 1), colour, thickness + 1)
-        draw_caption(annotated, label_text(face), box.x, box.y, colour, scale, thickness,
-                     above=box.y > 0)
+        draw_caption(annotated, label_text(face), box.x, box.y, colour, scale, thickness, above=box.y > 0)
     return annotated

@@ -68,18 +68,30 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
     for quantization, target in targets.items():
         optimizations = [tf.lite.Optimize.DEFAULT] if quantization == "int8" else []
         metadata = replace(source, model_sha256=None).with_record(
-            export={"format": "tflite", "quantization": quantization, "source": model_path.name,
-                    "source_sha256": file_sha256(model_path)})
+            export={
+                "format": "tflite",
+                "quantization": quantization,
+                "source": model_path.name,
+                "source_sha256": file_sha256(model_path),
+            }
+        )
         with OutputSet() as outputs:
-            add_model(outputs, target, lambda temporary: model.export(
-                str(temporary), format="litert", verbose=False, optimizations=optimizations), metadata)
+            add_model(
+                outputs,
+                target,
+                lambda temporary: model.export(
+                    str(temporary), format="litert", verbose=False, optimizations=optimizations
+                ),
+                metadata,
+            )
             outputs.publish()
         exports.append(Export(quantization, target, metadata_path(target), target.stat().st_size))
     return exports
 
 
-def scene_crops(scenes: list[Scene], size: int,
-                crop: CropSettings = CropSettings()) -> tuple[list[np.ndarray], list[str]]:
+def scene_crops(
+    scenes: list[Scene], size: int, crop: CropSettings = CropSettings()
+) -> tuple[list[np.ndarray], list[str]]:
     """The classifier's input for every annotated face of `scenes` and its label."""
     crops, labels = [], []
     for scene in scenes:
@@ -90,10 +102,11 @@ def scene_crops(scenes: list[Scene], size: int,
     return crops, labels
 
 
-def classifier_accuracy(classifier: MaskClassifier, crops: list[np.ndarray], labels: list[str],
-                        batch_size: int = 16) -> Accuracy:
+def classifier_accuracy(
+    classifier: MaskClassifier, crops: list[np.ndarray], labels: list[str], batch_size: int = 16
+) -> Accuracy:
     """The share of `crops` the classifier gives their `labels`, one face per annotated box."""
     predicted = []
     for start in range(0, len(crops), batch_size):
-        predicted += [p.label for p in classifier.predict(crops[start:start + batch_size])]
+        predicted += [p.label for p in classifier.predict(crops[start : start + batch_size])]
     return Accuracy(classifier.path, sum(p == t for p, t in zip(predicted, labels)), len(labels))

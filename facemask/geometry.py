@@ -96,8 +96,11 @@ def match_boxes(first: list[Box], second: list[Box], threshold: float, inclusive
     whose IoU exceeds `threshold` (reaches it, with `inclusive`). Each box of either list takes part in at most
     one pair. Matches detections to annotated faces (evaluation, IoU above 0.5) and to the faces tracked from
     the previous frame (video, inclusive)."""
-    pairs = sorted(((a.iou(b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)),
-                   key=lambda pair: pair[0], reverse=True)
+    pairs = sorted(
+        ((a.iou(b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
     matched: dict[int, int] = {}
     used: set[int] = set()
     for overlap, i, j in pairs:
@@ -133,8 +136,9 @@ def _weighted_mean(items: list[tuple[np.ndarray, float]]) -> np.ndarray:
     return np.tensordot(mass, values, axes=1) / max(mass.sum(), 1e-12)
 
 
-def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.55,
-                        weights: list[float] | None = None) -> list[Detection]:
+def weighted_box_fusion(
+    groups: list[list[Detection]], iou_threshold: float = 0.55, weights: list[float] | None = None
+) -> list[Detection]:
     """Weighted box fusion of the detections of several passes or detectors, one list per source.
 
     Boxes are taken best score first; a box joins the fused box it overlaps most when their IoU exceeds
@@ -150,8 +154,11 @@ def weighted_box_fusion(groups: list[list[Detection]], iou_threshold: float = 0.
         raise ValueError("one weight per group of detections")
     members: list[list[tuple[Detection, int]]] = []
     corners: list[np.ndarray] = []
-    ranked = sorted(((d, source) for source, group in enumerate(groups) for d in group),
-                    key=lambda pair: pair[0].score, reverse=True)
+    ranked = sorted(
+        ((d, source) for source, group in enumerate(groups) for d in group),
+        key=lambda pair: pair[0].score,
+        reverse=True,
+    )
     for detection, source in ranked:
         box = detection.box
         best, best_iou = -1, iou_threshold

@@ -62,8 +62,13 @@ def as_bgr8(image: object, name: str) -> np.ndarray:
         raise FacemaskError(f"expected an image path or array, got {type(image).__name__}: {name}")
     kind = f"shape {tuple(image.shape)}, {image.dtype}"
     numeric = np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
-    if (image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
-            or not numeric or image.dtype == np.bool_):
+    if (
+        image.size == 0
+        or image.ndim not in (2, 3)
+        or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
+        or not numeric
+        or image.dtype == np.bool_
+    ):
         raise FacemaskError(f"expected an image array (height x width, with 1, 3 or 4 channels), got {kind}: {name}")
     if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
         raise FacemaskError(f"image array holds NaN or infinite values: {name}")
@@ -141,11 +146,14 @@ def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 0) -> tuple[
     """`image` scaled to fit a `size` (width, height) frame, centred on a `fill` grey level, as a camera frame
     would show a photo: the frame, the scale, and the picture's left and top offsets in the frame."""
     scale = min(size[0] / image.shape[1], size[1] / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        image,
+        (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
     frame = np.full((size[1], size[0], 3), fill, np.uint8)
     top, left = (size[1] - resized.shape[0]) // 2, (size[0] - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return frame, scale, left, top
 
 

@@ -74,8 +74,12 @@ class ModelMetadata:
         if not isinstance(payload, dict):
             raise FacemaskError(f"model metadata is not a JSON object: {where}")
         names = payload.get("class_names")
-        if (not isinstance(names, list) or len(names) < 2 or len(set(names)) != len(names)
-                or not all(isinstance(name, str) and name for name in names)):
+        if (
+            not isinstance(names, list)
+            or len(names) < 2
+            or len(set(names)) != len(names)
+            or not all(isinstance(name, str) and name for name in names)
+        ):
             raise FacemaskError(f"model metadata has no valid 'class_names' list: {where}")
         size = payload.get("input", {}).get("size") if isinstance(payload.get("input"), dict) else None
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 8):
@@ -125,8 +129,10 @@ def read_metadata(model_path: str | Path, check_hash: bool = True) -> ModelMetad
     metadata = ModelMetadata.from_json(payload, where)
     if check_hash and metadata.model_sha256 and Path(model_path).is_file():
         if file_sha256(model_path) != metadata.model_sha256:
-            raise FacemaskError(f"model metadata describes another model file (its model_sha256 differs; the "
-                                f"model and its metadata were not replaced together): {where}")
+            raise FacemaskError(
+                f"model metadata describes another model file (its model_sha256 differs; the "
+                f"model and its metadata were not replaced together): {where}"
+            )
     return metadata
 
 
@@ -134,17 +140,21 @@ def class_names_for(model_path: str | Path, metadata: ModelMetadata | None, outp
     """The class names of a model with `outputs` outputs: from its metadata, or the two defaults."""
     if metadata is None:
         if outputs != len(DEFAULT_CLASS_NAMES):
-            raise FacemaskError(f"model has {outputs} outputs and no metadata naming its classes: "
-                                f"{metadata_path(model_path)}")
+            raise FacemaskError(
+                f"model has {outputs} outputs and no metadata naming its classes: {metadata_path(model_path)}"
+            )
         return DEFAULT_CLASS_NAMES
     if len(metadata.class_names) != outputs:
-        raise FacemaskError(f"model metadata names {len(metadata.class_names)} classes but the model has {outputs} "
-                            f"outputs: {metadata_path(model_path)}")
+        raise FacemaskError(
+            f"model metadata names {len(metadata.class_names)} classes but the model has {outputs} "
+            f"outputs: {metadata_path(model_path)}"
+        )
     return metadata.class_names
 
 
-def add_model(outputs: OutputSet, model_path: str | Path, write: Callable[[Path], None],
-              metadata: ModelMetadata) -> None:
+def add_model(
+    outputs: OutputSet, model_path: str | Path, write: Callable[[Path], None], metadata: ModelMetadata
+) -> None:
     """Add a model and its metadata to a set of outputs published together: `write(temporary)` writes the model,
     then the metadata is stamped with that file's hash."""
     temporary = outputs.add(model_path, keep_suffix=True)

@@ -64,8 +64,12 @@ class FaceResult:
 
     def to_json(self) -> dict:
         """The face as the `--json` results give it."""
-        return {"box": self.box.as_list(), "score": round(self.score, 4), "label": self.label,
-                "probabilities": {name: round(p, 4) for name, p in self.probabilities.items()}}
+        return {
+            "box": self.box.as_list(),
+            "score": round(self.score, 4),
+            "label": self.label,
+            "probabilities": {name: round(p, 4) for name, p in self.probabilities.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,14 @@ class ImageResult:
         result's size."""
         picture = self.pixels if image is None else as_bgr8(image, self.image)
         if picture is None:
-            raise FacemaskError(f"no picture kept with this result (pass it: plot(image), save(path, image)): "
-                                f"{self.image}")
+            raise FacemaskError(
+                f"no picture kept with this result (pass it: plot(image), save(path, image)): {self.image}"
+            )
         if picture.shape[:2] != (self.height, self.width):
-            raise FacemaskError(f"picture of {picture.shape[1]}x{picture.shape[0]} given for a result of "
-                                f"{self.width}x{self.height}: {self.image}")
+            raise FacemaskError(
+                f"picture of {picture.shape[1]}x{picture.shape[0]} given for a result of "
+                f"{self.width}x{self.height}: {self.image}"
+            )
         return annotate(picture, self.faces)
 
     def save(self, path: str | os.PathLike[str], image: np.ndarray | None = None) -> Path:
@@ -111,8 +118,12 @@ class ImageResult:
 
     def to_json(self) -> dict:
         """The image as one object of the `--json` results array."""
-        return {"image": self.image, "width": self.width, "height": self.height,
-                "faces": [face.to_json() for face in self.faces]}
+        return {
+            "image": self.image,
+            "width": self.width,
+            "height": self.height,
+            "faces": [face.to_json() for face in self.faces],
+        }
 
 
 class MaskPipeline:
@@ -124,20 +135,31 @@ class MaskPipeline:
         self.crop = crop
 
     @classmethod
-    def load(cls, model_path: str | Path | None = None, detector: str = defaults.DETECTOR,
-             confidence: float | None = None, face_folder: str | Path | None = None,
-             crop: CropSettings = CropSettings(), frame_side: int = 0,
-             unmasked_threshold: float | None = None, threads: int | None = None) -> MaskPipeline:
+    def load(
+        cls,
+        model_path: str | Path | None = None,
+        detector: str = defaults.DETECTOR,
+        confidence: float | None = None,
+        face_folder: str | Path | None = None,
+        crop: CropSettings = CropSettings(),
+        frame_side: int = 0,
+        unmasked_threshold: float | None = None,
+        threads: int | None = None,
+    ) -> MaskPipeline:
         """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
         see create_detector) and the classifier at `model_path` (default: the shipped TFLite model; see
         MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core)."""
         model = defaults.default_model() if model_path is None else model_path
-        return cls(create_detector(detector, confidence, face_folder, frame_side),
-                   MaskClassifier(model, unmasked_threshold, threads), crop)
+        return cls(
+            create_detector(detector, confidence, face_folder, frame_side),
+            MaskClassifier(model, unmasked_threshold, threads),
+            crop,
+        )
 
     @classmethod
-    def load_for_video(cls, model_path: str | Path | None = None,
-                       detection_size: int = defaults.VIDEO_DETECTION_SIZE, **options) -> MaskPipeline:
+    def load_for_video(
+        cls, model_path: str | Path | None = None, detection_size: int = defaults.VIDEO_DETECTION_SIZE, **options
+    ) -> MaskPipeline:
         """The live-video pipeline: the video default detector as one pass at `detection_size` pixels."""
         options.setdefault("detector", defaults.VIDEO_DETECTOR)
         return cls.load(model_path, frame_side=detection_size, **options)
@@ -145,8 +167,9 @@ class MaskPipeline:
     def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The classifier's input for each box (CropSettings), one RGB crop per box."""
         size = self.classifier.input_size
-        return np.asarray([crop_face(image, box, size, self.crop.margin, self.crop.square) for box in boxes],
-                          np.float32)
+        return np.asarray(
+            [crop_face(image, box, size, self.crop.margin, self.crop.square) for box in boxes], np.float32
+        )
 
     def probabilities(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The classifier's class probabilities for each box."""
@@ -158,8 +181,9 @@ class MaskPipeline:
         """Classify the faces at `detections` in `image`."""
         boxes = [d.box for d in detections]
         predictions: list[Prediction] = self.classifier.predictions(self.probabilities(image, boxes))
-        return [FaceResult(d.box, d.score, p.label, p.probability, p.probabilities)
-                for d, p in zip(detections, predictions)]
+        return [
+            FaceResult(d.box, d.score, p.label, p.probability, p.probabilities) for d, p in zip(detections, predictions)
+        ]
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         """Find every face in an 8-bit BGR image and classify it."""
@@ -208,5 +232,6 @@ def _resolve_one(item: object, array_name: str) -> list[tuple[Path | np.ndarray,
         if not str(item) or not os.fspath(item):
             raise FacemaskError("empty image path: ''")
         return [(path, str(path)) for path in resolve_batch_inputs(Path(item)).paths]
-    raise FacemaskError(f"expected an image path, folder, glob pattern or array, got {type(item).__name__}: "
-                        f"{str(item)[:80]!r}")
+    raise FacemaskError(
+        f"expected an image path, folder, glob pattern or array, got {type(item).__name__}: {str(item)[:80]!r}"
+    )

@@ -42,8 +42,9 @@ def require_extra(extra: str, purpose: str) -> None:
     one-line error that says what to install."""
     missing = [module for module in EXTRAS[extra] if importlib.util.find_spec(module) is None]
     if missing:
-        raise FacemaskError(f"{purpose} needs the '{extra}' extra ({', '.join(missing)} not installed): "
-                            f"pip install 'facemask[{extra}]'")
+        raise FacemaskError(
+            f"{purpose} needs the '{extra}' extra ({', '.join(missing)} not installed): pip install 'facemask[{extra}]'"
+        )
 
 
 def require(module: str, purpose: str, extra: str):
@@ -51,5 +52,6 @@ def require(module: str, purpose: str, extra: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise FacemaskError(f"{purpose} needs the '{extra}' extra, which is not installed: "
-                            f"pip install 'facemask[{extra}]'") from None
+        raise FacemaskError(
+            f"{purpose} needs the '{extra}' extra, which is not installed: pip install 'facemask[{extra}]'"
+        ) from None

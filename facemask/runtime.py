@@ -76,8 +76,11 @@ def keras_runner(path: Path) -> Runner:
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or len(model.output_shape) != 2:
         raise FacemaskError(f"not an image classifier (input {shape}, output {model.output_shape}): {path}")
     size = int(shape[1])
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                       input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    call = tf.function(
+        lambda x: model(x, training=False),
+        reduce_retracing=True,
+        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+    )
     return Runner(lambda batch: call(batch).numpy(), size, int(model.output_shape[-1]))
 
 

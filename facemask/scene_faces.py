@@ -80,8 +80,16 @@ class SceneFaces:
 
     def subset(self, rows: np.ndarray) -> SceneFaces:
         """The faces at `rows`."""
-        return SceneFaces(tuple(self.patches[i] for i in rows), self.boxes[rows], self.labels[rows],
-                          self.class_names, self.groups[rows], self.sizes[rows], self.photos, self.roots)
+        return SceneFaces(
+            tuple(self.patches[i] for i in rows),
+            self.boxes[rows],
+            self.labels[rows],
+            self.class_names,
+            self.groups[rows],
+            self.sizes[rows],
+            self.photos,
+            self.roots,
+        )
 
     def with_classes(self, class_names: Sequence[str]) -> SceneFaces:
         """The same faces with labels indexing `class_names` (which must hold every class here)."""
@@ -89,11 +97,20 @@ class SceneFaces:
         if missing:
             raise FacemaskError(f"the scene faces' classes {', '.join(missing)} are not among {', '.join(class_names)}")
         remap = np.asarray([list(class_names).index(name) for name in self.class_names], np.int64)
-        return SceneFaces(self.patches, self.boxes, remap[self.labels], tuple(class_names), self.groups, self.sizes,
-                          self.photos, self.roots)
+        return SceneFaces(
+            self.patches,
+            self.boxes,
+            remap[self.labels],
+            tuple(class_names),
+            self.groups,
+            self.sizes,
+            self.photos,
+            self.roots,
+        )
 
-    def crops(self, size: int, margin: float, square: bool, jitter: BoxJitter,
-              rng: np.random.Generator | None) -> np.ndarray:
+    def crops(
+        self, size: int, margin: float, square: bool, jitter: BoxJitter, rng: np.random.Generator | None
+    ) -> np.ndarray:
         """Every face cut as `size` x `size` RGB the way the pipeline cuts a detection (`crop_face` with `margin`
         and `square`) from its box as the detector would give it (`jitter`; random only with `rng`)."""
         out = np.empty((len(self), size, size, 3), np.uint8)
@@ -114,14 +131,18 @@ def _patch(image: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
     local = np.array([box.x - x1, box.y - y1, box.w, box.h], np.float32)
     factor = PATCH_FACE_SIDE / max(box.w, box.h)
     if factor < 1.0:
-        patch = cv2.resize(patch, (max(1, round(patch.shape[1] * factor)), max(1, round(patch.shape[0] * factor))),
-                           interpolation=cv2.INTER_AREA)
+        patch = cv2.resize(
+            patch,
+            (max(1, round(patch.shape[1] * factor)), max(1, round(patch.shape[0] * factor))),
+            interpolation=cv2.INTER_AREA,
+        )
         local *= factor
     return np.ascontiguousarray(patch), local
 
 
-def load_scene_faces(folders: str | Path | Sequence[str | Path],
-                     on_unreadable: Callable[[Unreadable], None] = lambda item: None) -> SceneFaces:
+def load_scene_faces(
+    folders: str | Path | Sequence[str | Path], on_unreadable: Callable[[Unreadable], None] = lambda item: None
+) -> SceneFaces:
     """Read every annotated face of the scene sets in `folders` (each with `images/` and `annotations.csv`), class
     names sorted. Faces under MIN_FACE_SIDE px are left out; unreadable photos are reported and skipped."""
     folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(folder) for folder in folders]
@@ -152,8 +173,16 @@ def load_scene_faces(folders: str | Path | Sequence[str | Path],
     if not labels:
         raise FacemaskError(f"no annotated faces of {MIN_FACE_SIDE} px or more in {', '.join(map(str, folders))}")
     groups = _photo_groups(np.asarray(hashes, np.uint64))
-    return SceneFaces(tuple(patches), np.asarray(boxes, np.float32), np.asarray(labels, np.int64), tuple(names),
-                      groups[np.asarray(photo_of)], np.asarray(sizes, np.int64), tuple(photos), tuple(folders))
+    return SceneFaces(
+        tuple(patches),
+        np.asarray(boxes, np.float32),
+        np.asarray(labels, np.int64),
+        tuple(names),
+        groups[np.asarray(photo_of)],
+        np.asarray(sizes, np.int64),
+        tuple(photos),
+        tuple(folders),
+    )
 
 
 def _photo_groups(hashes: np.ndarray) -> np.ndarray:

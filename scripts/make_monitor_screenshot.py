@@ -67,23 +67,33 @@ port = {port}
 data = "data"
 [[camera]]
 name = "entrance"
-source = "{folder / 'entrance.avi'}"
+source = "{folder / "entrance.avi"}"
 loop = true
 [[camera]]
 name = "reception"
-source = "{folder / 'reception.avi'}"
+source = "{folder / "reception.avi"}"
 loop = true
 [[camera]]
 name = "loading-dock"
 source = "rtsp://viewer:secret@127.0.0.1:9/stream1"
 """)
-        server = subprocess.Popen([sys.executable, str(REPOSITORY / "serve_monitor.py"), "--config",
-                                   str(folder / "site.toml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, str(REPOSITORY / "serve_monitor.py"), "--config", str(folder / "site.toml")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for argument in ("--headless=new", "--window-size=1360,1420", "--disable-gpu", "--hide-scrollbars",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run"):
+        for argument in (
+            "--headless=new",
+            "--window-size=1360,1420",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ):
             options.add_argument(argument)
         if os.geteuid() == 0:
             options.add_argument("--no-sandbox")
@@ -102,8 +112,10 @@ source = "rtsp://viewer:secret@127.0.0.1:9/stream1"
             driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
             driver.get(f"http://127.0.0.1:{port}/")
             time.sleep(4)
-            in_view = ("return ['entrance', 'reception'].every(n => "
-                       "document.querySelector(`.tile[data-camera=${n}]`).dataset.faces > 0)")
+            in_view = (
+                "return ['entrance', 'reception'].every(n => "
+                "document.querySelector(`.tile[data-camera=${n}]`).dataset.faces > 0)"
+            )
             for _ in range(100):  # a moment with people in both views
                 if driver.execute_script(in_view):
                     break

@@ -27,8 +27,14 @@ from facemask.templates import load_templates  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FACES = ("251.jpg", "461.jpg", "0_0_lijian_0012.jpg", "107.jpg", "1_0_aidai_0138.jpg", "augmented_image_148.jpg")
-COLUMNS = (("surgical", "correct"), ("kn95", "correct"), ("n95", "correct"), ("cloth", "correct"),
-           ("cloth", "below_nose"), ("surgical", "on_chin"))
+COLUMNS = (
+    ("surgical", "correct"),
+    ("kn95", "correct"),
+    ("n95", "correct"),
+    ("cloth", "correct"),
+    ("cloth", "below_nose"),
+    ("surgical", "on_chin"),
+)
 TILE = 150
 
 

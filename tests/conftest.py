@@ -117,13 +117,21 @@ def keras_home(tmp_path_factory) -> str | None:
 def run_script(keras_home):
     """Run a root script as a user would: `run_script("detect_mask_image.py", "--image", ...)`."""
 
-    def run(script: str, *args: str | os.PathLike, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        script: str, *args: str | os.PathLike, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         env = dict(os.environ if env is None else env)
         if keras_home:
             env["KERAS_HOME"] = keras_home
-        return subprocess.run([sys.executable, str(REPOSITORY / script), *map(str, args)], cwd=REPOSITORY,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+        return subprocess.run(
+            [sys.executable, str(REPOSITORY / script), *map(str, args)],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
 
     return run
 

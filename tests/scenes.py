@@ -22,8 +22,9 @@ EXAMPLE_FACES: dict[str, list[tuple[Box, str]]] = {
 
 def annotated_faces(scenes_dir: Path) -> dict[str, list[tuple[Box, str]]]:
     """Each annotated scene image's faces: (box, label)."""
-    return {scene.name: [(face.box, face.label) for face in scene.faces]
-            for scene in load_scenes(scenes_dir) if scene.faces}
+    return {
+        scene.name: [(face.box, face.label) for face in scene.faces] for scene in load_scenes(scenes_dir) if scene.faces
+    }
 
 
 def single_face_scenes(scenes_dir: Path, label: str, min_size: int = 80, count: int = 3) -> list[tuple[Path, Box]]:

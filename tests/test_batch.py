@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from facemask.batch import (ResultSummary, ResultWriter, completed_images, error_record, merge_results,
-                            parts_folder, read_records, repair)
+from facemask.batch import (
+    ResultSummary,
+    ResultWriter,
+    completed_images,
+    error_record,
+    merge_results,
+    parts_folder,
+    read_records,
+    repair,
+)
 
 SCRIPT = "detect_mask_image.py"
 SUMMARY = "summarize_results.py"
@@ -59,13 +67,19 @@ def test_the_stream_holds_one_line_per_image_in_the_json_contract(uninterrupted,
     assert sum(len(record["faces"]) for record in records) > 0
 
 
-def test_a_killed_run_resumed_gives_exactly_the_uninterrupted_lines(uninterrupted, path_list, tmp_path, keras_home,
-                                                                   repository):
+def test_a_killed_run_resumed_gives_exactly_the_uninterrupted_lines(
+    uninterrupted, path_list, tmp_path, keras_home, repository
+):
     results = tmp_path / "results.jsonl"
     env = dict(os.environ, **({"KERAS_HOME": keras_home} if keras_home else {}))
-    process = subprocess.Popen([sys.executable, str(repository / SCRIPT), "--image-list", str(path_list),
-                                "--jsonl", str(results)], cwd=repository, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(repository / SCRIPT), "--image-list", str(path_list), "--jsonl", str(results)],
+        cwd=repository,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and process.poll() is None:
@@ -85,9 +99,15 @@ def test_a_killed_run_resumed_gives_exactly_the_uninterrupted_lines(uninterrupte
     with open(results, "a") as handle:
         handle.write(following[: len(following) // 2])
 
-    done = subprocess.run([sys.executable, str(repository / SCRIPT), "--image-list", str(path_list),
-                           "--jsonl", str(results), "--resume"], cwd=repository, env=env, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(repository / SCRIPT), "--image-list", str(path_list), "--jsonl", str(results), "--resume"],
+        cwd=repository,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = results.read_text().splitlines()
     assert len(lines) == len(set(lines)) == len(uninterrupted)
@@ -149,8 +169,9 @@ def test_a_glob_selects_the_same_images_as_the_list(photos, tmp_path, run_script
         shutil.copy(path, folder / path.name)
     (folder / "readme.txt").write_text("not a photo")
     results = tmp_path / "glob.jsonl"
-    done = run_script(SCRIPT, "--image", f"{tmp_path}/photos/**/*.jpg", "--jsonl", results,
-                      "--output", tmp_path / "annotated")
+    done = run_script(
+        SCRIPT, "--image", f"{tmp_path}/photos/**/*.jpg", "--jsonl", results, "--output", tmp_path / "annotated"
+    )
     assert done.returncode == 0, done.stderr
     records = read_records(results)
     assert [Path(record["image"]).name for record in records] == [path.name for path in photos[:2]]
@@ -160,17 +181,28 @@ def test_a_glob_selects_the_same_images_as_the_list(photos, tmp_path, run_script
     assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == [path.name for path in photos[:2]]
 
 
-@pytest.mark.parametrize("problem", ["resume without jsonl", "existing results", "pattern matches nothing",
-                                     "missing list", "ray without jsonl", "workers without ray"])
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "resume without jsonl",
+        "existing results",
+        "pattern matches nothing",
+        "missing list",
+        "ray without jsonl",
+        "workers without ray",
+    ],
+)
 def test_bad_batch_options_give_a_one_line_error(photos, tmp_path, run_script, problem):
     existing = tmp_path / "old.jsonl"
     existing.write_text("")
-    args = {"resume without jsonl": ["--image", photos[0], "--resume"],
-            "existing results": ["--image", photos[0], "--jsonl", existing],
-            "pattern matches nothing": ["--image", f"{tmp_path}/*.jpg"],
-            "missing list": ["--image-list", tmp_path / "nope.txt"],
-            "ray without jsonl": ["--image", photos[0], "--engine", "ray"],
-            "workers without ray": ["--image", photos[0], "--workers", "2"]}[problem]
+    args = {
+        "resume without jsonl": ["--image", photos[0], "--resume"],
+        "existing results": ["--image", photos[0], "--jsonl", existing],
+        "pattern matches nothing": ["--image", f"{tmp_path}/*.jpg"],
+        "missing list": ["--image-list", tmp_path / "nope.txt"],
+        "ray without jsonl": ["--image", photos[0], "--engine", "ray"],
+        "workers without ray": ["--image", photos[0], "--workers", "2"],
+    }[problem]
     done = run_script(SCRIPT, *args)
     assert one_line_error(done), done.stderr
     assert existing.read_text() == ""
@@ -198,14 +230,21 @@ print(json.dumps({{"code": code, "ray": "ray" in sys.modules}}))
 
 def run_probe(argv: list, hide: bool, repository: Path) -> tuple[dict, str]:
     code = PROBE.format(argv=[str(a) for a in argv], hide=hide)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repository,
-                          timeout=300, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=repository,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 def test_without_the_extra_engine_ray_says_what_to_install(photos, tmp_path, repository):
-    probe, stderr = run_probe(["--image", photos[0], "--jsonl", tmp_path / "r.jsonl", "--engine", "ray"], True,
-                              repository)
+    probe, stderr = run_probe(
+        ["--image", photos[0], "--jsonl", tmp_path / "r.jsonl", "--engine", "ray"], True, repository
+    )
     assert probe == {"code": 2, "ray": False}
     assert stderr.strip().count("\n") == 0 and "pip install 'facemask[distributed]'" in stderr
 
@@ -246,10 +285,15 @@ def test_merging_keeps_one_line_per_image_and_prefers_a_result_to_an_error(tmp_p
 
 
 def test_the_summary_takes_its_classes_from_the_results():
-    face = {"box": [0, 0, 9, 9], "score": 0.9, "label": "mask_worn_incorrectly",
-            "probabilities": {"with_mask": 0.1, "without_mask": 0.2, "mask_worn_incorrectly": 0.7}}
-    summary = ResultSummary.of([{"image": "a.jpg", "width": 9, "height": 9, "faces": [face]},
-                                error_record("b.jpg", "empty file: b.jpg")])
+    face = {
+        "box": [0, 0, 9, 9],
+        "score": 0.9,
+        "label": "mask_worn_incorrectly",
+        "probabilities": {"with_mask": 0.1, "without_mask": 0.2, "mask_worn_incorrectly": 0.7},
+    }
+    summary = ResultSummary.of(
+        [{"image": "a.jpg", "width": 9, "height": 9, "faces": [face]}, error_record("b.jpg", "empty file: b.jpg")]
+    )
     assert (summary.images, summary.failed, summary.faces) == (2, 1, 1)
     assert summary.labels == {"with_mask": 0, "without_mask": 0, "mask_worn_incorrectly": 1}
     assert any(line.startswith("  mask worn incorrectly") and "100.0%" in line for line in summary.lines())

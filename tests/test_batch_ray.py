@@ -10,9 +10,12 @@ import pytest
 
 from facemask.batch import parts_folder, read_records
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                                 reason="Ray is not installed (pip install 'facemask[distributed]')")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install 'facemask[distributed]')"
+    ),
+]
 
 SCRIPT = "detect_mask_image.py"
 EVERY = 3  # every third scenes-dev photo by name (38 of 114): both runs in about two minutes on a loaded machine

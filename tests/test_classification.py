@@ -40,9 +40,11 @@ def test_a_face_gets_the_same_answer_alone_and_in_a_batch_and_the_threshold_deci
     """Literal inputs (noise, flat grey, a gradient): batching must not mix faces up, the label follows the stored
     threshold on the unmasked probability, and different faces get different probabilities."""
     size = classifier.input_size
-    crops = [np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8),
-             np.full((size, size, 3), 128, np.uint8),
-             np.repeat(np.linspace(0, 255, size, dtype=np.uint8)[None, :, None], size, axis=0).repeat(3, axis=2)]
+    crops = [
+        np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8),
+        np.full((size, size, 3), 128, np.uint8),
+        np.repeat(np.linspace(0, 255, size, dtype=np.uint8)[None, :, None], size, axis=0).repeat(3, axis=2),
+    ]
     batch = classifier.predict(crops)
     alone = [classifier.predict([crop])[0] for crop in crops]
     assert classifier.predict([]) == []

@@ -9,8 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from facemask.data import (NEAR_DUPLICATE_BITS, Dataset, difference_hash, find_class_folders, group_near_duplicates,
-                           load_dataset, near_duplicate_pairs, sources_manifest, split_dataset)
+from facemask.data import (
+    NEAR_DUPLICATE_BITS,
+    Dataset,
+    difference_hash,
+    find_class_folders,
+    group_near_duplicates,
+    load_dataset,
+    near_duplicate_pairs,
+    sources_manifest,
+    split_dataset,
+)
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
 
@@ -69,6 +78,7 @@ def test_split_is_stratified_and_disjoint(faces_dir, tmp_path):
 
 # Near-duplicate groups and the grouped split ---------------------------------------------------------------------
 
+
 def gradient(width: int = 90, height: int = 80, rising: bool = True) -> np.ndarray:
     row = np.linspace(0, 255, width) if rising else np.linspace(255, 0, width)
     return np.tile(row, (height, 1)).astype(np.uint8)
@@ -84,11 +94,13 @@ def test_difference_hash_bits_follow_brightness():
 def test_a_rescaled_recompressed_face_is_a_near_copy_and_another_face_is_not(faces_dir):
     first, second = sorted((faces_dir / "without_mask").glob("*.jpg"))[:2]
     face = read_image(first)
-    ok, encoded = cv2.imencode(".jpg", cv2.resize(face, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA),
-                               [cv2.IMWRITE_JPEG_QUALITY, 60])
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.resize(face, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 60]
+    )
     copy = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-    hashes = np.array([difference_hash(face), difference_hash(copy), difference_hash(read_image(second))],
-                      dtype=np.uint64)
+    hashes = np.array(
+        [difference_hash(face), difference_hash(copy), difference_hash(read_image(second))], dtype=np.uint64
+    )
     pairs = near_duplicate_pairs(hashes, NEAR_DUPLICATE_BITS)
     assert pairs.tolist() == [[0, 1]]
 
@@ -106,9 +118,14 @@ def test_pairs_within_the_distance_chain_into_one_group():
 
 def synthetic_dataset(hashes, labels, sources=None, names=("with_mask", "without_mask")) -> Dataset:
     count = len(labels)
-    return Dataset(np.zeros((count, 4, 4, 3), np.uint8), np.asarray(labels), tuple(names),
-                   [Path(f"/nowhere/{i}.jpg") for i in range(count)], np.asarray(hashes, dtype=np.uint64),
-                   sources if sources is not None else [None] * count)
+    return Dataset(
+        np.zeros((count, 4, 4, 3), np.uint8),
+        np.asarray(labels),
+        tuple(names),
+        [Path(f"/nowhere/{i}.jpg") for i in range(count)],
+        np.asarray(hashes, dtype=np.uint64),
+        sources if sources is not None else [None] * count,
+    )
 
 
 def spread_hashes(count: int, seed: int = 0) -> np.ndarray:
@@ -192,7 +209,7 @@ def test_sources_manifest_links_loaded_images_to_their_photos(faces_dir, tmp_pat
     generated.mkdir(parents=True)
     photo = sorted((real / "without_mask").iterdir())[1]
     face = read_image(photo)
-    face[face.shape[0] // 2:] = (40, 90, 160)  # a crude "mask" over the lower half: the hash changes
+    face[face.shape[0] // 2 :] = (40, 90, 160)  # a crude "mask" over the lower half: the hash changes
     cv2.imwrite(str(generated / "made, from photo.jpg"), face)
     (generated / "sources.csv").write_bytes(sources_manifest(generated, {Path("made, from photo.jpg"): photo}))
     dataset = load_dataset([real, tmp_path / "generated"], 32)

@@ -60,8 +60,9 @@ def test_json_follows_the_documented_format(all_scenes, default_model):
             assert face["label"] == ("without_mask" if unmasked else "with_mask")
 
 
-def test_the_tools_probabilities_are_the_pipelines_on_its_crop(example_scenes_dir, tmp_path, run_script,
-                                                               default_pipeline):
+def test_the_tools_probabilities_are_the_pipelines_on_its_crop(
+    example_scenes_dir, tmp_path, run_script, default_pipeline
+):
     """The tool's probabilities are the pipeline's on the crop the options ask for (default, or widened squares)."""
     path, _ = single_face_scenes(example_scenes_dir, "without_mask")[0]
     image = read_image(path)
@@ -146,17 +147,27 @@ def test_existing_outputs_and_inputs_are_never_overwritten(example_scenes_dir, t
     assert copy.read_bytes() == path.read_bytes()
 
 
-@pytest.mark.parametrize("problem", ["missing image", "missing model", "corrupt model",
-                                     pytest.param("corrupt keras model", marks=pytest.mark.slow),  # TensorFlow
-                                     "bad face folder", "threshold out of range"])
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "missing image",
+        "missing model",
+        "corrupt model",
+        pytest.param("corrupt keras model", marks=pytest.mark.slow),  # TensorFlow
+        "bad face folder",
+        "threshold out of range",
+    ],
+)
 def test_bad_input_gives_a_one_line_error(example_scenes_dir, tmp_path, run_script, problem):
     image = sorted((example_scenes_dir / "images").glob("*.jpg"))[0]
-    args = {"missing image": ["--image", tmp_path / "nope.jpg"],
-            "missing model": ["--image", image, "--model", tmp_path / "nope.keras"],
-            "corrupt model": ["--image", image, "--model", tmp_path / "bad.tflite"],
-            "corrupt keras model": ["--image", image, "--model", tmp_path / "bad.keras"],
-            "bad face folder": ["--image", image, "--face", tmp_path],
-            "threshold out of range": ["--image", image, "--unmasked-threshold", "1.5"]}[problem]
+    args = {
+        "missing image": ["--image", tmp_path / "nope.jpg"],
+        "missing model": ["--image", image, "--model", tmp_path / "nope.keras"],
+        "corrupt model": ["--image", image, "--model", tmp_path / "bad.tflite"],
+        "corrupt keras model": ["--image", image, "--model", tmp_path / "bad.keras"],
+        "bad face folder": ["--image", image, "--face", tmp_path],
+        "threshold out of range": ["--image", image, "--unmasked-threshold", "1.5"],
+    }[problem]
     (tmp_path / "bad.keras").write_text("garbage")
     (tmp_path / "bad.tflite").write_text("garbage")
     done = run_script(SCRIPT, *args)

@@ -9,8 +9,14 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facemask.detection import (DETECTORS, CenterFaceDetector, FusedDetector, YuNetDetector, create_detector,
-                                locate_ssd_files)
+from facemask.detection import (
+    DETECTORS,
+    CenterFaceDetector,
+    FusedDetector,
+    YuNetDetector,
+    create_detector,
+    locate_ssd_files,
+)
 from facemask.errors import FacemaskError
 from facemask.evaluation import MATCH_IOU, load_scenes
 from facemask.geometry import Box, match_boxes
@@ -110,8 +116,15 @@ def test_video_setting_finds_more_faces_than_the_ssd_in_640x480_frames(scenes):
         image = read_image(scene.path)
         scale = min(640 / image.shape[1], 480 / image.shape[0])
         frame = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        truth = [Box(round(f.box.x * scale), round(f.box.y * scale), max(1, round(f.box.w * scale)),
-                     max(1, round(f.box.h * scale))) for f in scene.faces]
+        truth = [
+            Box(
+                round(f.box.x * scale),
+                round(f.box.y * scale),
+                max(1, round(f.box.w * scale)),
+                max(1, round(f.box.h * scale)),
+            )
+            for f in scene.faces
+        ]
         total += len(truth)
         for name, detector in (("yunet", fast_yunet), ("ssd", ssd)):
             found[name] += len(match_boxes(truth, [d.box for d in detector.detect(frame)], MATCH_IOU))

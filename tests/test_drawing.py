@@ -23,8 +23,10 @@ def test_caption_text():
 def test_a_mask_worn_incorrectly_has_its_own_orange_box():
     image = np.full((300, 300, 3), 128, np.uint8)
     edge = (slice(100, 130), 40)
-    boxes = {label: annotate(image, [face(label)])[edge].mean(axis=0)
-             for label in ("with_mask", "without_mask", "mask_worn_incorrectly")}
+    boxes = {
+        label: annotate(image, [face(label)])[edge].mean(axis=0)
+        for label in ("with_mask", "without_mask", "mask_worn_incorrectly")
+    }
     blue, green, red = boxes["mask_worn_incorrectly"]
     assert red > 200 and 100 < green < 200 and blue < 50  # orange, in BGR
     for other in ("with_mask", "without_mask"):
@@ -54,7 +56,7 @@ def test_text_grows_with_the_image():
         image = np.full((size, size, 3), 128, np.uint8)
         box = Box(size // 4, size // 2, size // 4, size // 4)
         annotated = annotate(image, [face("with_mask", box)])
-        above = annotated[: box.y, box.x:]
+        above = annotated[: box.y, box.x :]
         return int(((above != 128).any(axis=2)).any(axis=1).sum())
 
     assert caption_rows(3000) > 3 * caption_rows(400)

@@ -13,9 +13,19 @@ import pytest
 
 from facemask.cli import evaluate as evaluate_command
 from facemask.errors import FacemaskError, run_cli
-from facemask.evaluation import (MATCH_IOU, FaceOutcome, FalseDetection, SceneEvaluation, best_threshold,
-                                 choose_threshold, format_table, load_scenes, not_compliant_probability, size_band,
-                                 summarize)
+from facemask.evaluation import (
+    MATCH_IOU,
+    FaceOutcome,
+    FalseDetection,
+    SceneEvaluation,
+    best_threshold,
+    choose_threshold,
+    format_table,
+    load_scenes,
+    not_compliant_probability,
+    size_band,
+    summarize,
+)
 from facemask.geometry import Box, Detection, match_boxes
 from facemask.video import FaceTracker
 
@@ -37,36 +47,65 @@ def test_one_matching_routine_for_evaluation_and_tracking():
 
 def test_size_bands():
     assert [size_band(w) for w in (7, 19, 20, 49, 50, 99, 100, 870)] == [
-        "< 20 px", "< 20 px", "20-50 px", "20-50 px", "50-100 px", "50-100 px", ">= 100 px", ">= 100 px"]
+        "< 20 px",
+        "< 20 px",
+        "20-50 px",
+        "20-50 px",
+        "50-100 px",
+        "50-100 px",
+        ">= 100 px",
+        ">= 100 px",
+    ]
 
 
 def _face(label: str, predicted: str | None, direct: str, width: int = 30, height: int | None = None) -> FaceOutcome:
     unmasked = {None: None, "with_mask": 0.1}.get(predicted, 0.9)
-    return FaceOutcome("a.jpg", Box(0, 0, width, height or width), label, predicted, unmasked, direct,
-                       0.1 if direct == "with_mask" else 0.9)
+    return FaceOutcome(
+        "a.jpg",
+        Box(0, 0, width, height or width),
+        label,
+        predicted,
+        unmasked,
+        direct,
+        0.1 if direct == "with_mask" else 0.9,
+    )
 
 
 def test_summary_counts_tnr_fnr_and_keeps_other_labels_apart():
-    evaluation = SceneEvaluation(images=2, seconds=[0.1, 0.3], faces=[
-        _face("without_mask", "without_mask", "without_mask"),
-        _face("without_mask", "with_mask", "without_mask"),
-        _face("without_mask", None, "without_mask", width=10),
-        _face("with_mask", "with_mask", "with_mask", width=200),
-        _face("with_mask", "without_mask", "with_mask"),
-        _face("with_mask", "with_mask", "without_mask"),
-        _face("with_mask", None, "with_mask", width=10),
-        _face("mask_worn_incorrectly", "without_mask", "without_mask"),
-    ], false_detections=[FalseDetection("a.jpg", Box(1, 1, 5, 5), 0.6, "without_mask", 0.2),
-                         FalseDetection("b.jpg", Box(1, 1, 5, 5), 0.7, "with_mask", 0.0)])
+    evaluation = SceneEvaluation(
+        images=2,
+        seconds=[0.1, 0.3],
+        faces=[
+            _face("without_mask", "without_mask", "without_mask"),
+            _face("without_mask", "with_mask", "without_mask"),
+            _face("without_mask", None, "without_mask", width=10),
+            _face("with_mask", "with_mask", "with_mask", width=200),
+            _face("with_mask", "without_mask", "with_mask"),
+            _face("with_mask", "with_mask", "without_mask"),
+            _face("with_mask", None, "with_mask", width=10),
+            _face("mask_worn_incorrectly", "without_mask", "without_mask"),
+        ],
+        false_detections=[
+            FalseDetection("a.jpg", Box(1, 1, 5, 5), 0.6, "without_mask", 0.2),
+            FalseDetection("b.jpg", Box(1, 1, 5, 5), 0.7, "with_mask", 0.0),
+        ],
+    )
     summary = summarize(evaluation)
     assert summary["faces"] == 8 and summary["images"] == 2
     # the incorrectly worn face called without_mask is flagged: TNR counts it with the unmasked faces
     assert summary["tnr"] == pytest.approx(2 / 4, abs=1e-4)
-    assert summary["compliance"]["all faces"]["tnr_per_label"] == {"without_mask": pytest.approx(1 / 3, abs=1e-4),
-                                                                   "mask_worn_incorrectly": 1.0}
+    assert summary["compliance"]["all faces"]["tnr_per_label"] == {
+        "without_mask": pytest.approx(1 / 3, abs=1e-4),
+        "mask_worn_incorrectly": 1.0,
+    }
     assert summary["fnr"] == pytest.approx(1 / 4, abs=1e-4)
-    assert summary["per_label"]["without_mask"] == {"faces": 3, "found_right": 1, "found_wrong": 1, "not_found": 1,
-                                                     "found_called": {"without_mask": 1, "with_mask": 1}}
+    assert summary["per_label"]["without_mask"] == {
+        "faces": 3,
+        "found_right": 1,
+        "found_wrong": 1,
+        "not_found": 1,
+        "found_called": {"without_mask": 1, "with_mask": 1},
+    }
     assert summary["per_label"]["mask_worn_incorrectly"]["found_called"] == {"without_mask": 1}
     assert summary["detector_recall"]["overall"] == {"faces": 8, "found": 6, "recall": 0.75}
     assert summary["detector_recall"]["per_size"]["< 20 px"] == {"faces": 2, "found": 0, "recall": 0.0}
@@ -99,8 +138,7 @@ def test_three_classes_recall_confusion_and_the_alarm_for_faces_of_every_size_an
     assert everyone["confusion"]["matrix"] == [[3, 0, 1, 0], [0, 1, 1, 0], [1, 1, 2, 1]]
     assert large["confusion"]["matrix"] == [[2, 0, 1, 0], [0, 0, 1, 0], [1, 1, 1, 0]]
     incorrect = everyone["per_class"]["mask_worn_incorrectly"]
-    assert incorrect == {"faces": 5, "found": 4, "recall": 0.4, "recall_found": 0.5,
-                         "found_not_called_with_mask": 0.75}
+    assert incorrect == {"faces": 5, "found": 4, "recall": 0.4, "recall_found": 0.5, "found_not_called_with_mask": 0.75}
     # flagged: without_mask or mask_worn_incorrectly, whichever of the two
     assert everyone["tnr"] == pytest.approx(5 / 7, abs=1e-4) and everyone["fnr"] == 0.25
     assert everyone["tnr_found"] == pytest.approx(5 / 6, abs=1e-4) and everyone["fnr_found"] == 0.25
@@ -134,9 +172,14 @@ def _scene_folder(tmp_path: Path, scenes_dir: Path, names: list[str]) -> Path:
     return folder
 
 
-BAD_SCENES = {"no folder": "scenes folder not found", "no csv": "no annotations.csv",
-              "bad columns": "missing label", "bad box": "bad box on line 2",
-              "missing image": "annotated image not found", "not utf-8": "cannot read annotations"}
+BAD_SCENES = {
+    "no folder": "scenes folder not found",
+    "no csv": "no annotations.csv",
+    "bad columns": "missing label",
+    "bad box": "bad box on line 2",
+    "missing image": "annotated image not found",
+    "not utf-8": "cannot read annotations",
+}
 
 
 def _broken_scene_folder(tmp_path: Path, problem: str) -> Path:
@@ -172,8 +215,10 @@ def test_bad_scenes_are_one_line_errors(tmp_path: Path, capsys, problem: str):
     assert len(lines) == 1 and lines[0].startswith("error: ") and BAD_SCENES[problem] in lines[0], lines
 
 
-@pytest.mark.parametrize("problem", [pytest.param(problem, marks=[] if problem == "bad box" else [pytest.mark.slow])
-                                     for problem in BAD_SCENES])
+@pytest.mark.parametrize(
+    "problem",
+    [pytest.param(problem, marks=[] if problem == "bad box" else [pytest.mark.slow]) for problem in BAD_SCENES],
+)
 def test_the_script_reports_bad_scenes_in_one_line(tmp_path: Path, run_script, problem: str):
     result = run_script("evaluate_pipeline.py", "--scenes", _broken_scene_folder(tmp_path, problem), timeout=120)
     assert result.returncode == 2
@@ -230,17 +275,20 @@ def test_best_threshold_sits_in_the_middle_of_the_range_that_meets_both_targets(
 
 
 @pytest.mark.slow
-def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Path, scenes_dir: Path,
-                                                                    default_model: Path, run_script):
+def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(
+    tmp_path: Path, scenes_dir: Path, default_model: Path, run_script
+):
     scenes = [scene for scene in load_scenes(scenes_dir) if scene.faces]
-    names = ([s.name for s in scenes if any(f.label == "with_mask" for f in s.faces)][:6]
-             + [s.name for s in scenes if any(f.label == "without_mask" for f in s.faces)][:6])
+    names = [s.name for s in scenes if any(f.label == "with_mask" for f in s.faces)][:6] + [
+        s.name for s in scenes if any(f.label == "without_mask" for f in s.faces)
+    ][:6]
     folder = _scene_folder(tmp_path, scenes_dir, sorted(set(names)))
     model = tmp_path / "model.tflite"
     shutil.copy(default_model, model)
     shutil.copy(default_model.with_suffix(".json"), model.with_suffix(".json"))
-    calibrated = run_script("calibrate_threshold.py", "--scenes", folder, "--model", model, "--folds", "3",
-                            "--write", "--quiet")
+    calibrated = run_script(
+        "calibrate_threshold.py", "--scenes", folder, "--model", model, "--folds", "3", "--write", "--quiet"
+    )
     assert calibrated.returncode == 0, calibrated.stderr
     stored = json.loads(model.with_suffix(".json").read_text())
     threshold, choice = stored["unmasked_threshold"], stored["unmasked_threshold_choice"]
@@ -249,8 +297,7 @@ def test_calibrated_threshold_is_stored_and_then_used_by_every_tool(tmp_path: Pa
     assert f"threshold {threshold:.2f}: TNR {choice['tnr']:.3f}, FNR {choice['fnr']:.3f}" in calibrated.stdout
     # the pipeline flags by the stored threshold alone, so its rates are the calibration's
     output = tmp_path / "dev.json"
-    evaluated = run_script("evaluate_pipeline.py", "--scenes", folder, "--model", model, "--json", output,
-                           "--quiet")
+    evaluated = run_script("evaluate_pipeline.py", "--scenes", folder, "--model", model, "--json", output, "--quiet")
     assert evaluated.returncode == 0, evaluated.stderr
     summary = json.loads(output.read_text())
     assert summary["unmasked_threshold"] == threshold
@@ -264,12 +311,21 @@ def test_threshold_choice_counts_incorrectly_worn_masks_as_faces_to_flag():
     faces = []
     for image in range(10):
         name = f"{image}.jpg"
-        faces += [FaceOutcome(name, Box(0, 0, 40, 40), "with_mask", "with_mask", 0.05 + 0.02 * image, "with_mask",
-                              0.1),
-                  FaceOutcome(name, Box(0, 0, 40, 40), "without_mask", "without_mask", 0.8 + 0.01 * image,
-                              "without_mask", 0.9),
-                  FaceOutcome(name, Box(0, 0, 40, 40), "mask_worn_incorrectly", "mask_worn_incorrectly",
-                              0.45 + 0.01 * image, "mask_worn_incorrectly", 0.5)]
+        faces += [
+            FaceOutcome(name, Box(0, 0, 40, 40), "with_mask", "with_mask", 0.05 + 0.02 * image, "with_mask", 0.1),
+            FaceOutcome(
+                name, Box(0, 0, 40, 40), "without_mask", "without_mask", 0.8 + 0.01 * image, "without_mask", 0.9
+            ),
+            FaceOutcome(
+                name,
+                Box(0, 0, 40, 40),
+                "mask_worn_incorrectly",
+                "mask_worn_incorrectly",
+                0.45 + 0.01 * image,
+                "mask_worn_incorrectly",
+                0.5,
+            ),
+        ]
     choice = choose_threshold(SceneEvaluation(images=10, faces=faces), folds=5)
     assert 0.23 < choice.threshold <= 0.45
     assert choice.tnr == 1.0 and choice.fnr == 0.0

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 def widest_unmasked_single_face(scenes_dir):
     """The annotated scene with one face, unmasked, the widest such face."""
-    singles = [scene for scene in load_scenes(scenes_dir)
-               if len(scene.faces) == 1 and scene.faces[0].label == "without_mask"]
+    singles = [
+        scene for scene in load_scenes(scenes_dir) if len(scene.faces) == 1 and scene.faces[0].label == "without_mask"
+    ]
     return max(singles, key=lambda scene: scene.faces[0].box.w)
 
 
@@ -50,8 +51,10 @@ def test_both_exports_are_written_with_their_class_names(exported, shipped_model
 def test_accuracy_of_each_export_on_the_dev_scenes(exported, shipped_model, scenes_dir):
     result, float32, int8 = exported
     faces = sum(len(scene.faces) for scene in load_scenes(scenes_dir))
-    measured = {name: (int(correct), int(total)) for name, correct, total in
-                re.findall(r"^\s+(\S+): \d\.\d+ \((\d+)/(\d+)\)$", result.stdout, re.MULTILINE)}
+    measured = {
+        name: (int(correct), int(total))
+        for name, correct, total in re.findall(r"^\s+(\S+): \d\.\d+ \((\d+)/(\d+)\)$", result.stdout, re.MULTILINE)
+    }
     assert set(measured) == {str(shipped_model), str(float32), str(int8)}, result.stdout
     assert {total for _, total in measured.values()} == {faces}
     keras_correct = measured[str(shipped_model)][0]
@@ -79,9 +82,11 @@ def test_image_script_gives_the_same_answer_with_a_tflite_model(exported, shippe
 
 def test_a_tflite_model_runs_without_tensorflow(exported, repository):
     _, float32, _ = exported
-    code = ("import sys, numpy; from facemask.classification import MaskClassifier; "
-            f"c = MaskClassifier({str(float32)!r}); c.predict(numpy.zeros((2, c.input_size, c.input_size, 3))); "
-            "print('tensorflow' in sys.modules)")
+    code = (
+        "import sys, numpy; from facemask.classification import MaskClassifier; "
+        f"c = MaskClassifier({str(float32)!r}); c.predict(numpy.zeros((2, c.input_size, c.input_size, 3))); "
+        "print('tensorflow' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repository)
     assert result.stdout.strip() == "False", result.stderr
     assert result.stderr == "", "LiteRT's start-up chatter reached the terminal"
@@ -98,22 +103,24 @@ def test_video_script_runs_an_int8_model(exported, scenes_dir, run_script, tmp_p
         writer.write(frame)
     writer.release()
     events = tmp_path / "events.jsonl"
-    result = run_script("detect_mask_video.py", "--source", video, "--model", int8, "--events", events,
-                        "--no-display")
+    result = run_script("detect_mask_video.py", "--source", video, "--model", int8, "--events", events, "--no-display")
     assert result.returncode == 0, result.stderr
     assert "6 frames" in result.stdout
     assert [json.loads(line)["frame"] for line in events.read_text().splitlines()] == [0]
 
 
-def test_existing_exports_are_not_overwritten_and_only_keras_models_export(exported, shipped_model, run_script,
-                                                                            tmp_path):
+def test_existing_exports_are_not_overwritten_and_only_keras_models_export(
+    exported, shipped_model, run_script, tmp_path
+):
     _, float32, _ = exported
     before = float32.read_bytes()
     result = run_script("export_tflite.py", "--model", shipped_model, "--output-dir", float32.parent)
     assert result.returncode == 2 and "output exists (use --force to overwrite)" in result.stderr
     assert float32.read_bytes() == before
-    for model, message in ((float32, "only a .keras model can be exported"),
-                           (tmp_path / "missing.keras", "model file not found")):
+    for model, message in (
+        (float32, "only a .keras model can be exported"),
+        (tmp_path / "missing.keras", "model file not found"),
+    ):
         result = run_script("export_tflite.py", "--model", model, "--output-dir", tmp_path)
         assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []

@@ -42,8 +42,9 @@ def test_matching_needs_iou_above_the_threshold_or_reaching_it_when_inclusive():
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():
-    kept = non_max_suppression([Detection(Box(0, 0, 10, 10), 0.6), Detection(Box(1, 1, 10, 10), 0.9),
-                                Detection(Box(50, 50, 10, 10), 0.7)], 0.4)
+    kept = non_max_suppression(
+        [Detection(Box(0, 0, 10, 10), 0.6), Detection(Box(1, 1, 10, 10), 0.9), Detection(Box(50, 50, 10, 10), 0.7)], 0.4
+    )
     assert kept == [Detection(Box(1, 1, 10, 10), 0.9), Detection(Box(50, 50, 10, 10), 0.7)]
     assert non_max_suppression([], 0.4) == []
 
@@ -58,8 +59,11 @@ def test_weighted_box_fusion_averages_boxes_and_scores_over_sources():
     assert weighted_box_fusion([[seen_once], []], weights=[3.0, 1.0])[0].score == pytest.approx(0.45)
     # landmarks: the score-weighted mean of the members that have them
     points = [Landmarks.from_values(range(10)), Landmarks.from_values(range(3, 13))]
-    with_points = [[Detection(Box(0, 0, 10, 10), 0.8, points[0])], [Detection(Box(2, 0, 10, 10), 0.4, points[1])],
-                   [Detection(Box(1, 0, 10, 10), 0.9)]]
+    with_points = [
+        [Detection(Box(0, 0, 10, 10), 0.8, points[0])],
+        [Detection(Box(2, 0, 10, 10), 0.4, points[1])],
+        [Detection(Box(1, 0, 10, 10), 0.9)],
+    ]
     fused = weighted_box_fusion(with_points)
     assert len(fused) == 1 and fused[0].landmarks.as_array().ravel() == pytest.approx([v + 1 for v in range(10)])
     assert weighted_box_fusion([with_points[2]])[0].landmarks is None

@@ -18,7 +18,7 @@ def picture(width: int = 180, height: int = 120) -> np.ndarray:
     ramp_x = np.linspace(0, 255, width, dtype=np.float32)[None, :].repeat(height, axis=0)
     ramp_y = np.linspace(0, 255, height, dtype=np.float32)[:, None].repeat(width, axis=1)
     image = np.dstack([ramp_x, ramp_y, 255 - ramp_x]).astype(np.uint8)
-    image[height // 5: height // 2, width // 6: width // 3] = (20, 220, 250)
+    image[height // 5 : height // 2, width // 6 : width // 3] = (20, 220, 250)
     return image
 
 
@@ -53,7 +53,7 @@ def test_alpha_is_composited_over_white(scene, tmp_path):
     image = read_image(tmp_path / "alpha.png")
     assert image.shape == bgr.shape
     assert (image[:, : bgr.shape[1] // 2] == 255).all()
-    assert np.array_equal(image[:, bgr.shape[1] // 2:], bgr[:, bgr.shape[1] // 2:])
+    assert np.array_equal(image[:, bgr.shape[1] // 2 :], bgr[:, bgr.shape[1] // 2 :])
 
 
 def test_16_bit_is_scaled_to_8_bit(scene, tmp_path):
@@ -74,10 +74,13 @@ def test_exif_orientation_is_applied(scene, tmp_path):
     assert np.abs(image.astype(int) - cv2.rotate(stored, cv2.ROTATE_90_CLOCKWISE).astype(int)).mean() < 1
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "empty file"),
-    (b"this is not an image\n", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "empty file"),
+        (b"this is not an image\n", "not an image"),
+    ],
+)
 def test_bad_files_raise_an_error_naming_the_path(tmp_path, content, problem):
     path = tmp_path / "bad.jpg"
     path.write_bytes(content)
@@ -109,7 +112,8 @@ def test_listing_is_sorted_and_recursive(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     images = list_images(tmp_path)
     assert [image.relative_to(tmp_path).as_posix() for image in images] == sorted(
-        ["a.png", "b.jpg", "sub/c.JPG", "sub/deeper/d.jpeg"])
+        ["a.png", "b.jpg", "sub/c.JPG", "sub/deeper/d.jpeg"]
+    )
 
 
 def test_outputs_are_not_overwritten_without_force(tmp_path):
@@ -138,9 +142,9 @@ def test_letterbox_fits_a_photo_into_a_frame_without_distorting_it(scene):
     height, width = round(image.shape[0] * scale), round(image.shape[1] * scale)
     assert frame.shape == (480, 640, 3) and (width == 640 or height == 480) and width <= 640 and height <= 480
     assert (left, top) == ((640 - width) // 2, (480 - height) // 2)
-    picture = frame[top:top + height, left:left + width]
+    picture = frame[top : top + height, left : left + width]
     expected = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     assert np.array_equal(picture, expected)
     border = np.ones(frame.shape[:2], bool)
-    border[top:top + height, left:left + width] = False
+    border[top : top + height, left : left + width] = False
     assert (frame[border] == 128).all()

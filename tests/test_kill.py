@@ -48,12 +48,20 @@ def start(keras_home: str | None, script: str, *args) -> subprocess.Popen:
     env = dict(os.environ)
     if keras_home:
         env["KERAS_HOME"] = keras_home
-    return subprocess.Popen([sys.executable, str(REPOSITORY / script), *map(str, args)], cwd=REPOSITORY, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPOSITORY / script), *map(str, args)],
+        cwd=REPOSITORY,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def signal_when(process: subprocess.Popen, ready: Callable[[], bool], signum: int = signal.SIGKILL,
-                timeout: float = 900) -> tuple[bool, str]:
+def signal_when(
+    process: subprocess.Popen, ready: Callable[[], bool], signum: int = signal.SIGKILL, timeout: float = 900
+) -> tuple[bool, str]:
     """Send `signum` to `process` as soon as `ready()` holds (polled every 2 ms); (whether it was sent before
     the process ended by itself, its standard output). The process has ended when this returns."""
     deadline = time.monotonic() + timeout
@@ -87,6 +95,7 @@ def after(seconds: float, condition: Callable[[], bool]) -> Callable[[], bool]:
 
 # Training ---------------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_dataset(faces_dir, tmp_path_factory) -> Path:
     return make_dataset(faces_dir, tmp_path_factory.mktemp("kill-train") / "dataset", 8)
@@ -96,15 +105,32 @@ def tiny_dataset(faces_dir, tmp_path_factory) -> Path:
 def test_killed_training_leaves_the_earlier_model_set_whole(moment, tiny_dataset, keras_home, tmp_path):
     model = tmp_path / "m.keras"
     shipped = default_keras_model()
-    for source, target in ((shipped, model), (metadata_path(shipped), tmp_path / "m.json"),
-                           (shipped.with_suffix(".png"), tmp_path / "m.png")):
+    for source, target in (
+        (shipped, model),
+        (metadata_path(shipped), tmp_path / "m.json"),
+        (shipped.with_suffix(".png"), tmp_path / "m.png"),
+    ):
         shutil.copy(source, target)
     old = {p.name: sha(p) for p in tmp_path.iterdir()}
     inputs = {str(p): sha(p) for p in tiny_dataset.rglob("*.jpg")}
-    process = start(keras_home, "train_mask_detector.py", "--dataset", tiny_dataset, "--model", model,
-                    "--epochs", "1", "--batch-size", "8", "--force", "--quiet")
-    ready = {"while training": after(12.0, lambda: True),  # TensorFlow is up, the faces load or train
-             "plot being written": appeared(tmp_path, ".m.png.*facemask-tmp*")}[moment]  # model and metadata done
+    process = start(
+        keras_home,
+        "train_mask_detector.py",
+        "--dataset",
+        tiny_dataset,
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--force",
+        "--quiet",
+    )
+    ready = {
+        "while training": after(12.0, lambda: True),  # TensorFlow is up, the faces load or train
+        "plot being written": appeared(tmp_path, ".m.png.*facemask-tmp*"),
+    }[moment]  # model and metadata done
     killed, _ = signal_when(process, ready)
     assert killed, f"the run ended before it could be killed ({moment})"
     recover(tmp_path)  # what the next run does first
@@ -120,6 +146,7 @@ def test_killed_training_leaves_the_earlier_model_set_whole(moment, tiny_dataset
 
 # Export -----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("moment", ["while converting", "model being written"])
 def test_killed_export_leaves_the_earlier_export_whole(moment, keras_home, tmp_path):
     source = default_keras_model()
@@ -131,8 +158,10 @@ def test_killed_export_leaves_the_earlier_export_whole(moment, keras_home, tmp_p
         metadata_path(target).write_text(json.dumps({"class_names": ["with_mask", "without_mask"], "earlier": kind}))
         old[kind] = (sha(target), sha(metadata_path(target)))
     process = start(keras_home, "export_tflite.py", "--model", source, "-o", tmp_path, "--force", "-q", "float32")
-    ready = {"while converting": after(10.0, lambda: True),  # TensorFlow starting or converting to float32
-             "model being written": appeared(tmp_path, "*float32.tflite.*facemask-tmp*")}[moment]
+    ready = {
+        "while converting": after(10.0, lambda: True),  # TensorFlow starting or converting to float32
+        "model being written": appeared(tmp_path, "*float32.tflite.*facemask-tmp*"),
+    }[moment]
     killed, _ = signal_when(process, ready)
     assert killed, f"the export ended before it could be killed ({moment})"
     recover(tmp_path)
@@ -144,6 +173,7 @@ def test_killed_export_leaves_the_earlier_export_whole(moment, keras_home, tmp_p
 
 
 # Augmentation -----------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def unmasked_photos(faces_dir, tmp_path_factory) -> Path:
@@ -162,18 +192,23 @@ def test_killed_augmentation_leaves_no_half_filled_dataset(unmasked_photos, kera
     for output, extra in ((fresh, []), (existing, ["--force"])):
         for moment in ("staging folder created", "some faces masked"):
             before = {str(p): sha(p) for p in tmp_path.rglob("*") if p.is_file() and "facemask-" not in str(p)}
-            process = start(keras_home, "augment_masks.py", "-i", unmasked_photos, "-o", output, "--dataset",
-                            "--quiet", *extra)
+            process = start(
+                keras_home, "augment_masks.py", "-i", unmasked_photos, "-o", output, "--dataset", "--quiet", *extra
+            )
             staging = f".{output.name}.*facemask-tmp"
-            condition = appeared(tmp_path, staging) if moment == "staging folder created" else (
-                lambda: sum(1 for folder in tmp_path.glob(staging) for _ in folder.rglob("*.jpg")) >= 4)
+            condition = (
+                appeared(tmp_path, staging)
+                if moment == "staging folder created"
+                else (lambda: sum(1 for folder in tmp_path.glob(staging) for _ in folder.rglob("*.jpg")) >= 4)
+            )
             assert signal_when(process, condition)[0], f"augmentation ended before it was killed ({moment})"
             recover(tmp_path)
             assert not temporaries(tmp_path)
             after_kill = {str(p): sha(p) for p in tmp_path.rglob("*") if p.is_file()}
             assert after_kill == before, f"{output.name}, killed when {moment}: the output changed"
-        done = start(keras_home, "augment_masks.py", "-i", unmasked_photos, "-o", output, "--dataset", "--quiet",
-                     *extra)
+        done = start(
+            keras_home, "augment_masks.py", "-i", unmasked_photos, "-o", output, "--dataset", "--quiet", *extra
+        )
         out, err = done.communicate(timeout=400)
         assert done.returncode == 0, err
         assert len(list((output / "without_mask").glob("*.jpg"))) == len(inputs)
@@ -183,6 +218,7 @@ def test_killed_augmentation_leaves_no_half_filled_dataset(unmasked_photos, kera
 
 
 # Video recording --------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def clip(scenes_dir, tmp_path_factory) -> Path:
@@ -205,16 +241,20 @@ def frames_in(path: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize("moment, signum", [("recording started", signal.SIGKILL),
-                                            ("recording for a second", signal.SIGKILL),
-                                            ("recording for a second", signal.SIGTERM)],
-                         ids=["killed at the start", "killed while recording", "stopped with SIGTERM"])
+@pytest.mark.parametrize(
+    "moment, signum",
+    [
+        ("recording started", signal.SIGKILL),
+        ("recording for a second", signal.SIGKILL),
+        ("recording for a second", signal.SIGTERM),
+    ],
+    ids=["killed at the start", "killed while recording", "stopped with SIGTERM"],
+)
 def test_a_recording_replaces_its_target_only_at_a_clean_stop(moment, signum, clip, keras_home, tmp_path):
     target = tmp_path / "recording.avi"
     shutil.copy(clip, target)  # an earlier recording
     old, source = sha(target), sha(clip)
-    process = start(keras_home, "detect_mask_video.py", "--source", clip, "--output", target, "--force",
-                    "--no-display")
+    process = start(keras_home, "detect_mask_video.py", "--source", clip, "--output", target, "--force", "--no-display")
     started = appeared(tmp_path, ".recording.avi.*facemask-tmp*")
     ready = started if moment == "recording started" else after(1.0, started)
     stopped, out = signal_when(process, ready, signum)

@@ -29,8 +29,14 @@ print(json.dumps({{"code": code, "heavy": sorted({{m.split(".")[0] for m in sys.
 
 def run_probe(module: str, argv: list[str]) -> dict:
     code = PROBE.format(module=module, argv=[str(a) for a in argv], heavy=HEAVY)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPOSITORY,
-                          timeout=300, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -66,8 +72,9 @@ def test_the_front_door_runs_the_pipeline_in_three_lines():
 
 
 @pytest.mark.slow
-def test_the_tflite_default_gives_the_keras_models_answers_on_every_dev_photo(scenes_dir: Path, shipped_model,
-                                                                              default_pipeline):
+def test_the_tflite_default_gives_the_keras_models_answers_on_every_dev_photo(
+    scenes_dir: Path, shipped_model, default_pipeline
+):
     """Same faces (one detector), same labels, probabilities within 0.01, on every photo of scenes-dev."""
     pipeline = default_pipeline
     keras = MaskClassifier(shipped_model)

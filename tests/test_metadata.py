@@ -12,8 +12,19 @@ from facemask.classification import MaskClassifier
 from facemask.errors import FacemaskError
 from facemask.evaluation import NOT_COMPLIANT
 from facemask.geometry import Box
-from facemask.metadata import (INCORRECT, MASKED, UNMASKED, ModelMetadata, add_model, check_threshold, file_sha256,
-                               is_flagged, metadata_path, read_metadata, update_metadata)
+from facemask.metadata import (
+    INCORRECT,
+    MASKED,
+    UNMASKED,
+    ModelMetadata,
+    add_model,
+    check_threshold,
+    file_sha256,
+    is_flagged,
+    metadata_path,
+    read_metadata,
+    update_metadata,
+)
 from facemask.outputs import OutputSet
 from facemask.pipeline import FaceResult
 
@@ -32,14 +43,17 @@ def test_one_valid_range_for_the_threshold(value):
         check_threshold(value)
 
 
-@pytest.mark.parametrize("payload, problem", [
-    ([1, 2], "not a JSON object"),
-    ({"class_names": "with_mask"}, "class_names"),
-    ({"class_names": ["with_mask", "with_mask"]}, "class_names"),
-    ({"class_names": ["a", "b"], "input": {"size": "big"}}, "input size"),
-    ({"class_names": ["a", "b"], "unmasked_threshold": 2}, "between 0 and 1"),
-    ({"class_names": ["a", "b"], "model_sha256": "abc"}, "model_sha256"),
-])
+@pytest.mark.parametrize(
+    "payload, problem",
+    [
+        ([1, 2], "not a JSON object"),
+        ({"class_names": "with_mask"}, "class_names"),
+        ({"class_names": ["with_mask", "with_mask"]}, "class_names"),
+        ({"class_names": ["a", "b"], "input": {"size": "big"}}, "input size"),
+        ({"class_names": ["a", "b"], "unmasked_threshold": 2}, "between 0 and 1"),
+        ({"class_names": ["a", "b"], "model_sha256": "abc"}, "model_sha256"),
+    ],
+)
 def test_invalid_metadata_is_a_one_line_error_naming_the_file(tmp_path: Path, payload, problem):
     model = tmp_path / "model.tflite"
     model.write_bytes(b"model")
@@ -83,5 +97,6 @@ def test_one_rule_for_flagged():
     assert [is_flagged(label) for label in labels] == [False, True, True, True]
     assert not is_flagged(None)
     assert [FaceResult(Box(0, 0, 10, 10), 0.9, label, 0.9, {label: 0.9}).flagged for label in labels] == [
-        is_flagged(label) for label in labels]
+        is_flagged(label) for label in labels
+    ]
     assert NOT_COMPLIANT == (UNMASKED, INCORRECT)

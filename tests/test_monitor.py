@@ -78,9 +78,18 @@ def make_video(path: Path, scenes: list) -> list[Shown]:
     for scene in scenes:
         frame, scale, left, top = letterbox(read_image(scene.path), SIZE, fill=128)
         face = scene.faces[0].box
-        shown.append(Shown(scene.name, scene.faces[0].label,
-                           Box(round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale),
-                               round(face.h * scale))))
+        shown.append(
+            Shown(
+                scene.name,
+                scene.faces[0].label,
+                Box(
+                    round(face.x * scale) + left,
+                    round(face.y * scale) + top,
+                    round(face.w * scale),
+                    round(face.h * scale),
+                ),
+            )
+        )
         for _ in range(SCENE_FRAMES):
             writer.write(frame)
         for _ in range(GAP_FRAMES):
@@ -160,9 +169,14 @@ class Server:
     def start(self, repository: Path, environment: dict | None = None) -> None:
         env = {**os.environ, **(environment or {})}
         self.handle = self.log.open("ab")
-        self.process = subprocess.Popen([sys.executable, str(repository / "serve_monitor.py"), "--config",
-                                         str(self.config)], cwd=repository, stdout=self.handle,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, str(repository / "serve_monitor.py"), "--config", str(self.config)],
+            cwd=repository,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
@@ -179,8 +193,9 @@ class Server:
         self.handle.close()
         return code
 
-    def request(self, path: str, data: bytes | None = None, headers: dict | None = None,
-                method: str | None = None) -> Answer:
+    def request(
+        self, path: str, data: bytes | None = None, headers: dict | None = None, method: str | None = None
+    ) -> Answer:
         request = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
         opener = urllib.request.build_opener(NoRedirect)
         try:
@@ -239,18 +254,18 @@ timeout = 5
 
 [[camera]]
 name = "door"
-source = "{folder / 'door.avi'}"
+source = "{folder / "door.avi"}"
 loop = true
 
 [[camera]]
 name = "hall"
-source = "{folder / 'hall.avi'}"
+source = "{folder / "hall.avi"}"
 loop = true
 zones = {HALL_ZONES}
 
 [[camera]]
 name = "ghost"
-source = "{folder / 'missing.avi'}"
+source = "{folder / "missing.avi"}"
 
 [[camera]]
 name = "lobby"
@@ -286,8 +301,11 @@ def counted(server: Server, name: str) -> int:
 
 def test_events_for_the_camera_with_unmasked_people_and_none_for_the_masked_one(site):
     server, door, hall, _ = site
-    wait_for(lambda: one_loop_seen(server, "door", door) and one_loop_seen(server, "hall", hall), 150,
-             "both cameras to show every photo once")
+    wait_for(
+        lambda: one_loop_seen(server, "door", door) and one_loop_seen(server, "hall", hall),
+        150,
+        "both cameras to show every photo once",
+    )
     door_events = server.get_json("/api/v1/events?camera=door&limit=500")["events"]
     assert server.get_json("/api/v1/events?camera=hall")["events"] == []
     assert door_events, "no event for the camera showing unmasked people"
@@ -334,8 +352,7 @@ def test_snapshots_are_served_by_event_id(site):
 
 def test_events_are_filtered_and_paged(site):
     server, *_ = site
-    wait_for(lambda: len(server.get_json("/api/v1/events?camera=door&limit=500")["events"]) >= 2, 90,
-             "two door events")
+    wait_for(lambda: len(server.get_json("/api/v1/events?camera=door&limit=500")["events"]) >= 2, 90, "two door events")
     everything = server.get_json("/api/v1/events?limit=500")["events"]
     first = server.get_json("/api/v1/events?limit=1")
     second = server.get_json(f"/api/v1/events?limit=1&before={first['next_before']}")
@@ -351,15 +368,21 @@ def test_events_are_filtered_and_paged(site):
 
 def test_photo_endpoint_answers_what_the_image_script_writes(site, scenes_dir, run_script):
     server, *_ = site
-    scenes = [scene for scene in load_scenes(scenes_dir) if {face.label for face in scene.faces} == {
-        "with_mask", "without_mask"}]
+    scenes = [
+        scene
+        for scene in load_scenes(scenes_dir)
+        if {face.label for face in scene.faces} == {"with_mask", "without_mask"}
+    ]
     photo = sorted(scenes, key=lambda scene: scene.name)[0].path
     script = run_script("detect_mask_image.py", "--image", photo, "--json", "-")
     assert script.returncode == 0, script.stderr
     expected = json.loads(script.stdout)[0]
     assert expected["faces"], "a photo with faces"
-    answer = server.request(f"/api/v1/detect?name={urllib.request.quote(str(photo))}", data=photo.read_bytes(),
-                            headers={"Content-Type": "image/jpeg"})
+    answer = server.request(
+        f"/api/v1/detect?name={urllib.request.quote(str(photo))}",
+        data=photo.read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )
     assert answer.status == 200, answer.body
     assert answer.json() == expected
     annotated = server.request("/api/v1/detect?annotated=true", data=photo.read_bytes()).json()
@@ -383,12 +406,14 @@ def test_bad_uploads_are_refused_and_the_server_keeps_serving(site, tmp_path):
     assert bomb.stat().st_size < MAX_BYTES
     refused = server.request("/api/v1/detect", data=bomb.read_bytes())
     assert refused.status == 413 and "pixels" in refused.json()["detail"]
-    truncated = server.request("/api/v1/detect", data=(Path(__file__).parents[1] / "examples" /
-                                                        "two_people.jpg").read_bytes()[:5000])
+    truncated = server.request(
+        "/api/v1/detect", data=(Path(__file__).parents[1] / "examples" / "two_people.jpg").read_bytes()[:5000]
+    )
     assert truncated.status == 415
     assert server.get_json("/api/v1/health")["status"] == "ok"
-    fine = server.request("/api/v1/detect", data=(Path(__file__).parents[1] / "examples" /
-                                                   "two_people.jpg").read_bytes())
+    fine = server.request(
+        "/api/v1/detect", data=(Path(__file__).parents[1] / "examples" / "two_people.jpg").read_bytes()
+    )
     assert fine.status == 200 and len(fine.json()["faces"]) == 2
 
 
@@ -411,9 +436,15 @@ def test_path_and_paging_parameters_out_of_range_are_404_or_422(site):
     assert server.request("/api/v1/events/0").status == 404
     assert server.request(f"/api/v1/cameras/{'x' * 5000}").status == 404
     assert server.request(f"/api/v1/cameras/{'x' * 300}/live.jpg").status == 404
-    for path in (f"/api/v1/events?before={HUGE_ID}", f"/api/v1/events.csv?before={HUGE_ID}",
-                 "/api/v1/events?since=99999-01-01", "/api/v1/summary?days=100000", "/api/v1/counts.csv?per=week",
-                 "/api/v1/summary?utc_offset=100000", "/api/v1/data?day=2026-13-45"):
+    for path in (
+        f"/api/v1/events?before={HUGE_ID}",
+        f"/api/v1/events.csv?before={HUGE_ID}",
+        "/api/v1/events?since=99999-01-01",
+        "/api/v1/summary?days=100000",
+        "/api/v1/counts.csv?per=week",
+        "/api/v1/summary?utc_offset=100000",
+        "/api/v1/data?day=2026-13-45",
+    ):
         method = "DELETE" if path.startswith("/api/v1/data") else None
         assert server.request(path, method=method).status == 422, path
     assert server.get_json("/api/v1/health")["status"] == "ok"
@@ -437,6 +468,7 @@ def test_the_csv_exports_match_the_json(site):
         assert [int(row[key]) for key in "xywh"] == event["box"]
         assert row["face_snapshot"] == event["snapshots"].get("face", "")
     for per in ("minute", "hour", "total"):
+
         def stable():  # the JSON read before and after the CSV the same: no count moved in between
             before = server.get_json(f"/api/v1/counts?per={per}")["rows"]
             table = read_csv(server.request(f"/api/v1/counts.csv?per={per}"))
@@ -445,11 +477,16 @@ def test_the_csv_exports_match_the_json(site):
         table, counts = wait_for(stable, 60, "counts read twice the same")
         assert counts and len(table) == len(counts), per
         for row, count in zip(table, counts):
-            assert (row["camera"], row["start"], int(row["people"])) == (count["camera"], count["start"],
-                                                                           count["people"])
+            assert (row["camera"], row["start"], int(row["people"])) == (
+                count["camera"],
+                count["start"],
+                count["people"],
+            )
             assert {label: int(row[label]) for label in count["counts"]} == count["counts"]
-            assert sum(int(row[label]) for label in ("with_mask", "without_mask", "mask_worn_incorrectly")) == \
-                count["people"]
+            assert (
+                sum(int(row[label]) for label in ("with_mask", "without_mask", "mask_worn_incorrectly"))
+                == count["people"]
+            )
             assert (float(row["compliance"]) if row["compliance"] else None) == count["compliance"]
 
 
@@ -484,8 +521,11 @@ def metrics(server: Server, headers: dict | None = None) -> dict:
 
     answer = server.request("/metrics", headers=headers)
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/plain"), answer.status
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(answer.body.decode("utf-8")) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.body.decode("utf-8"))
+        for sample in family.samples
+    }
 
 
 def test_metrics_parse_and_move_with_the_video(site):
@@ -493,8 +533,11 @@ def test_metrics_parse_and_move_with_the_video(site):
     server, *_ = site
     first = metrics(server)
     frames = first[("facemask_frames_processed_total", (("camera", "door"),))]
-    later = wait_for(lambda: (now := metrics(server))[("facemask_frames_processed_total", (("camera", "door"),))]
-                     > frames and now, 60, "more frames processed")
+    later = wait_for(
+        lambda: (now := metrics(server))[("facemask_frames_processed_total", (("camera", "door"),))] > frames and now,
+        60,
+        "more frames processed",
+    )
     events = len(server.get_json("/api/v1/events?camera=door&limit=500")["events"])
     assert later[("facemask_events_total", (("camera", "door"), ("label", "without_mask")))] >= min(events, 1)
     assert later[("facemask_people_seen_total", (("camera", "hall"), ("label", "with_mask")))] >= 1
@@ -538,9 +581,15 @@ def test_stream_credentials_never_appear(site):
     lobby = wait_for(lambda: (c := camera(server, "lobby"))["message"] and c, 30, "the lobby camera's message")
     assert lobby["status"] == "offline"
     assert lobby["source"].startswith("rtsp://127.0.0.1:") and lobby["source"].endswith("/live")
-    for path in ("/api/v1/cameras", "/api/v1/cameras/lobby", "/api/v1/cameras/gate", "/", "/static/app.js",
-                 "/api/v1/health",
-                 "/api/v1/openapi.json"):
+    for path in (
+        "/api/v1/cameras",
+        "/api/v1/cameras/lobby",
+        "/api/v1/cameras/gate",
+        "/",
+        "/static/app.js",
+        "/api/v1/health",
+        "/api/v1/openapi.json",
+    ):
         body = server.request(path).body.decode("utf-8", "replace")
         assert SECRET not in body and "admin" not in body, path
     log = server.log.read_text(errors="replace")
@@ -567,9 +616,22 @@ def test_the_server_process_runs_without_tensorflow(site):
 
 def test_other_addresses_need_a_token(repository, tmp_path):
     environment = {key: value for key, value in os.environ.items() if key != "FACEMASK_TOKEN"}
-    result = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--source", "0", "--host",
-                             "0.0.0.0", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120,
-                            env=environment)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(repository / "serve_monitor.py"),
+            "--source",
+            "0",
+            "--host",
+            "0.0.0.0",
+            "--data",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: listening on 0.0.0.0") and "token" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -584,9 +646,18 @@ def browser():
             pytest.skip(f"{program} not installed (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--window-size=1280,1180", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--disable-extensions", "--hide-scrollbars"):
+    for argument in (
+        "--headless=new",
+        "--window-size=1280,1180",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--hide-scrollbars",
+    ):
         options.add_argument(argument)
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")
@@ -606,18 +677,36 @@ def test_dashboard_in_a_real_browser(site, browser, tmp_path):
     server, *_ = site
     driver = browser
     driver.get(server.url + "/")
-    frames_of = ("return Object.fromEntries([...document.querySelectorAll('.tile')].map(t => "
-                 "[t.dataset.camera, [t.dataset.status, Number(t.dataset.frames), "
-                 "t.querySelector('img').naturalWidth]]))")
-    first = browser_wait(driver, lambda d: (tiles := d.execute_script(frames_of)) and all(
-        tiles.get(name, [0, 0, 0])[2] > 0 for name in ("door", "hall")) and tiles, "both live views")
-    later = browser_wait(driver, lambda d: (tiles := d.execute_script(frames_of)) and all(
-        tiles[name][1] > first[name][1] for name in ("door", "hall")) and tiles, "both tiles to update")
+    frames_of = (
+        "return Object.fromEntries([...document.querySelectorAll('.tile')].map(t => "
+        "[t.dataset.camera, [t.dataset.status, Number(t.dataset.frames), "
+        "t.querySelector('img').naturalWidth]]))"
+    )
+    first = browser_wait(
+        driver,
+        lambda d: (
+            (tiles := d.execute_script(frames_of))
+            and all(tiles.get(name, [0, 0, 0])[2] > 0 for name in ("door", "hall"))
+            and tiles
+        ),
+        "both live views",
+    )
+    later = browser_wait(
+        driver,
+        lambda d: (
+            (tiles := d.execute_script(frames_of))
+            and all(tiles[name][1] > first[name][1] for name in ("door", "hall"))
+            and tiles
+        ),
+        "both tiles to update",
+    )
     assert later["door"][0] == later["hall"][0] == "online"
     assert later["ghost"][0] == "offline" and later["lobby"][0] == "offline"
-    violation = ("const card = document.querySelector('.violation[data-camera=door]');"
-                 "const face = card && card.querySelector('img.face');"
-                 "return face && face.complete && face.naturalWidth > 0 ? card.dataset.event : null")
+    violation = (
+        "const card = document.querySelector('.violation[data-camera=door]');"
+        "const face = card && card.querySelector('img.face');"
+        "return face && face.complete && face.naturalWidth > 0 ? card.dataset.event : null"
+    )
     event_id = browser_wait(driver, lambda d: d.execute_script(violation), "a violation with its snapshot")
     assert int(event_id) in {event["id"] for event in server.get_json("/api/v1/events?limit=500")["events"]}
     assert driver.execute_script("return document.querySelector('.violation[data-camera=hall]')") is None
@@ -629,10 +718,15 @@ def test_dashboard_in_a_real_browser(site, browser, tmp_path):
     zone = "return document.querySelectorAll('.tile[data-camera=hall] svg.zones polygon.zone').length"
     assert browser_wait(driver, lambda d: d.execute_script(zone), "the hall's zone drawn") == 1
     assert driver.execute_script("return document.querySelector('.tile[data-camera=door] svg.zones')") is None
-    daily = ("return [...document.querySelectorAll('#daily tbody tr[data-camera]')].map(r => "
-             "[...r.children].map(c => c.textContent))")
-    rows = browser_wait(driver, lambda d: (found := d.execute_script(daily)) and {r[1] for r in found} >= {
-        "door", "hall"} and found, "the daily summary of door and hall")
+    daily = (
+        "return [...document.querySelectorAll('#daily tbody tr[data-camera]')].map(r => "
+        "[...r.children].map(c => c.textContent))"
+    )
+    rows = browser_wait(
+        driver,
+        lambda d: (found := d.execute_script(daily)) and {r[1] for r in found} >= {"door", "hall"} and found,
+        "the daily summary of door and hall",
+    )
     for day, name, people, masked, flagged, rate in rows:
         assert int(people) == int(masked) + int(flagged) and (rate.endswith("%") or rate == "–"), (day, name)
     assert SECRET not in driver.page_source
@@ -650,8 +744,10 @@ def test_dashboard_in_a_real_browser(site, browser, tmp_path):
     driver.get(server.url + "/photo")
     photo = Path(__file__).parents[1] / "examples" / "two_people.jpg"
     driver.find_element("id", "file").send_keys(str(photo))
-    rows = "return document.querySelector('#annotated').naturalWidth > 0 ? " \
-           "document.querySelectorAll('#faces tbody tr').length : 0"
+    rows = (
+        "return document.querySelector('#annotated').naturalWidth > 0 ? "
+        "document.querySelectorAll('#faces tbody tr').length : 0"
+    )
     assert browser_wait(driver, lambda d: d.execute_script(rows), "the annotated photo") == 2
     driver.find_element("id", "file").send_keys(str(Path(__file__)))
     browser_wait(driver, lambda d: "not an image" in d.find_element("id", "status").text, "the upload refused")
@@ -680,11 +776,16 @@ def test_restart_keeps_history_and_a_token_guards_everything(site, repository):
     assert {event["id"] for event in before} <= {event["id"] for event in after}
     old = before[-1]
     assert server.request(old["snapshots"]["face"], headers=bearer).status == 200
-    counts_after = {row["camera"]: row["people"] for row in
-                    server.get_json("/api/v1/counts?per=total", headers=bearer)["rows"]}
+    counts_after = {
+        row["camera"]: row["people"] for row in server.get_json("/api/v1/counts?per=total", headers=bearer)["rows"]
+    }
     assert all(counts_after[row["camera"]] >= row["people"] for row in counts_before)
-    login = server.request("/login", data=f"token={TOKEN}".encode(), method="POST",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    login = server.request(
+        "/login",
+        data=f"token={TOKEN}".encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert login.status == 303
     cookie = login.headers["set-cookie"].split(";", 1)[0]
     assert "httponly" in login.headers["set-cookie"].lower()

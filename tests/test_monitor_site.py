@@ -45,8 +45,7 @@ HA_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or next((path for path in ("/usr/sbin/mosquitto",) if Path(path).is_file()),
-                                             None)
+    return shutil.which("mosquitto") or next((path for path in ("/usr/sbin/mosquitto",) if Path(path).is_file()), None)
 
 
 def tile(scene, size=(320, 480)) -> tuple[np.ndarray, Box]:
@@ -55,10 +54,14 @@ def tile(scene, size=(320, 480)) -> tuple[np.ndarray, Box]:
     face = scene.faces[0].box
     side = int(max(face.w, face.h) * 2.6)
     left, top = max(0, face.x + face.w // 2 - side // 2), max(0, face.y + face.h // 2 - int(side * 0.6))
-    crop = image[top:top + int(side * 1.4), left:left + side]
+    crop = image[top : top + int(side * 1.4), left : left + side]
     half, scale, pad_x, pad_y = letterbox(crop, size, fill=128)
-    return half, Box(round((face.x - left) * scale) + pad_x, round((face.y - top) * scale) + pad_y,
-                     round(face.w * scale), round(face.h * scale))
+    return half, Box(
+        round((face.x - left) * scale) + pad_x,
+        round((face.y - top) * scale) + pad_y,
+        round(face.w * scale),
+        round(face.h * scale),
+    )
 
 
 def pair_video(path: Path, scenes_dir: Path) -> list[dict]:
@@ -74,8 +77,13 @@ def pair_video(path: Path, scenes_dir: Path) -> list[dict]:
         frame = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
         frame[:, :320], left_box = tile(unmasked)
         frame[:, 320:], right_box = tile(masked)
-        pairs.append({"frame": frame, "unmasked": left_box,
-                      "masked": Box(right_box.x + 320, right_box.y, right_box.w, right_box.h)})
+        pairs.append(
+            {
+                "frame": frame,
+                "unmasked": left_box,
+                "masked": Box(right_box.x + 320, right_box.y, right_box.w, right_box.h),
+            }
+        )
         for _ in range(SCENE_FRAMES):
             writer.write(frame)
         for _ in range(GAP_FRAMES):
@@ -135,17 +143,25 @@ def broker(tmp_path_factory):
     if binary is None:
         pytest.skip("mosquitto not installed (apt-get install mosquitto; .ci/run installs it)")
     folder = tmp_path_factory.mktemp("broker")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(folder / "passwords"), MQTT_USER, MQTT_PASSWORD],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(folder / "passwords"), MQTT_USER, MQTT_PASSWORD],
+        check=True,
+        capture_output=True,
+    )
     (folder / "passwords").chmod(0o600)
     port = free_port()
     # `user`: mosquitto started as root would switch to its own user, which cannot read the test's folder
-    (folder / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\n"
-                                           f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
-                                           f"password_file {folder / 'passwords'}\npersistence false\n"
-                                           "log_dest stderr\n")
-    process = subprocess.Popen([binary, "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                               stderr=(folder / "broker.log").open("wb"))
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+        f"password_file {folder / 'passwords'}\npersistence false\n"
+        "log_dest stderr\n"
+    )
+    process = subprocess.Popen(
+        [binary, "-c", str(folder / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "broker.log").open("wb"),
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -192,17 +208,20 @@ state_every = 1
 
 [[camera]]
 name = "pair"
-source = "{folder / 'pairs.avi'}"
+source = "{folder / "pairs.avi"}"
 
 [[camera]]
 name = "zoned"
-source = "{folder / 'pairs.avi'}"
+source = "{folder / "pairs.avi"}"
 zones = {json.dumps([ZONE])}
 """)
     server = Server(config, port, folder / "server.log")
     server.start(repository, {"FACEMASK_MQTT_PASSWORD": MQTT_PASSWORD})
-    wait_for(lambda: all(camera["status"] == "ended" for camera in server.get_json("/api/v1/cameras")["cameras"]),
-             180, "both cameras to play the video to its end")
+    wait_for(
+        lambda: all(camera["status"] == "ended" for camera in server.get_json("/api/v1/cameras")["cameras"]),
+        180,
+        "both cameras to play the video to its end",
+    )
     yield server, pairs, listener
     listener.close()
     if server.process.poll() is None:
@@ -216,8 +235,15 @@ def test_a_flagged_person_is_one_mqtt_event_and_the_second_inside_the_cooldown_n
     assert len(events) >= len(pairs), "each pair's unmasked person is an event"
     assert {event["label"] for event in events} == {"without_mask"}
     # the state message published after the last event (its counts include it) comes after any event message
-    state = wait_for(lambda: [json.loads(payload) for payload in listener.on(f"{PREFIX}/pair/state")
-                              if json.loads(payload)["flagged_today"] >= len(events)], 60, "the final state")[-1]
+    state = wait_for(
+        lambda: [
+            json.loads(payload)
+            for payload in listener.on(f"{PREFIX}/pair/state")
+            if json.loads(payload)["flagged_today"] >= len(events)
+        ],
+        60,
+        "the final state",
+    )[-1]
     notified = [json.loads(payload) for payload in listener.on(f"{PREFIX}/pair/event")]
     assert len(notified) == 1, "one notification inside the cooldown"
     assert notified[0]["id"] == events[-1]["id"] and notified[0]["label"] == "without_mask"
@@ -255,8 +281,13 @@ def test_home_assistant_discovery_messages(mqtt_site):
         devices.setdefault(camera, set()).add(parts[1] + ":" + config["name"])
     assert set(devices) == {"pair", "zoned"}, "a device per camera"
     for camera, entities in devices.items():
-        assert {"sensor:People today", "sensor:Masked today", "sensor:Flagged today", "sensor:Compliance rate today",
-                "binary_sensor:Online"} <= entities, camera
+        assert {
+            "sensor:People today",
+            "sensor:Masked today",
+            "sensor:Flagged today",
+            "sensor:Compliance rate today",
+            "binary_sensor:Online",
+        } <= entities, camera
     unique = [json.loads(payload)["unique_id"] for payload in configs.values()]
     assert len(unique) == len(set(unique))
     assert all(isinstance(states[camera]["online"], bool) and "fps" in states[camera] for camera in states)
@@ -284,8 +315,9 @@ def test_faces_outside_the_zone_are_neither_reported_nor_counted(mqtt_site):
 def sharpness(image: np.ndarray, box: Box, inset: float = 0.2) -> float:
     """The variance of the Laplacian inside `box` shrunk by `inset` on every side (clear of drawn boxes)."""
     x, y = box.x + int(box.w * inset), box.y + int(box.h * inset)
-    region = cv2.cvtColor(image[y:y + int(box.h * (1 - 2 * inset)), x:x + int(box.w * (1 - 2 * inset))],
-                          cv2.COLOR_BGR2GRAY)
+    region = cv2.cvtColor(
+        image[y : y + int(box.h * (1 - 2 * inset)), x : x + int(box.w * (1 - 2 * inset))], cv2.COLOR_BGR2GRAY
+    )
     return float(cv2.Laplacian(region, cv2.CV_64F).var())
 
 
@@ -297,8 +329,9 @@ def test_the_frame_snapshot_blurs_the_face_that_is_not_flagged(mqtt_site):
         snapshot = cv2.imdecode(np.frombuffer(answer.body, np.uint8), cv2.IMREAD_COLOR)
         original = sharpness(pair["frame"], pair["masked"])
         assert sharpness(snapshot, pair["masked"]) < 0.1 * original, "the masked face is blurred"
-        assert sharpness(snapshot, pair["unmasked"]) > 0.3 * sharpness(pair["frame"], pair["unmasked"]), \
+        assert sharpness(snapshot, pair["unmasked"]) > 0.3 * sharpness(pair["frame"], pair["unmasked"]), (
             "the flagged face is not"
+        )
         face = server.request(event["snapshots"]["face"])
         assert face.status == 200
 
@@ -322,5 +355,6 @@ def test_erasing_a_camera_removes_its_events_snapshots_and_counts(mqtt_site):
     assert server.request(events[0]["snapshots"]["frame"]).status == 404
     assert server.get_json("/api/v1/counts?per=total&camera=zoned")["rows"], "other cameras keep theirs"
     snapshots = server.config.parent / "data" / "snapshots"
-    assert not [path for path in snapshots.glob("*.jpg") if int(path.name.split("-")[0]) in
-                {event["id"] for event in events}]
+    assert not [
+        path for path in snapshots.glob("*.jpg") if int(path.name.split("-")[0]) in {event["id"] for event in events}
+    ]

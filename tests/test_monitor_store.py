@@ -18,8 +18,17 @@ import pytest
 from facemask.errors import FacemaskError
 from facemask.geometry import Box
 from facemask.imageio import read_image
-from facemask.monitor.config import (CameraConfig, MqttConfig, NotifyConfig, ServeConfig, StoreConfig,
-                                     camera_from_argument, finish_config, load_config, redact_source)
+from facemask.monitor.config import (
+    CameraConfig,
+    MqttConfig,
+    NotifyConfig,
+    ServeConfig,
+    StoreConfig,
+    camera_from_argument,
+    finish_config,
+    load_config,
+    redact_source,
+)
 from facemask.monitor.store import EventStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "two_people.jpg"
@@ -56,8 +65,7 @@ def test_events_and_counts_survive_reopening(tmp_path, snapshots):
     assert [row.counts for row in hours] == [{"without_mask": 1}, {"mask_worn_incorrectly": 1, "with_mask": 1}]
     assert hours[1].compliance == 0.5
     total = {row.camera: row.counts for row in store.counts(0, since=now - 86400)}
-    assert total == {"door": {"without_mask": 1, "mask_worn_incorrectly": 1, "with_mask": 1},
-                     "hall": {"with_mask": 1}}
+    assert total == {"door": {"without_mask": 1, "mask_worn_incorrectly": 1, "with_mask": 1}, "hall": {"with_mask": 1}}
     starts = {row.camera: row.start for row in store.counts(0)}
     assert starts == {"door": (now - 7200) // 60 * 60, "hall": now // 60 * 60}, "the range starts at its first minute"
     store.close()
@@ -101,8 +109,12 @@ def test_a_killed_writer_loses_at_most_the_event_it_was_writing(tmp_path, reposi
     face = tmp_path / "face.jpg"
     face.write_bytes(EXAMPLE.read_bytes())
     data = tmp_path / "data"
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(face)], stdout=subprocess.PIPE,
-                               cwd=repository, env={**os.environ, "PYTHONPATH": str(repository)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data), str(face)],
+        stdout=subprocess.PIPE,
+        cwd=repository,
+        env={**os.environ, "PYTHONPATH": str(repository)},
+    )
     assert process.stdout.readline().strip() == b"ready"
     time.sleep(1.5)
     process.send_signal(signal.SIGKILL)
@@ -138,8 +150,10 @@ source = 0
 """)
     loaded = load_config(config)
     assert loaded.port == 9000 and loaded.data == tmp_path / "store" and loaded.store.snapshot_days == 7
-    assert [(c.name, c.kind, c.detection_size) for c in loaded.cameras] == [("front", "stream", 448),
-                                                                           ("camera2", "camera", 320)]
+    assert [(c.name, c.kind, c.detection_size) for c in loaded.cameras] == [
+        ("front", "stream", 448),
+        ("camera2", "camera", 320),
+    ]
     assert loaded.cameras[0].shown_source == "rtsp://10.0.0.5:554/stream1"
     with pytest.raises(FacemaskError, match="needs an access token"):
         finish_config(loaded, environment={})
@@ -186,8 +200,10 @@ source = "door.mp4"
 zones = [[[0, 0], [0.5, 0], [0.5, 1]], [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]]]
 """)
     loaded = load_config(config)
-    assert loaded.cameras[0].zones == (((0.0, 0.0), (0.5, 0.0), (0.5, 1.0)),
-                                       ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0)))
+    assert loaded.cameras[0].zones == (
+        ((0.0, 0.0), (0.5, 0.0), (0.5, 1.0)),
+        ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0)),
+    )
     assert (loaded.notify.cooldown, loaded.notify.min_flagged, loaded.notify.window) == (30.0, 2, 60.0)
     assert not loaded.privacy.blur_unflagged and ServeConfig().privacy.blur_unflagged, "privacy on by default"
     assert "facemask.example.org" in loaded.answered_hosts and "127.0.0.1" in loaded.answered_hosts
@@ -195,21 +211,24 @@ zones = [[[0, 0], [0.5, 0], [0.5, 1]], [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]]]
     finished = finish_config(loaded, environment={"FACEMASK_MQTT_PASSWORD": secret})
     assert finished.mqtt.password == secret and secret not in repr(finished), "the password is never shown"
     assert finish_config(loaded, environment={}).mqtt.password is None
-    for table, problem in ((
-            '[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1.5, 0], [1, 1]]]\n', "zone 1 has a point"),
-            ('[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1, 1]]]\n', "at least 3"),
-            ('[mqtt]\nhost = "b"\npassword = "x"\n', "not read from the file"),
-            ('[mqtt]\nhost = "b"\nport = "x"\n', "mqtt.port must be int"),
-            ('[notify]\nquiet = 1\n', "unknown setting in .notify.: quiet")):
+    for table, problem in (
+        ('[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1.5, 0], [1, 1]]]\n', "zone 1 has a point"),
+        ('[[camera]]\nsource = "a.mp4"\nzones = [[[0, 0], [1, 1]]]\n', "at least 3"),
+        ('[mqtt]\nhost = "b"\npassword = "x"\n', "not read from the file"),
+        ('[mqtt]\nhost = "b"\nport = "x"\n', "mqtt.port must be int"),
+        ("[notify]\nquiet = 1\n", "unknown setting in .notify.: quiet"),
+    ):
         config.write_text(table)
         with pytest.raises(FacemaskError, match=problem) as raised:
             load_config(config)
         assert "\n" not in str(raised.value)
     cameras = (CameraConfig("a", "x.mp4"),)
-    for settings, problem in (({"allowed_hosts": ("http://x.org",)}, "not a host name"),
-                              ({"notify": NotifyConfig(min_flagged=0)}, "min_flagged"),
-                              ({"mqtt": MqttConfig(host="b", topic_prefix="a/#")}, "topic_prefix"),
-                              ({"mqtt": MqttConfig(host="mqtt://b")}, "no scheme")):
+    for settings, problem in (
+        ({"allowed_hosts": ("http://x.org",)}, "not a host name"),
+        ({"notify": NotifyConfig(min_flagged=0)}, "min_flagged"),
+        ({"mqtt": MqttConfig(host="b", topic_prefix="a/#")}, "topic_prefix"),
+        ({"mqtt": MqttConfig(host="mqtt://b")}, "no scheme"),
+    ):
         with pytest.raises(FacemaskError, match=problem):
             finish_config(ServeConfig(cameras=cameras, **settings), environment={})
 
@@ -222,12 +241,11 @@ def test_daily_summary_and_erasing_a_camera_or_a_day(tmp_path, snapshots):
     store.count_person("door", day + 7200, "with_mask")
     store.count_person("hall", day + 7200, "with_mask")
     rows = [row.to_json() for row in store.daily(0)]
-    assert rows == [{"camera": "door", "day": "2024-10-04", "people": 2, "masked": 1, "flagged": 1,
-                     "compliance": 0.5},
-                    {"camera": "hall", "day": "2024-10-04", "people": 1, "masked": 1, "flagged": 0,
-                     "compliance": 1.0},
-                    {"camera": "door", "day": "2024-10-05", "people": 1, "masked": 0, "flagged": 1,
-                     "compliance": 0.0}]
+    assert rows == [
+        {"camera": "door", "day": "2024-10-04", "people": 2, "masked": 1, "flagged": 1, "compliance": 0.5},
+        {"camera": "hall", "day": "2024-10-04", "people": 1, "masked": 1, "flagged": 0, "compliance": 1.0},
+        {"camera": "door", "day": "2024-10-05", "people": 1, "masked": 0, "flagged": 1, "compliance": 0.0},
+    ]
     assert [row.day for row in store.daily(-2 * 3600, camera="hall")] == ["2024-10-04"]
     assert [row.day for row in store.daily(-2 * 3600, camera="door")] == ["2024-10-03", "2024-10-04"]
     assert store.erase("door", day, day + 86400) == {"events": 1, "people": 2}
@@ -244,13 +262,21 @@ def test_the_erase_command(tmp_path, snapshots, repository):
     now = time.time()
     kept, gone = add(store, snapshots, now, camera="hall"), add(store, snapshots, now, camera="door")
     store.close()
-    result = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path),
-                             "--erase-camera", "door"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path), "--erase-camera", "door"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "erased camera door: 1 events with their snapshots, 1 people counted"
     store = EventStore(tmp_path)
     assert [event.id for event in store.events()] == [kept] and not store.snapshot_path(gone, "face").exists()
     store.close()
-    bad = subprocess.run([sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path),
-                          "--erase-day", "yesterday"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, str(repository / "serve_monitor.py"), "--data", str(tmp_path), "--erase-day", "yesterday"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --erase-day must be a date YYYY-MM-DD, got 'yesterday'"

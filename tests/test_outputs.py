@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from facemask.errors import FacemaskError
-from facemask.outputs import (JOURNAL_SUFFIX, TEMP_SUFFIX, OutputSet, StagedFolder, atomic_output, recover,
-                              temporary_path, write_bytes_atomic, write_json_atomic)
+from facemask.outputs import (
+    JOURNAL_SUFFIX,
+    TEMP_SUFFIX,
+    OutputSet,
+    StagedFolder,
+    atomic_output,
+    recover,
+    temporary_path,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path):
@@ -65,8 +74,9 @@ def test_a_set_interrupted_between_two_moves_is_rolled_forward_by_the_next_run(t
     pending = tmp_path / f".m.json.{pid}.abcd1234{TEMP_SUFFIX}"
     pending.write_text("new meta")
     journal = tmp_path / f".m.bin.{pid}.abcd1234{JOURNAL_SUFFIX}"
-    journal.write_text(json.dumps([[str(tmp_path / f".m.bin.{pid}.0{TEMP_SUFFIX}"), str(model)],
-                                   [str(pending), str(meta)]]))
+    journal.write_text(
+        json.dumps([[str(tmp_path / f".m.bin.{pid}.0{TEMP_SUFFIX}"), str(model)], [str(pending), str(meta)]])
+    )
     recover(tmp_path)
     assert (model.read_bytes(), meta.read_text()) == (b"new model", "new meta")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.json"]
@@ -105,7 +115,10 @@ def test_a_staged_folder_appears_whole_and_merges_into_an_existing_one(tmp_path:
         (staged.path / "without_mask" / "b.jpg").write_bytes(b"b")
         staged.publish()
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
-        "notes.txt", "with_mask/a.jpg", "without_mask/b.jpg"]
+        "notes.txt",
+        "with_mask/a.jpg",
+        "without_mask/b.jpg",
+    ]
     assert (target / "with_mask" / "a.jpg").read_bytes() == b"a2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
 

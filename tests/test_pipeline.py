@@ -64,4 +64,3 @@ def test_a_faces_probabilities_are_the_classifier_on_its_crop(pipeline, example_
     wider = MaskPipeline(pipeline.detector, classifier, CropSettings(0.3, True))
     assert not np.allclose(wider.probabilities(image, boxes), classifier.probabilities(crops), rtol=1e-3, atol=0.0)
     assert pipeline.probabilities(image, []).shape == (0, len(classifier.class_names))
-

@@ -24,20 +24,28 @@ def regenerate():
 
 
 def test_a_block_is_replaced_and_the_text_around_it_kept(regenerate):
-    text = ("# Title\nbefore\n<!-- figures:speed -->\n| old | table |\n<!-- /figures:speed -->\nafter\n"
-            "<!-- figures:other -->\nkept\n<!-- /figures:other -->\n")
+    text = (
+        "# Title\nbefore\n<!-- figures:speed -->\n| old | table |\n<!-- /figures:speed -->\nafter\n"
+        "<!-- figures:other -->\nkept\n<!-- /figures:other -->\n"
+    )
     result = regenerate.replace_block(text, "speed", "| new | table |\n")
-    assert result == ("# Title\nbefore\n<!-- figures:speed -->\n| new | table |\n<!-- /figures:speed -->\nafter\n"
-                      "<!-- figures:other -->\nkept\n<!-- /figures:other -->\n")
+    assert result == (
+        "# Title\nbefore\n<!-- figures:speed -->\n| new | table |\n<!-- /figures:speed -->\nafter\n"
+        "<!-- figures:other -->\nkept\n<!-- /figures:other -->\n"
+    )
     assert regenerate.replace_block(result, "speed", "| new | table |") == result  # a second run changes nothing
     assert regenerate.markers_in(result) == {"speed", "other"}
 
 
-@pytest.mark.parametrize("text", ["no markers here\n",
-                                  "<!-- figures:speed -->\nonly a start\n",
-                                  "<!-- /figures:speed -->\nend before start\n<!-- figures:speed -->\n",
-                                  "<!-- figures:speed -->\n<!-- /figures:speed -->\n<!-- figures:speed -->\n"
-                                  "<!-- /figures:speed -->\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no markers here\n",
+        "<!-- figures:speed -->\nonly a start\n",
+        "<!-- /figures:speed -->\nend before start\n<!-- figures:speed -->\n",
+        "<!-- figures:speed -->\n<!-- /figures:speed -->\n<!-- figures:speed -->\n<!-- /figures:speed -->\n",
+    ],
+)
 def test_missing_or_broken_markers_are_an_error_naming_the_file(regenerate, text):
     with pytest.raises(FacemaskError, match="docs/x.md"):
         regenerate.replace_block(text, "speed", "| t |", "docs/x.md")

@@ -28,8 +28,12 @@ def faces(small_set):
 
 
 def test_every_annotated_face_is_kept_with_its_label(small_set, faces):
-    annotated = [(scene, face) for scene in load_scenes(small_set) for face in scene.faces
-                 if min(face.box.w, face.box.h) >= MIN_FACE_SIDE]
+    annotated = [
+        (scene, face)
+        for scene in load_scenes(small_set)
+        for face in scene.faces
+        if min(face.box.w, face.box.h) >= MIN_FACE_SIDE
+    ]
     assert len(faces) == len(annotated)
     assert faces.class_names == ("mask_worn_incorrectly", "with_mask", "without_mask")  # the helper picks all three
     assert [faces.class_names[i] for i in faces.labels] == [face.label for _, face in annotated]

@@ -104,8 +104,9 @@ def test_tilted_face_gets_a_tilted_mask(landmarker, photos, templates, degrees):
     # rotate about the face so it stays inside the frame; positive OpenCV angles turn the picture anticlockwise
     face = landmarker.find(image).faces[0]
     centre = tuple(float(v) for v in face.points[30])
-    rotated = cv2.warpAffine(image, cv2.getRotationMatrix2D(centre, degrees, 1.0), (width, height),
-                             borderMode=cv2.BORDER_REFLECT)
+    rotated = cv2.warpAffine(
+        image, cv2.getRotationMatrix2D(centre, degrees, 1.0), (width, height), borderMode=cv2.BORDER_REFLECT
+    )
     tilted = landmarker.find(rotated).faces[0]
     painter, rng = MaskPainter(), np.random.default_rng(2)
     for template in templates[::5]:
@@ -144,8 +145,11 @@ def test_a_photo_without_a_face_has_no_faces(landmarker):
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -163,8 +167,19 @@ def input_folder(tmp_path, faces_dir) -> Path:
 def test_script_writes_a_dataset_and_reports_the_skipped_photo(run_script, input_folder, tmp_path):
     before = digest(input_folder)
     output = tmp_path / "dataset"
-    result = run_script("augment_masks.py", "--input", input_folder, "--output", output, "--per-face", "2",
-                        "--dataset", "--seed", "5", "--quiet")
+    result = run_script(
+        "augment_masks.py",
+        "--input",
+        input_folder,
+        "--output",
+        output,
+        "--per-face",
+        "2",
+        "--dataset",
+        "--seed",
+        "5",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert digest(input_folder) == before  # inputs untouched
     assert "3 faces masked" in result.stdout and "1 images with no face" in result.stdout
@@ -183,8 +198,19 @@ def test_script_writes_a_dataset_and_reports_the_skipped_photo(run_script, input
 @pytest.mark.slow
 def test_script_incorrect_class_only_when_asked(run_script, input_folder, tmp_path):
     output = tmp_path / "three"
-    result = run_script("augment_masks.py", "-i", input_folder, "-o", output, "--dataset", "--incorrect-fraction",
-                        "1", "--types", "surgical", "--quiet")
+    result = run_script(
+        "augment_masks.py",
+        "-i",
+        input_folder,
+        "-o",
+        output,
+        "--dataset",
+        "--incorrect-fraction",
+        "1",
+        "--types",
+        "surgical",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     incorrect = sorted((output / "mask_worn_incorrectly").glob("*.jpg"))
     assert len(incorrect) == 3 and not list((output / "with_mask").glob("*.jpg"))

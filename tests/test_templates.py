@@ -25,7 +25,7 @@ def test_shipped_templates_are_many_and_distinct():
         assert 0.3 < (alpha > 127).mean() < 0.9, template.name
         assert set(template.anchors) == set(anchor_names())
     for i, first in enumerate(templates):  # no two pictures alike
-        for second in templates[i + 1:]:
+        for second in templates[i + 1 :]:
             difference = np.abs(first.image.astype(int) - second.image.astype(int))[..., :3].mean()
             assert difference > 5, (first.name, second.name)
 
@@ -56,8 +56,9 @@ def test_bad_template_files_are_one_line_errors(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(FacemaskError, match="not a valid mask template file"):
         load_template(tmp_path / "broken.json")
-    (tmp_path / "broken.json").write_text(json.dumps({"name": "x", "kind": "cloth", "image": "x.png",
-                                                      "anchors": {"bridge": [1, 2]}}))
+    (tmp_path / "broken.json").write_text(
+        json.dumps({"name": "x", "kind": "cloth", "image": "x.png", "anchors": {"bridge": [1, 2]}})
+    )
     with pytest.raises(FacemaskError, match="lacks anchors"):
         load_template(tmp_path / "broken.json")
     with pytest.raises(FacemaskError, match="not found"):

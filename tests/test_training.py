@@ -28,8 +28,22 @@ def tiny_model(faces_dir, train_scenes_dir, tmp_path_factory, run_script):
     dataset = make_dataset(faces_dir, root / "dataset", 24)
     scenes = make_scene_set(train_scenes_dir, root / "scenes", 24)
     model = root / "tiny.keras"
-    done = run_script("train_mask_detector.py", "--dataset", dataset, "--scenes", scenes, "--model", model,
-                      "--epochs", "1", "--variants", "2", "--batch-size", "16", "--quiet")
+    done = run_script(
+        "train_mask_detector.py",
+        "--dataset",
+        dataset,
+        "--scenes",
+        scenes,
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--variants",
+        "2",
+        "--batch-size",
+        "16",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     return model, done, scenes
 
@@ -48,8 +62,9 @@ def test_training_writes_model_metadata_and_plot(tiny_model):
     assert sum(held.values()) in range(5, 10) and min(held["with_mask"], held["without_mask"]) >= 2  # 15 %, per class
     grouping = folders["grouping"]
     assert grouping["method"] == "dhash64" and grouping["max_distance_bits"] == 5 and grouping["images"] == 48
-    annotated = [face.label for scene in load_scenes(scenes) for face in scene.faces
-                 if min(face.box.w, face.box.h) >= 6]
+    annotated = [
+        face.label for scene in load_scenes(scenes) for face in scene.faces if min(face.box.w, face.box.h) >= 6
+    ]
     assert scene_part["counts"] == {name: annotated.count(name) for name in CLASSES}
     assert scene_part["photos"] == 24 and 0 < scene_part["held_back_photo_groups"] < scene_part["photo_groups"]
     for name in CLASSES:

@@ -74,8 +74,9 @@ def scene_video(scenes_dir: Path, tmp_path_factory) -> tuple[Path, list[Segment]
             index += GAP_FRAMES
         frame, scale, left, top = letterbox(read_image(scene.path), SIZE, fill=128)
         face = scene.faces[0].box
-        box = Box(round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale),
-                  round(face.h * scale))
+        box = Box(
+            round(face.x * scale) + left, round(face.y * scale) + top, round(face.w * scale), round(face.h * scale)
+        )
         segments.append(Segment(scene.name, label, index, index + SCENE_FRAMES - 1, box))
         for _ in range(SCENE_FRAMES):
             writer.write(frame)
@@ -98,7 +99,7 @@ def read_video(path: Path) -> list[np.ndarray]:
 
 def banner_is_red(frame: np.ndarray) -> bool:
     """Whether the alert banner (bottom centre) is showing."""
-    band = frame[-12:, SIZE[0] // 2 - 40:SIZE[0] // 2 + 40].reshape(-1, 3).mean(axis=0)
+    band = frame[-12:, SIZE[0] // 2 - 40 : SIZE[0] // 2 + 40].reshape(-1, 3).mean(axis=0)
     return band[2] > 170 and band[0] < 90 and band[1] < 90
 
 
@@ -112,8 +113,18 @@ def headless_run(scene_video, run_script, tmp_path_factory):
     hook = folder / "hook.py"
     hook.write_text("import os, sys\nopen(sys.argv[1], 'a').write(os.environ['FACEMASK_EVENT'] + '\\n')\n")
     command = shlex.join([sys.executable, str(hook), str(alerts)])
-    result = run_script("detect_mask_video.py", "--source", video, "--output", output,
-                        "--events", events, "--alert-command", command, "--no-display")
+    result = run_script(
+        "detect_mask_video.py",
+        "--source",
+        video,
+        "--output",
+        output,
+        "--events",
+        events,
+        "--alert-command",
+        command,
+        "--no-display",
+    )
     return result, output, events, alerts, segments, frames
 
 
@@ -181,8 +192,9 @@ class OneVideoServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      functools.partial(Handler, directory=str(folder)))
+        self.server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+        )
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         threading.Thread(target=self._stop_after, args=(served,), daemon=True).start()
@@ -194,26 +206,32 @@ class OneVideoServer:
 
 
 def test_a_stream_that_drops_is_retried_then_ends_with_a_clear_error_and_a_closed_recording(
-        scene_video, run_script, tmp_path):
+    scene_video, run_script, tmp_path
+):
     video = scene_video[0]
     server = OneVideoServer(video.parent)
     url = f"http://127.0.0.1:{server.port}/{video.name}"
     output = tmp_path / "stream.avi"
-    result = run_script("detect_mask_video.py", "--source", url, "--output", output,
-                        "--max-retries", "1", "--alert", "--no-display")  # a sound, or none, never breaks a run
+    result = run_script(
+        "detect_mask_video.py", "--source", url, "--output", output, "--max-retries", "1", "--alert", "--no-display"
+    )  # a sound, or none, never breaks a run
     assert result.returncode == 2
     assert f"warning: stream {url} unavailable, retrying in 1 s" in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (f"error: stream {url} dropped: cannot open stream {url} "
-                                                      "after 1 retries")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: stream {url} dropped: cannot open stream {url} after 1 retries"
+    )
     recorded = read_video(output)
     assert recorded and {frame.shape for frame in recorded} == {(SIZE[1], SIZE[0], 3)}
 
 
-@pytest.mark.parametrize("source, message", [
-    ("99", "cannot open camera 99"),
-    ("missing.mp4", "video file not found: missing.mp4"),
-    ("rtsp://127.0.0.1:9/none", "cannot open stream rtsp://127.0.0.1:9/none after 1 retries"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("99", "cannot open camera 99"),
+        ("missing.mp4", "video file not found: missing.mp4"),
+        ("rtsp://127.0.0.1:9/none", "cannot open stream rtsp://127.0.0.1:9/none after 1 retries"),
+    ],
+)
 def test_a_source_that_does_not_open_is_a_one_line_error(run_script, source, message):
     result = run_script("detect_mask_video.py", "--source", source, "--max-retries", "1", "--no-display")
     assert result.returncode == 2
@@ -231,9 +249,16 @@ def test_a_file_that_is_not_a_video(run_script, tmp_path):
     assert result.returncode == 2 and result.stderr.strip().startswith("error: cannot open video file")
 
 
-@pytest.mark.parametrize("option, value", [("--detection-size", "8"), ("--classify-every", "0"),
-                                           ("--unmasked-threshold", "2"), ("--decision-window", "0"),
-                                           ("--decision-looks", "4")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--detection-size", "8"),
+        ("--classify-every", "0"),
+        ("--unmasked-threshold", "2"),
+        ("--decision-window", "0"),
+        ("--decision-looks", "4"),
+    ],
+)
 def test_out_of_range_options_are_one_line_errors(scene_video, run_script, option, value):
     result = run_script("detect_mask_video.py", "--source", scene_video[0], "--no-display", option, value)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and option in result.stderr, result.stderr
@@ -244,11 +269,13 @@ def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_p
     video = scene_video[0]
     existing = tmp_path / "existing.mp4"
     existing.write_bytes(b"keep me")
-    cases = [(["--output", existing], "output exists (use --force to overwrite)"),
-             (["--output", tmp_path / "clip.gif"], "recording needs one of the extensions"),
-             (["--output", video, "--force"], "would overwrite the --source video"),
-             (["--events", tmp_path / "no" / "events.jsonl"], "events folder does not exist"),
-             (["--alert-command", "no-such-program-here --now"], "program not found")]
+    cases = [
+        (["--output", existing], "output exists (use --force to overwrite)"),
+        (["--output", tmp_path / "clip.gif"], "recording needs one of the extensions"),
+        (["--output", video, "--force"], "would overwrite the --source video"),
+        (["--events", tmp_path / "no" / "events.jsonl"], "events folder does not exist"),
+        (["--alert-command", "no-such-program-here --now"], "program not found"),
+    ]
     for arguments, message in cases:
         result = run_script("detect_mask_video.py", "--source", video, "--no-display", *arguments)
         assert result.returncode == 2 and message in result.stderr, (arguments, result.stderr)
@@ -256,8 +283,11 @@ def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_p
 
 
 def test_tracker_follows_moving_faces_and_forgets_them_after_its_patience(scenes_dir):
-    scene = next(scene for scene in load_scenes(scenes_dir)
-                 if len(scene.faces) >= 2 and min(face.box.w for face in scene.faces) >= 50)
+    scene = next(
+        scene
+        for scene in load_scenes(scenes_dir)
+        if len(scene.faces) >= 2 and min(face.box.w for face in scene.faces) >= 50
+    )
     found = create_detector("ssd").detect(read_image(scene.path))
     assert len(found) >= 2
     tracker = FaceTracker(iou_threshold=0.3, patience=3, classify_every=2)
@@ -291,8 +321,12 @@ def real_looks(scenes_dir, default_pipeline) -> dict[str, list[FaceResult]]:
     that the pipeline labels so."""
     looks = {}
     for label in (MASKED, UNMASKED):
-        faces = [face for path, _ in single_face_scenes(scenes_dir, label, count=8)
-                 for face in default_pipeline.process(read_image(path)) if face.label == label]
+        faces = [
+            face
+            for path, _ in single_face_scenes(scenes_dir, label, count=8)
+            for face in default_pipeline.process(read_image(path))
+            if face.label == label
+        ]
         assert len(faces) >= 3, f"fewer than 3 {label} faces called {label} in {scenes_dir}"
         looks[label] = faces
     return looks
@@ -342,14 +376,15 @@ def test_a_person_worn_incorrectly_in_most_looks_is_called_so(real_looks):
     masked = real_looks[MASKED][0]
     three = dict(masked.probabilities, **{INCORRECT: 0.0})
     worn = FaceResult(masked.box, masked.score, INCORRECT, 0.8, {MASKED: 0.1, UNMASKED: 0.1, INCORRECT: 0.8})
-    decisions = follow([FaceResult(masked.box, masked.score, MASKED, 0.9, three), worn, worn, worn],
-                       DecisionSettings())
+    decisions = follow([FaceResult(masked.box, masked.score, MASKED, 0.9, three), worn, worn, worn], DecisionSettings())
     assert [decision.label for decision in decisions] == [MASKED, INCORRECT, MASKED, INCORRECT]
     assert fires(decisions) == [4] and decisions[-1].probabilities[INCORRECT] == pytest.approx(0.8)
 
 
-@pytest.mark.parametrize("window, looks, message", [(0, 1, "--decision-window"), (51, 3, "--decision-window"),
-                                                    (5, 0, "--decision-looks"), (3, 4, "--decision-looks")])
+@pytest.mark.parametrize(
+    "window, looks, message",
+    [(0, 1, "--decision-window"), (51, 3, "--decision-window"), (5, 0, "--decision-looks"), (3, 4, "--decision-looks")],
+)
 def test_decision_settings_out_of_range_name_the_setting(window, looks, message):
     with pytest.raises(FacemaskError, match=message):
         DecisionSettings(window, looks)

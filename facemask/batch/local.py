@@ -36,8 +36,9 @@ def prepare_results(results: str | Path, resume: bool, force: bool, order: Seque
             repair(results)
         return completed_images(results)
     if parts_folder(results).exists() and not results.exists() and not force:
-        raise FacemaskError(f"output exists (use --resume to continue it or --force to start over): "
-                            f"{parts_folder(results)}")
+        raise FacemaskError(
+            f"output exists (use --resume to continue it or --force to start over): {parts_folder(results)}"
+        )
     if results.exists() and not force:
         raise FacemaskError(f"output exists (use --resume to continue it or --force to start over): {results}")
     check_writable(results, force=True)
@@ -61,14 +62,28 @@ def progress_bar(total: int, initial: int = 0, enabled: bool | None = None) -> t
     from tqdm import tqdm  # here, not at the top: see run_local
 
     enabled = show_progress() if enabled is None else enabled
-    return tqdm(total=total, initial=initial, unit="image", dynamic_ncols=True, disable=not enabled,
-                file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="image",
+        dynamic_ncols=True,
+        disable=not enabled,
+        file=sys.stderr,
+        smoothing=0.1,
+    )
 
 
-def run_local(pipeline: MaskPipeline, paths: Sequence[Path], results: str | Path | None = None,
-              fresh: bool = True, skipped: int = 0, summary: ResultSummary | None = None,
-              on_outcome: Callable[[ImageOutcome], None] | None = None, keep_images: bool = False,
-              progress: bool | None = None) -> ResultSummary:
+def run_local(
+    pipeline: MaskPipeline,
+    paths: Sequence[Path],
+    results: str | Path | None = None,
+    fresh: bool = True,
+    skipped: int = 0,
+    summary: ResultSummary | None = None,
+    on_outcome: Callable[[ImageOutcome], None] | None = None,
+    keep_images: bool = False,
+    progress: bool | None = None,
+) -> ResultSummary:
     """Run `pipeline` over `paths`, in order. Each image's line is appended to `results` (if given; `fresh`:
     start it empty) as soon as it is done, counted in `summary` (a new one unless given), and handed to
     `on_outcome` (with the decoded image if `keep_images`). `skipped`: images done by an earlier run, shown as

@@ -32,8 +32,15 @@ class PipelineOptions:
 
     def load(self, threads: int | None = None) -> MaskPipeline:
         """The pipeline (`threads`: the classifier's CPU threads, default every core)."""
-        return MaskPipeline.load(self.model, self.detector, self.confidence, self.face_folder, self.crop,
-                                 unmasked_threshold=self.unmasked_threshold, threads=threads)
+        return MaskPipeline.load(
+            self.model,
+            self.detector,
+            self.confidence,
+            self.face_folder,
+            self.crop,
+            unmasked_threshold=self.unmasked_threshold,
+            threads=threads,
+        )
 
 
 @dataclass
@@ -54,8 +61,9 @@ class ImageOutcome:
         return self.result.to_json()
 
 
-def process_path(pipeline: MaskPipeline, path: str | Path, keep_image: bool = False,
-                 name: str | None = None) -> ImageOutcome:
+def process_path(
+    pipeline: MaskPipeline, path: str | Path, keep_image: bool = False, name: str | None = None
+) -> ImageOutcome:
     """Read the image at `path` and run the pipeline on it; a file that cannot be read or processed gives an
     outcome with its one-line error. `name`: what the results call the image (default: `path` as given)."""
     path = Path(path)

@@ -86,8 +86,12 @@ def _start(settings: RaySettings):
 
     if ray.is_initialized():
         return ray, False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-             "configure_logging": True}
+    quiet = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+        "configure_logging": True,
+    }
     try:
         if settings.address:
             ray.init(address=settings.address, **quiet)
@@ -100,9 +104,16 @@ def _start(settings: RaySettings):
     return ray, True
 
 
-def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path, settings: RaySettings,
-            order: Sequence[str] | None = None, skipped: int = 0, summary: ResultSummary | None = None,
-            progress: bool | None = None) -> ResultSummary:
+def run_ray(
+    options: PipelineOptions,
+    paths: Sequence[Path],
+    results: str | Path,
+    settings: RaySettings,
+    order: Sequence[str] | None = None,
+    skipped: int = 0,
+    summary: ResultSummary | None = None,
+    progress: bool | None = None,
+) -> ResultSummary:
     """Run the pipeline over `paths` on Ray actors; the lines land in shards beside `results` and are folded into
     it at the end (in `order`, the run's inputs, where given). `skipped`: images an earlier run did."""
     summary = summary if summary is not None else ResultSummary()
@@ -119,12 +130,19 @@ def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path
         workers = settings.workers or max(1, int(cluster_cpus - READ_RESERVE))
         cpus = actor_cpus(cluster_cpus, workers)
         if paths:
-            dataset = ray.data.from_items([{"image": str(path), "file": str(path.absolute())} for path in paths],
-                                          override_num_blocks=max(1, min(len(paths) // settings.batch_size, 10_000)))
+            dataset = ray.data.from_items(
+                [{"image": str(path), "file": str(path.absolute())} for path in paths],
+                override_num_blocks=max(1, min(len(paths) // settings.batch_size, 10_000)),
+            )
             worker = {"options": options, "shard_folder": str(parts_folder(results)), "threads": max(1, round(cpus))}
-            lines = dataset.map_batches(ImageWorker, batch_size=settings.batch_size, batch_format="numpy",
-                                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
-                                        fn_constructor_kwargs=worker)
+            lines = dataset.map_batches(
+                ImageWorker,
+                batch_size=settings.batch_size,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=cpus,
+                fn_constructor_kwargs=worker,
+            )
             with progress_bar(len(paths) + skipped, skipped, progress) as bar:
                 try:
                     for batch in lines.iter_batches(batch_size=None, batch_format="numpy"):
@@ -133,8 +151,10 @@ def run_ray(options: PipelineOptions, paths: Sequence[Path], results: str | Path
                             bar.update()
                 except ray.exceptions.RayError as error:  # a worker that could not start or died
                     reason = next((text for text in str(error).splitlines() if text.strip()), type(error).__name__)
-                    raise FacemaskError(f"the Ray job failed ({reason.strip()[:300]}); finished images are kept "
-                                        f"for --resume in: {parts_folder(results)}") from None
+                    raise FacemaskError(
+                        f"the Ray job failed ({reason.strip()[:300]}); finished images are kept "
+                        f"for --resume in: {parts_folder(results)}"
+                    ) from None
     finally:
         if started:
             ray.shutdown()

@@ -206,8 +206,10 @@ def merge_results(sources: list[str | Path], target: str | Path, order: list[str
             lines = (line for _, line in iter_unique(sources))
             if order is not None:  # only the lines are kept in memory while sorting, not the parsed records
                 rank = {image: index for index, image in enumerate(order)}
-                ranked = [(rank.get(record["image"], len(rank)), sequence, line)
-                          for sequence, (record, line) in enumerate(iter_unique(sources))]
+                ranked = [
+                    (rank.get(record["image"], len(rank)), sequence, line)
+                    for sequence, (record, line) in enumerate(iter_unique(sources))
+                ]
                 lines = (line for _, _, line in sorted(ranked))
             for line in lines:
                 handle.write(line)

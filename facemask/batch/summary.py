@@ -53,15 +53,22 @@ class ResultSummary:
         return self.labels.get(label, 0) / self.faces if self.faces else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"images": self.images, "failed": self.failed, "images_with_faces": self.images_with_faces,
-                "faces": self.faces,
-                "labels": {name: {"faces": count, "share": round(self.share(name), 4)}
-                           for name, count in self.labels.items()}}
+        return {
+            "images": self.images,
+            "failed": self.failed,
+            "images_with_faces": self.images_with_faces,
+            "faces": self.faces,
+            "labels": {
+                name: {"faces": count, "share": round(self.share(name), 4)} for name, count in self.labels.items()
+            },
+        }
 
     def lines(self) -> list[str]:
         """The summary as the tools print it."""
-        lines = [f"images: {self.images} ({self.failed} failed, {self.images_with_faces} with faces)",
-                 f"faces: {self.faces}"]
+        lines = [
+            f"images: {self.images} ({self.failed} failed, {self.images_with_faces} with faces)",
+            f"faces: {self.faces}",
+        ]
         for name, count in self.labels.items():
             lines.append(f"  {PEOPLE.get(name, name)} ({name}): {count} ({100 * self.share(name):.1f}%)")
         return lines

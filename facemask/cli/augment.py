@@ -23,32 +23,67 @@ from facemask.templates import load_templates
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Synthesize masked faces: find each face and its 68 landmarks, "
-                                                 "warp a mask template onto it and light it like the face.")
+    parser = argparse.ArgumentParser(
+        description="Synthesize masked faces: find each face and its 68 landmarks, "
+        "warp a mask template onto it and light it like the face."
+    )
     parser.add_argument("--input", "-i", type=Path, required=True, help="folder of unmasked photos or face crops")
-    parser.add_argument("--output", "-o", type=Path, required=True,
-                        help="output folder (not inside --input); written whole when the run ends, so a stopped "
-                             "or killed run leaves it as it was")
-    parser.add_argument("--templates", "-t", type=Path, default=None,
-                        help="folder of mask templates, PNG + JSON (default: the templates shipped with facemask)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        required=True,
+        help="output folder (not inside --input); written whole when the run ends, so a stopped "
+        "or killed run leaves it as it was",
+    )
+    parser.add_argument(
+        "--templates",
+        "-t",
+        type=Path,
+        default=None,
+        help="folder of mask templates, PNG + JSON (default: the templates shipped with facemask)",
+    )
     parser.add_argument("--per-face", "-n", type=int, default=1, help="masked versions of each photo (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: 0)")
-    parser.add_argument("--types", nargs="+", default=None, metavar="TYPE",
-                        help="mask kinds (surgical, n95, kn95, cloth) or template names to use (default: all)")
-    parser.add_argument("--incorrect-fraction", type=float, default=0.0,
-                        help="fraction of versions worn incorrectly: below the nose, at the nose tip or on the chin "
-                             "(default: 0)")
-    parser.add_argument("--dataset", action="store_true",
-                        help=f"write a dataset layout: {WITH_MASK}/ synthesized, {WITHOUT_MASK}/ the originals, "
-                             f"{INCORRECT}/ the incorrectly worn versions (only with --incorrect-fraction > 0)")
-    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
-                        help=f"face detector backend (default: {DEFAULT_DETECTOR})")
+    parser.add_argument(
+        "--types",
+        nargs="+",
+        default=None,
+        metavar="TYPE",
+        help="mask kinds (surgical, n95, kn95, cloth) or template names to use (default: all)",
+    )
+    parser.add_argument(
+        "--incorrect-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of versions worn incorrectly: below the nose, at the nose tip or on the chin (default: 0)",
+    )
+    parser.add_argument(
+        "--dataset",
+        action="store_true",
+        help=f"write a dataset layout: {WITH_MASK}/ synthesized, {WITHOUT_MASK}/ the originals, "
+        f"{INCORRECT}/ the incorrectly worn versions (only with --incorrect-fraction > 0)",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default=DEFAULT_DETECTOR,
+        help=f"face detector backend (default: {DEFAULT_DETECTOR})",
+    )
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
-    parser.add_argument("--confidence", "-c", type=float, default=None,
-                        help=f"minimum face detection confidence (default per detector: {defaults})")
-    parser.add_argument("--whole-crops", action="store_true",
-                        help="the input holds face crops: where the detector finds no face, fit the landmarks to the "
-                             "whole image (do not use on other photos)")
+    parser.add_argument(
+        "--confidence",
+        "-c",
+        type=float,
+        default=None,
+        help=f"minimum face detection confidence (default per detector: {defaults})",
+    )
+    parser.add_argument(
+        "--whole-crops",
+        action="store_true",
+        help="the input holds face crops: where the detector finds no face, fit the landmarks to the "
+        "whole image (do not use on other photos)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     # every run also records in OUTPUT/sources.csv which photo each written image came from, so training can keep
     # a synthesized face on the same side of its held-back split as the real photo it was made from
@@ -71,10 +106,12 @@ class Summary:
     originals: int = 0
 
     def text(self) -> str:
-        return (f"{self.images} images: {self.faces} faces masked ({self.faces_whole_image} of them face crops the "
-                f"detector missed, fitted as a whole), skipped {self.no_face} images with no face and "
-                f"{self.no_landmarks} faces without usable landmarks, {self.unreadable} unreadable; wrote "
-                f"{self.with_mask} masked, {self.incorrect} worn incorrectly, {self.originals} originals")
+        return (
+            f"{self.images} images: {self.faces} faces masked ({self.faces_whole_image} of them face crops the "
+            f"detector missed, fitted as a whole), skipped {self.no_face} images with no face and "
+            f"{self.no_landmarks} faces without usable landmarks, {self.unreadable} unreadable; wrote "
+            f"{self.with_mask} masked, {self.incorrect} worn incorrectly, {self.originals} originals"
+        )
 
 
 def check_folders(source: Path, output: Path) -> None:
@@ -122,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     check_folders(args.input, args.output)
     templates = load_templates(args.templates or default_templates(), args.types)
     inputs = list_images(args.input)
-    landmarker = FaceLandmarker(create_detector(args.detector, args.confidence),
-                                whole_image_fallback=args.whole_crops)
+    landmarker = FaceLandmarker(create_detector(args.detector, args.confidence), whole_image_fallback=args.whole_crops)
     painter, rng, summary = MaskPainter(), np.random.default_rng(args.seed), Summary()
     make_folder(args.output.parent if str(args.output.parent) else Path("."))
     # Everything is written into a hidden staging folder beside --output and published at the end: a run that
@@ -150,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             summary.faces += len(search.faces)
             summary.faces_whole_image += sum(face.source == "whole image" for face in search.faces)
-            for index, version in enumerate(mask_faces(image, search.faces, templates, args.per_face,
-                                                       args.incorrect_fraction, rng, painter)):
+            for index, version in enumerate(
+                mask_faces(image, search.faces, templates, args.per_face, args.incorrect_fraction, rng, painter)
+            ):
                 name = output_name(relative, index, version.masks[0].template, version.placement)
                 if args.dataset:
                     name = Path(WITH_MASK if version.worn_correctly else INCORRECT) / name

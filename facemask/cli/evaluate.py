@@ -18,12 +18,18 @@ from facemask.outputs import write_json_atomic
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Measure the face detector and mask classifier on annotated real scenes: a folder with "
-                    "images/ and annotations.csv (image,x,y,w,h,label). A face counts as found when a detected "
-                    "box overlaps it with IoU > 0.5 (one box per face, best overlap first).")
+        "images/ and annotations.csv (image,x,y,w,h,label). A face counts as found when a detected "
+        "box overlaps it with IoU > 0.5 (one box per face, best overlap first)."
+    )
     parser.add_argument("--scenes", "-s", type=Path, required=True, help="folder with images/ and annotations.csv")
     parser.add_argument("--json", "-j", type=Path, default=None, help="write every metric as JSON here")
-    parser.add_argument("--plots", "-p", type=Path, default=None,
-                        help=f"folder for the plots ({', '.join(PLOT_NAMES)}); created if missing")
+    parser.add_argument(
+        "--plots",
+        "-p",
+        type=Path,
+        default=None,
+        help=f"folder for the plots ({', '.join(PLOT_NAMES)}); created if missing",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing JSON file and plots")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_pipeline_arguments(parser)
@@ -55,10 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(evaluation)
     print(format_table(summary))
     if args.json is not None:
-        write_json_atomic(args.json, {"scenes": str(args.scenes), "detector": args.detector,
-                                      "model": str(args.model), "confidence": pipeline.detector.confidence,
-                                      "unmasked_threshold": pipeline.classifier.unmasked_threshold,
-                                      "crop": asdict(pipeline.crop), **summary})
+        write_json_atomic(
+            args.json,
+            {
+                "scenes": str(args.scenes),
+                "detector": args.detector,
+                "model": str(args.model),
+                "confidence": pipeline.detector.confidence,
+                "unmasked_threshold": pipeline.classifier.unmasked_threshold,
+                "crop": asdict(pipeline.crop),
+                **summary,
+            },
+        )
     if args.plots is not None:
         for path in write_plots(evaluation, summary, scenes, args.plots):
             print(f"wrote {path}")

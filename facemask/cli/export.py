@@ -17,17 +17,35 @@ from facemask.metadata import metadata_path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Export the mask classifier to TFLite: float32 and int8 "
-                                                 "dynamic-range models, each with its class-names JSON beside it.")
-    parser.add_argument("--model", "-m", type=Path, default=None,
-                        help="the .keras classifier to export (default: the shipped facemask/models/mask_detector.keras)")
-    parser.add_argument("--quantization", "-q", nargs="+", choices=QUANTIZATIONS, default=list(QUANTIZATIONS),
-                        help="which exports to write (default: all): MODEL_float32.tflite, MODEL_int8.tflite")
-    parser.add_argument("--output-dir", "-o", type=Path, default=None,
-                        help="folder for the exports (default: the model's folder)")
-    parser.add_argument("--scenes", type=Path, default=None,
-                        help="annotated scenes (images/ + annotations.csv): report the accuracy of the model and "
-                             "of each export on their ground-truth face boxes")
+    parser = argparse.ArgumentParser(
+        description="Export the mask classifier to TFLite: float32 and int8 "
+        "dynamic-range models, each with its class-names JSON beside it."
+    )
+    parser.add_argument(
+        "--model",
+        "-m",
+        type=Path,
+        default=None,
+        help="the .keras classifier to export (default: the shipped facemask/models/mask_detector.keras)",
+    )
+    parser.add_argument(
+        "--quantization",
+        "-q",
+        nargs="+",
+        choices=QUANTIZATIONS,
+        default=list(QUANTIZATIONS),
+        help="which exports to write (default: all): MODEL_float32.tflite, MODEL_int8.tflite",
+    )
+    parser.add_argument(
+        "--output-dir", "-o", type=Path, default=None, help="folder for the exports (default: the model's folder)"
+    )
+    parser.add_argument(
+        "--scenes",
+        type=Path,
+        default=None,
+        help="annotated scenes (images/ + annotations.csv): report the accuracy of the model and "
+        "of each export on their ground-truth face boxes",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing exports")
     return parser
 

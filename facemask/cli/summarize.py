@@ -19,13 +19,18 @@ from facemask.outputs import write_json_atomic
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Summarize detect_mask_image.py --jsonl results: images, failed images, faces, and how many "
-                    "people were called masked, unmasked (and each other class of the model), with shares. Several "
-                    "files (the shards of one job) are counted as one job, each image once.")
-    parser.add_argument("results", type=Path, nargs="+",
-                        help="JSON Lines results files (a file's <name>.parts/ shards, left by a killed Ray run, "
-                             "are read with it)")
-    parser.add_argument("--merge", type=Path, default=None,
-                        help="also write every image's line, once, to this JSON Lines file")
+        "people were called masked, unmasked (and each other class of the model), with shares. Several "
+        "files (the shards of one job) are counted as one job, each image once."
+    )
+    parser.add_argument(
+        "results",
+        type=Path,
+        nargs="+",
+        help="JSON Lines results files (a file's <name>.parts/ shards, left by a killed Ray run, are read with it)",
+    )
+    parser.add_argument(
+        "--merge", type=Path, default=None, help="also write every image's line, once, to this JSON Lines file"
+    )
     parser.add_argument("--json", "-j", default=None, help="write the summary as JSON here ('-' for stdout)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
@@ -47,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = ResultSummary.of(iter_unique_records(sources))
     if args.merge is not None:
         merged = merge_results(sources, args.merge)
-        print(f"merged {merged.images} images into {args.merge} ({merged.duplicates} duplicate lines dropped)",
-              file=sys.stderr)
+        print(
+            f"merged {merged.images} images into {args.merge} ({merged.duplicates} duplicate lines dropped)",
+            file=sys.stderr,
+        )
     report = sys.stderr if args.json == "-" else sys.stdout
     for line in summary.lines():
         print(line, file=report)

@@ -41,22 +41,34 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
         group = [face for face in faces if face.label == label]
         found = [face for face in group if face.found]
         right = sum(face.predicted == label for face in found)
-        per_class[label] = {"faces": len(group), "found": len(found), "recall": _ratio(right, len(group)),
-                            "recall_found": _ratio(right, len(found)),
-                            "found_not_called_with_mask": _ratio(sum(is_flagged(face.predicted) for face in found),
-                                                                 len(found))}
-    matrix = [[sum(face.label == row and face.predicted == column for face in faces) for column in CLASSES]
-              + [sum(face.label == row and not face.found for face in faces)] for row in CLASSES]
+        per_class[label] = {
+            "faces": len(group),
+            "found": len(found),
+            "recall": _ratio(right, len(group)),
+            "recall_found": _ratio(right, len(found)),
+            "found_not_called_with_mask": _ratio(sum(is_flagged(face.predicted) for face in found), len(found)),
+        }
+    matrix = [
+        [sum(face.label == row and face.predicted == column for face in faces) for column in CLASSES]
+        + [sum(face.label == row and not face.found for face in faces)]
+        for row in CLASSES
+    ]
     return {
         "faces": len(faces),
         "tnr": _ratio(sum(is_flagged(face.predicted) for face in not_compliant), len(not_compliant)),
         "fnr": _ratio(sum(is_flagged(face.predicted) for face in masked), len(masked)),
         # the same two rates over the faces the detector found: the classifier's share of the alarm
-        "tnr_found": _ratio(sum(is_flagged(face.predicted) for face in not_compliant),
-                            sum(face.found for face in not_compliant)),
+        "tnr_found": _ratio(
+            sum(is_flagged(face.predicted) for face in not_compliant), sum(face.found for face in not_compliant)
+        ),
         "fnr_found": _ratio(sum(is_flagged(face.predicted) for face in masked), sum(face.found for face in masked)),
-        "tnr_per_label": {label: _ratio(sum(is_flagged(face.predicted) for face in faces if face.label == label),
-                                        sum(face.label == label for face in faces)) for label in NOT_COMPLIANT},
+        "tnr_per_label": {
+            label: _ratio(
+                sum(is_flagged(face.predicted) for face in faces if face.label == label),
+                sum(face.label == label for face in faces),
+            )
+            for label in NOT_COMPLIANT
+        },
         "per_class": per_class,
         "confusion": {"labels": list(CLASSES), "predicted": list(CLASSES) + [MISSED], "matrix": matrix},
     }
@@ -90,8 +102,11 @@ def _roc(labels: list[bool], scores: list[float]) -> dict | None:
     if len(set(labels)) < 2:
         return None
     false_positive, true_positive, _ = roc_curve(labels, scores)
-    return {"auc": float(roc_auc_score(labels, scores)),
-            "fpr": [round(float(v), 4) for v in false_positive], "tpr": [round(float(v), 4) for v in true_positive]}
+    return {
+        "auc": float(roc_auc_score(labels, scores)),
+        "fpr": [round(float(v), 4) for v in false_positive],
+        "tpr": [round(float(v), 4) for v in true_positive],
+    }
 
 
 def summarize(evaluation: SceneEvaluation) -> dict:
@@ -130,8 +145,10 @@ def summarize(evaluation: SceneEvaluation) -> dict:
         "detector_recall": {
             "overall": _recall(faces),
             "per_label": {label: _recall(face for face in faces if face.label == label) for label in labels},
-            "per_size": {size_band(low): _recall(face for face in faces if size_band(face.box.w) == size_band(low))
-                         for low, _ in SIZE_BANDS},
+            "per_size": {
+                size_band(low): _recall(face for face in faces if size_band(face.box.w) == size_band(low))
+                for low, _ in SIZE_BANDS
+            },
         },
         "per_label": per_label,
         "tnr": everyone["tnr"],

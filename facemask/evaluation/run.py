@@ -70,17 +70,22 @@ def evaluate_scene(pipeline, scene: Scene, image: np.ndarray, evaluation: SceneE
     direct = pipeline.classify(image, [Detection(box, 1.0) for box in truth])
     for index, (face, on_box) in enumerate(zip(scene.faces, direct)):
         result = results[matched[index]] if index in matched else None
-        evaluation.faces.append(FaceOutcome(
-            scene.name, face.box, face.label,
-            result.label if result else None,
-            not_compliant_probability(result.probabilities) if result else None,
-            on_box.label, not_compliant_probability(on_box.probabilities)))
+        evaluation.faces.append(
+            FaceOutcome(
+                scene.name,
+                face.box,
+                face.label,
+                result.label if result else None,
+                not_compliant_probability(result.probabilities) if result else None,
+                on_box.label,
+                not_compliant_probability(on_box.probabilities),
+            )
+        )
     used = set(matched.values())
     for number, result in enumerate(results):
         if number not in used:
             best = max((result.box.iou(box) for box in truth), default=0.0)
-            evaluation.false_detections.append(
-                FalseDetection(scene.name, result.box, result.score, result.label, best))
+            evaluation.false_detections.append(FalseDetection(scene.name, result.box, result.score, result.label, best))
 
 
 def evaluate(pipeline, scenes: list[Scene], progress: bool = True) -> SceneEvaluation:

@@ -63,8 +63,10 @@ def load_scenes(folder: str | Path) -> list[Scene]:
             reader = csv.DictReader(handle)
             missing = [name for name in ANNOTATION_FIELDS if name not in (reader.fieldnames or [])]
             if missing:
-                raise FacemaskError(f"annotations need the columns {','.join(ANNOTATION_FIELDS)} "
-                                    f"(missing {','.join(missing)}): {csv_path}")
+                raise FacemaskError(
+                    f"annotations need the columns {','.join(ANNOTATION_FIELDS)} "
+                    f"(missing {','.join(missing)}): {csv_path}"
+                )
             for line, row in enumerate(reader, start=2):
                 name, face = _parse_row(row, line, csv_path)
                 faces.setdefault(name, []).append(face)
@@ -75,6 +77,8 @@ def load_scenes(folder: str | Path) -> list[Scene]:
     for name in faces:
         if not (images_dir / name).is_file():
             raise FacemaskError(f"annotated image not found: {images_dir / name}")
-    names = sorted({str(path.relative_to(images_dir)) for path in list_images(images_dir)} | set(faces),
-                   key=lambda name: (len(name), name))
+    names = sorted(
+        {str(path.relative_to(images_dir)) for path in list_images(images_dir)} | set(faces),
+        key=lambda name: (len(name), name),
+    )
     return [Scene(name, images_dir / name, tuple(faces.get(name, ()))) for name in names]

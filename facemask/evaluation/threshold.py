@@ -30,8 +30,9 @@ class ThresholdChoice:
     fold_thresholds: tuple[float, ...]
 
 
-def best_threshold(unmasked: np.ndarray, scores: np.ndarray, target_tnr: float = TARGET_TNR,
-                   target_fnr: float = TARGET_FNR) -> float:
+def best_threshold(
+    unmasked: np.ndarray, scores: np.ndarray, target_tnr: float = TARGET_TNR, target_fnr: float = TARGET_FNR
+) -> float:
     """The middle of the range of thresholds that meet both targets on these faces, as far from either edge of
     it as the faces allow. Where no threshold meets both, the one whose worse error, as a share of what its
     target allows, max((1 - TNR) / (1 - target_tnr), FNR / target_fnr), is smallest (the middle one of those
@@ -59,8 +60,9 @@ def choose_threshold(evaluation: SceneEvaluation, folds: int = 5, seed: int = 0)
     scores = np.array([face.unmasked_probability or 0.0 for face in faces])
     images = np.array([face.image for face in faces])
     if unmasked.all() or not unmasked.any():
-        raise FacemaskError("choosing a threshold needs both masked faces and unmasked (or incorrectly masked) "
-                            "faces in the scenes")
+        raise FacemaskError(
+            "choosing a threshold needs both masked faces and unmasked (or incorrectly masked) faces in the scenes"
+        )
     if len(set(images)) < folds:
         raise FacemaskError(f"cross-validation needs at least {folds} images with faces, got {len(set(images))}")
 

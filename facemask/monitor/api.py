@@ -28,8 +28,13 @@ from facemask.monitor.store import LARGEST_ID, SNAPSHOT_KINDS
 
 API = "/api/v1"
 COOKIE = "facemask_token"
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 PERIODS = {"minute": 60, "hour": 3600, "day": 86400, "total": 0}
 NO_STORE = {"Cache-Control": "no-store"}
 OPEN_PATHS = {"/login", "/static/style.css"}  # the login page and its style
@@ -41,7 +46,7 @@ def host_name(header: str) -> str:
     """The host of a Host header, without its port, lower case ("[::1]:8080" -> "[::1]")."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[:header.find("]") + 1] if "]" in header else header
+        return header[: header.find("]") + 1] if "]" in header else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -58,8 +63,12 @@ class HostCheck:
 
     def allowed(self, header: str) -> bool:
         name = host_name(header)
-        return (self.any or name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
-                or (bool(name) and is_loopback(name)))
+        return (
+            self.any
+            or name in self.exact
+            or (bool(self.suffixes) and name.endswith(self.suffixes))
+            or (bool(name) and is_loopback(name))
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -80,8 +89,11 @@ def to_csv(header: list[str], rows: list[list]) -> str:
 
 
 def csv_response(text: str, name: str) -> Response:
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def day_range(day: str, utc_offset: int) -> tuple[float, float]:
@@ -149,9 +161,15 @@ def create_app(site: Site) -> FastAPI:
         finally:
             await run_in_threadpool(site.stop)
 
-    app = FastAPI(title="facemask monitor", version=version(), lifespan=lifespan,
-                  openapi_url=f"{API}/openapi.json", docs_url=None, redoc_url=None,
-                  description="Cameras, mask events, counts and photo analysis of a facemask site.")
+    app = FastAPI(
+        title="facemask monitor",
+        version=version(),
+        lifespan=lifespan,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        description="Cameras, mask events, counts and photo analysis of a facemask site.",
+    )
 
     def authorised(request: Request) -> bool:
         if token is None:
@@ -165,8 +183,9 @@ def create_app(site: Site) -> FastAPI:
         if request.url.path in OPEN_PATHS or authorised(request):
             response = await call_next(request)
         elif request.url.path.startswith(API) or request.url.path == "/metrics" or request.method != "GET":
-            response = JSONResponse({"detail": "access token required"}, status_code=401,
-                                    headers={"WWW-Authenticate": "Bearer"})
+            response = JSONResponse(
+                {"detail": "access token required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         else:
             response = RedirectResponse("/login", status_code=303)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -209,8 +228,9 @@ def create_app(site: Site) -> FastAPI:
         if token is None or hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8")):
             response = RedirectResponse("/", status_code=303)
             if token is not None:
-                response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                                    secure=request.url.scheme == "https")
+                response.set_cookie(
+                    COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+                )
             return response
         return HTMLResponse(LOGIN_PAGE.format(message='<p class="error">Wrong token.</p>'), status_code=401)
 
@@ -225,8 +245,13 @@ def create_app(site: Site) -> FastAPI:
     def health() -> dict:
         statuses = [w.status() for w in site.workers.values()]
         online = sum(status.state == "online" for status in statuses)
-        return {"status": "ok", "version": version(), "cameras": len(statuses), "online": online,
-                "snapshot_bytes": site.store.snapshot_bytes}
+        return {
+            "status": "ok",
+            "version": version(),
+            "cameras": len(statuses),
+            "online": online,
+            "snapshot_bytes": site.store.snapshot_bytes,
+        }
 
     @app.get(f"{API}/cameras", summary="Every camera with its status and processed frames per second")
     def cameras() -> dict:
@@ -236,8 +261,11 @@ def create_app(site: Site) -> FastAPI:
     def camera(name: str) -> dict:
         return worker(name).status().to_json()
 
-    @app.get(f"{API}/cameras/{{name}}/live.jpg", summary="The camera's newest annotated frame (JPEG)",
-             response_class=Response)
+    @app.get(
+        f"{API}/cameras/{{name}}/live.jpg",
+        summary="The camera's newest annotated frame (JPEG)",
+        response_class=Response,
+    )
     def live(name: str) -> Response:
         data = worker(name).live_jpeg()
         if data is None:
@@ -245,32 +273,73 @@ def create_app(site: Site) -> FastAPI:
         return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
     @app.get(f"{API}/events", summary="Events (faces flagged), newest first, filtered and paged")
-    def events(camera: str | None = None, label: str | None = None,
-               since: str | None = Query(None, description="ISO 8601 or epoch seconds, inclusive"),
-               until: str | None = Query(None, description="ISO 8601 or epoch seconds, exclusive"),
-               before: int | None = Query(None, ge=1, le=LARGEST_ID, description="page on: events with ids below this"),
-               limit: int = Query(50, ge=1, le=500)) -> dict:
-        rows = site.store.events(camera, label, parse_time(since, "since"), parse_time(until, "until"), before,
-                                 limit + 1)
+    def events(
+        camera: str | None = None,
+        label: str | None = None,
+        since: str | None = Query(None, description="ISO 8601 or epoch seconds, inclusive"),
+        until: str | None = Query(None, description="ISO 8601 or epoch seconds, exclusive"),
+        before: int | None = Query(None, ge=1, le=LARGEST_ID, description="page on: events with ids below this"),
+        limit: int = Query(50, ge=1, le=500),
+    ) -> dict:
+        rows = site.store.events(
+            camera, label, parse_time(since, "since"), parse_time(until, "until"), before, limit + 1
+        )
         page_rows = rows[:limit]
-        return {"events": [row.to_json(API) for row in page_rows],
-                "next_before": page_rows[-1].id if len(rows) > limit else None}
+        return {
+            "events": [row.to_json(API) for row in page_rows],
+            "next_before": page_rows[-1].id if len(rows) > limit else None,
+        }
 
-    @app.get(f"{API}/events.csv", summary="Events as CSV, newest first, with the filters of /events",
-             response_class=Response)
-    def events_csv(camera: str | None = None, label: str | None = None, since: str | None = None,
-                   until: str | None = None, before: int | None = Query(None, ge=1, le=LARGEST_ID),
-                   limit: int = Query(10_000, ge=1, le=CSV_LIMIT)) -> Response:
-        rows = site.store.events(camera, label, parse_time(since, "since"), parse_time(until, "until"), before,
-                                 limit)
+    @app.get(
+        f"{API}/events.csv", summary="Events as CSV, newest first, with the filters of /events", response_class=Response
+    )
+    def events_csv(
+        camera: str | None = None,
+        label: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        before: int | None = Query(None, ge=1, le=LARGEST_ID),
+        limit: int = Query(10_000, ge=1, le=CSV_LIMIT),
+    ) -> Response:
+        rows = site.store.events(camera, label, parse_time(since, "since"), parse_time(until, "until"), before, limit)
         table = []
         for row in rows:
             data = row.to_json(API)
-            table.append([data["id"], data["camera"], data["time"], data["track"], data["label"],
-                          data["probability"], *data["box"], data["frame"], data["snapshots"].get("face", ""),
-                          data["snapshots"].get("frame", "")])
-        return csv_response(to_csv(["id", "camera", "time", "track", "label", "probability", "x", "y", "w", "h",
-                                    "frame", "face_snapshot", "frame_snapshot"], table), "events.csv")
+            table.append(
+                [
+                    data["id"],
+                    data["camera"],
+                    data["time"],
+                    data["track"],
+                    data["label"],
+                    data["probability"],
+                    *data["box"],
+                    data["frame"],
+                    data["snapshots"].get("face", ""),
+                    data["snapshots"].get("frame", ""),
+                ]
+            )
+        return csv_response(
+            to_csv(
+                [
+                    "id",
+                    "camera",
+                    "time",
+                    "track",
+                    "label",
+                    "probability",
+                    "x",
+                    "y",
+                    "w",
+                    "h",
+                    "frame",
+                    "face_snapshot",
+                    "frame_snapshot",
+                ],
+                table,
+            ),
+            "events.csv",
+        )
 
     @app.get(f"{API}/events/{{event_id}}", summary="One event")
     def event(event_id: int) -> dict:
@@ -279,8 +348,11 @@ def create_app(site: Site) -> FastAPI:
             raise HTTPException(404, f"no event {event_id}")
         return found.to_json(API)
 
-    @app.get(f"{API}/snapshots/{{event_id}}/{{kind}}.jpg", summary="An event's snapshot: face or frame (JPEG)",
-             response_class=Response)
+    @app.get(
+        f"{API}/snapshots/{{event_id}}/{{kind}}.jpg",
+        summary="An event's snapshot: face or frame (JPEG)",
+        response_class=Response,
+    )
     def snapshot(event_id: int, kind: str) -> Response:
         if kind not in SNAPSHOT_KINDS or not 0 < event_id < LARGEST_ID:
             raise HTTPException(404, "snapshots are face.jpg or frame.jpg")
@@ -295,43 +367,74 @@ def create_app(site: Site) -> FastAPI:
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get(f"{API}/counts", summary="People seen per camera and period, by label, with the compliance rate")
-    def counts(per: str = Query("hour", description="minute, hour, day or total"), camera: str | None = None,
-               since: str | None = None, until: str | None = None) -> dict:
+    def counts(
+        per: str = Query("hour", description="minute, hour, day or total"),
+        camera: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict:
         if per not in PERIODS:
             raise HTTPException(422, f"per must be one of {', '.join(PERIODS)}")
         start = parse_time(since, "since")
         rows = site.store.counts(PERIODS[per], camera, start, parse_time(until, "until"))
         return {"per": per, "rows": [row.to_json() for row in rows]}
 
-    @app.get(f"{API}/counts.csv", summary="People seen per camera and period as CSV, with the filters of /counts",
-             response_class=Response)
-    def counts_csv(per: str = Query("hour", description="minute, hour, day or total"), camera: str | None = None,
-                   since: str | None = None, until: str | None = None) -> Response:
+    @app.get(
+        f"{API}/counts.csv",
+        summary="People seen per camera and period as CSV, with the filters of /counts",
+        response_class=Response,
+    )
+    def counts_csv(
+        per: str = Query("hour", description="minute, hour, day or total"),
+        camera: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Response:
         rows = counts(per, camera, since, until)["rows"]
         labels = list(COUNT_LABELS) + sorted({label for row in rows for label in row["counts"]} - set(COUNT_LABELS))
-        table = [[row["camera"], row["start"], row["people"], *(row["counts"].get(label, 0) for label in labels),
-                  "" if row["compliance"] is None else row["compliance"]] for row in rows]
-        return csv_response(to_csv(["camera", "start", "people", *labels, "compliance"], table),
-                            f"counts-per-{per}.csv")
+        table = [
+            [
+                row["camera"],
+                row["start"],
+                row["people"],
+                *(row["counts"].get(label, 0) for label in labels),
+                "" if row["compliance"] is None else row["compliance"],
+            ]
+            for row in rows
+        ]
+        return csv_response(
+            to_csv(["camera", "start", "people", *labels, "compliance"], table), f"counts-per-{per}.csv"
+        )
 
     @app.get(f"{API}/summary", summary="A summary per camera and day: people, masked, flagged, compliance")
-    def summary(days: int = Query(7, ge=1, le=3660, description="this many days, today included"),
-                camera: str | None = None,
-                utc_offset: int | None = Query(None, ge=-16 * 60, le=16 * 60,
-                                               description="the days' time zone, minutes east of UTC "
-                                                           "(default: the server's)")) -> dict:
+    def summary(
+        days: int = Query(7, ge=1, le=3660, description="this many days, today included"),
+        camera: str | None = None,
+        utc_offset: int | None = Query(
+            None,
+            ge=-16 * 60,
+            le=16 * 60,
+            description="the days' time zone, minutes east of UTC (default: the server's)",
+        ),
+    ) -> dict:
         offset = local_offset() if utc_offset is None else utc_offset * 60
         now = time.time()
         today_start = (now + offset) // 86400 * 86400 - offset
         rows = site.store.daily(offset, camera, since=today_start - (days - 1) * 86400)
         return {"utc_offset": offset // 60, "days": [row.to_json() for row in rows]}
 
-    @app.delete(f"{API}/data", summary="Erase the events, snapshots and counts of a camera, a day, or both",
-                description="`camera` erases that camera's data (of `day` only, when given); `day` (YYYY-MM-DD, in "
-                            "the server's time zone or `utc_offset`) erases that day's data of every camera (or of "
-                            "`camera`). One of them is needed.")
-    def erase(camera: str | None = Query(None, max_length=64), day: str | None = Query(None, max_length=10),
-              utc_offset: int | None = Query(None, ge=-16 * 60, le=16 * 60)) -> dict:
+    @app.delete(
+        f"{API}/data",
+        summary="Erase the events, snapshots and counts of a camera, a day, or both",
+        description="`camera` erases that camera's data (of `day` only, when given); `day` (YYYY-MM-DD, in "
+        "the server's time zone or `utc_offset`) erases that day's data of every camera (or of "
+        "`camera`). One of them is needed.",
+    )
+    def erase(
+        camera: str | None = Query(None, max_length=64),
+        day: str | None = Query(None, max_length=10),
+        utc_offset: int | None = Query(None, ge=-16 * 60, le=16 * 60),
+    ) -> dict:
         if camera is None and day is None:
             raise HTTPException(422, "give camera, day, or both")
         since = until = None
@@ -345,17 +448,29 @@ def create_app(site: Site) -> FastAPI:
         body, media = site.metrics.exposition()
         return Response(body, media_type=media, headers=NO_STORE)
 
-    @app.post(f"{API}/detect", summary="Find and classify every face in a photo (the image file is the body)",
-              description="The answer is the object `detect_mask_image.py --json` writes for one image. "
-                          "`annotated=true` adds the annotated photo as a JPEG data URL; `format=jpeg` answers with "
-                          "the annotated JPEG itself.",
-              responses={413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image"}})
-    async def detect(request: Request, name: str = Query("upload", max_length=200),
-                     annotated: bool = False, format: str = Query("json", pattern="^(json|jpeg)$")) -> Response:
+    @app.post(
+        f"{API}/detect",
+        summary="Find and classify every face in a photo (the image file is the body)",
+        description="The answer is the object `detect_mask_image.py --json` writes for one image. "
+        "`annotated=true` adds the annotated photo as a JPEG data URL; `format=jpeg` answers with "
+        "the annotated JPEG itself.",
+        responses={413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image"}},
+    )
+    async def detect(
+        request: Request,
+        name: str = Query("upload", max_length=200),
+        annotated: bool = False,
+        format: str = Query("json", pattern="^(json|jpeg)$"),
+    ) -> Response:
         limit = site.config.max_upload_bytes
         if request.headers.get("content-type", "").startswith("multipart/"):
-            return JSONResponse({"detail": "send the image file itself as the request body (curl --data-binary "
-                                           "@photo.jpg), not as a form"}, status_code=415)
+            return JSONResponse(
+                {
+                    "detail": "send the image file itself as the request body (curl --data-binary "
+                    "@photo.jpg), not as a form"
+                },
+                status_code=415,
+            )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return JSONResponse({"detail": f"upload is larger than {limit} bytes"}, status_code=413)
@@ -366,8 +481,7 @@ def create_app(site: Site) -> FastAPI:
                 return JSONResponse({"detail": f"upload is larger than {limit} bytes"}, status_code=413)
         started = time.perf_counter()
         try:
-            answer = await run_in_threadpool(site.analyse_photo, bytes(body), name,
-                                             annotated or format == "jpeg")
+            answer = await run_in_threadpool(site.analyse_photo, bytes(body), name, annotated or format == "jpeg")
         except UploadRejected as problem:
             site.metrics.photo_requests.labels(str(problem.status)).inc()
             return JSONResponse({"detail": str(problem)}, status_code=problem.status)
@@ -383,9 +497,10 @@ def create_app(site: Site) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, problem: StarletteHTTPException) -> Response:
         if request.url.path.startswith(API):
-            return JSONResponse({"detail": problem.detail}, status_code=problem.status_code,
-                                headers=problem.headers)
-        return HTMLResponse(f"<!doctype html><title>{problem.status_code}</title><p>{html.escape(str(problem.detail))}"
-                            "</p>", status_code=problem.status_code)
+            return JSONResponse({"detail": problem.detail}, status_code=problem.status_code, headers=problem.headers)
+        return HTMLResponse(
+            f"<!doctype html><title>{problem.status_code}</title><p>{html.escape(str(problem.detail))}</p>",
+            status_code=problem.status_code,
+        )
 
     return app

@@ -47,8 +47,10 @@ class ZoneDetector:
     def polygons(self, width: int, height: int) -> list[np.ndarray]:
         """The zones in pixels of a `width` x `height` frame (cached for the frame size)."""
         if self._polygons is None or self._polygons[0] != (width, height):
-            self._polygons = ((width, height), [np.array([[x * width, y * height] for x, y in zone], np.float32)
-                                                for zone in self.zones])
+            self._polygons = (
+                (width, height),
+                [np.array([[x * width, y * height] for x, y in zone], np.float32) for zone in self.zones],
+            )
         return self._polygons[1]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -80,8 +82,9 @@ def blur_faces(image: np.ndarray, boxes: list[Box], margin: float = BLUR_MARGIN)
         if right - left < 2 or bottom - top < 2:
             continue
         region = image[top:bottom, left:right]
-        small = cv2.resize(region, (max(1, (right - left) // 16), max(1, (bottom - top) // 16)),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            region, (max(1, (right - left) // 16), max(1, (bottom - top) // 16)), interpolation=cv2.INTER_AREA
+        )
         smooth = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
         region[:] = cv2.GaussianBlur(smooth, (0, 0), max(1.0, (right - left) / 24))
     return image
@@ -126,8 +129,12 @@ class ReplaySource:
             raise FacemaskError(f"cannot open video file (missing, or not a video OpenCV can decode): {path}")
         rate = fps or self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = rate if 0 < rate <= 240 else 25.0
-        self.info = SourceInfo(path, int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                               int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), self.fps)
+        self.info = SourceInfo(
+            path,
+            int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            self.fps,
+        )
         self.loop = loop
         self.started: float | None = None  # time.time() of the first frame: frame n is due at started + n / fps
         self._frame: np.ndarray | None = None
@@ -203,12 +210,22 @@ class CameraStatus:
     zones: tuple[Polygon, ...] = ()
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "source": self.source, "status": self.state,
-                "online": self.state == "online", "fps": round(self.fps, 1), "frames": self.frames,
-                "faces_in_view": self.faces, "events": self.events,
-                "last_frame": None if self.last_frame is None else iso(self.last_frame), "message": self.message,
-                "width": self.width, "height": self.height,
-                "zones": [[list(point) for point in zone] for zone in self.zones]}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "status": self.state,
+            "online": self.state == "online",
+            "fps": round(self.fps, 1),
+            "frames": self.frames,
+            "faces_in_view": self.faces,
+            "events": self.events,
+            "last_frame": None if self.last_frame is None else iso(self.last_frame),
+            "message": self.message,
+            "width": self.width,
+            "height": self.height,
+            "zones": [[list(point) for point in zone] for zone in self.zones],
+        }
 
 
 def face_snapshot(frame: np.ndarray, box: Box, margin: float = FACE_MARGIN) -> np.ndarray:
@@ -229,9 +246,16 @@ class CameraWorker:
     """Runs one camera on its own thread until `stop`: opens the source (retrying with back-off while it is
     missing or drops), runs the live loop, stores events with snapshots and counts every tracked person once."""
 
-    def __init__(self, config: CameraConfig, pipeline: MaskPipeline, store: EventStore, stop: threading.Event,
-                 on_event: Callable[[dict], None] = lambda payload: None, privacy: PrivacyConfig = PrivacyConfig(),
-                 metrics=None) -> None:
+    def __init__(
+        self,
+        config: CameraConfig,
+        pipeline: MaskPipeline,
+        store: EventStore,
+        stop: threading.Event,
+        on_event: Callable[[dict], None] = lambda payload: None,
+        privacy: PrivacyConfig = PrivacyConfig(),
+        metrics=None,
+    ) -> None:
         """`pipeline`: its detector is wrapped in a ZoneDetector when the camera has zones. `metrics`: a
         SiteMetrics whose counters this camera moves (None: none)."""
         self.config = config
@@ -264,12 +288,24 @@ class CameraWorker:
     def status(self) -> CameraStatus:
         with self._lock:
             state = self._state
-            if state == "online" and (self._last_frame is None
-                                      or time.time() - self._last_frame > OFFLINE_AFTER_SECONDS):
+            if state == "online" and (
+                self._last_frame is None or time.time() - self._last_frame > OFFLINE_AFTER_SECONDS
+            ):
                 state = "offline"
-            return CameraStatus(self.config.name, self.config.kind, self.config.shown_source, state,
-                                self._fps if state == "online" else 0.0, self._frames, self._faces, self._events,
-                                self._last_frame, self._message, *self._size, self.config.zones)
+            return CameraStatus(
+                self.config.name,
+                self.config.kind,
+                self.config.shown_source,
+                state,
+                self._fps if state == "online" else 0.0,
+                self._frames,
+                self._faces,
+                self._events,
+                self._last_frame,
+                self._message,
+                *self._size,
+                self.config.zones,
+            )
 
     def live_jpeg(self) -> bytes | None:
         """The newest annotated frame as JPEG (encoded at most once per frame), or None before the first."""
@@ -321,7 +357,7 @@ class CameraWorker:
     def _run(self) -> None:
         """Open, watch, and on any failure show the camera offline and try again after 1, 2, 4, ... 30 s (reset
         once frames come again), until `stop`."""
-        delays = retry_delays(10 ** 9, first=1.0, longest=30.0)
+        delays = retry_delays(10**9, first=1.0, longest=30.0)
         settings = MonitorSettings(classify_every=self.config.classify_every)
         while not self.stop.is_set():
             problem = None
@@ -347,7 +383,7 @@ class CameraWorker:
                 self._count_tracks(self._open_tracks)
                 self._open_tracks = []
             if self._frames > frames:
-                delays = retry_delays(10 ** 9, first=1.0, longest=30.0)
+                delays = retry_delays(10**9, first=1.0, longest=30.0)
             if self.stop.is_set():
                 break
             delay = next(delays)
@@ -369,8 +405,7 @@ class CameraWorker:
             shown = blur_faces(report.frame.copy(), hidden)
             annotated = draw_overlay(shown, report.faces, report.fps, False)
         if self.config.zones:
-            annotated = draw_zones(annotated.copy() if annotated is report.annotated else annotated,
-                                   self.config.zones)
+            annotated = draw_zones(annotated.copy() if annotated is report.annotated else annotated, self.config.zones)
         return shown, annotated
 
     def _on_frame(self, report: FrameReport) -> None:
@@ -404,14 +439,14 @@ class CameraWorker:
                 if self.metrics is not None:
                     self.metrics.people.labels(self.config.name, MASKED).inc()
 
-    def _store_event(self, report: FrameReport, event, now: float, shown: np.ndarray,
-                     annotated: np.ndarray) -> None:
+    def _store_event(self, report: FrameReport, event, now: float, shown: np.ndarray, annotated: np.ndarray) -> None:
         """Store a flagged face's event with its snapshots: the face (only flagged faces have one) and the
         annotated frame, both from the frame as privacy lets it be shown."""
         snapshots = {"face": encode_jpeg(face_snapshot(shown, event.box)), "frame": encode_jpeg(annotated)}
         try:
-            event_id = self.store.add_event(self.config.name, now, event.track, event.label, event.probability,
-                                            event.box, event.frame, snapshots)
+            event_id = self.store.add_event(
+                self.config.name, now, event.track, event.label, event.probability, event.box, event.frame, snapshots
+            )
         except Exception:
             LOG.exception("camera %s: cannot store an event", self.config.name)
             return

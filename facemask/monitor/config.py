@@ -148,8 +148,7 @@ class ServeConfig:
     def answered_hosts(self) -> tuple[str, ...]:
         """The Host header names the server answers: loopback, `allowed_hosts`, and the address it listens on
         when that is one address (not 0.0.0.0 or ::)."""
-        listening = () if self.host in ("0.0.0.0", "::", "") else (
-            f"[{self.host}]" if ":" in self.host else self.host,)
+        listening = () if self.host in ("0.0.0.0", "::", "") else (f"[{self.host}]" if ":" in self.host else self.host,)
         return tuple(dict.fromkeys(name.lower() for name in (*LOOPBACK_HOSTS, *listening, *self.allowed_hosts)))
 
 
@@ -227,17 +226,19 @@ def _check_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
 def camera_from_table(table: dict[str, Any], number: int) -> CameraConfig:
     """One `[[camera]]` table."""
     where = f"camera {number}"
-    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime", "zones"},
-                   where)
+    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime", "zones"}, where)
     source = _take(table, "source", (str, int), where)
     if source is None:
         raise FacemaskError(f"[[camera]] {number} has no 'source'")
     base = CameraConfig(name=_take(table, "name", str, where, f"camera{number}"), source=str(source))
-    return replace(base, detection_size=_take(table, "detection_size", int, where, base.detection_size),
-                   classify_every=_take(table, "classify_every", int, where, base.classify_every),
-                   loop=_take(table, "loop", bool, where, base.loop),
-                   realtime=_take(table, "realtime", bool, where, base.realtime),
-                   zones=parse_zones(_take(table, "zones", list, where, []), f"{where} ({base.name}).zones"))
+    return replace(
+        base,
+        detection_size=_take(table, "detection_size", int, where, base.detection_size),
+        classify_every=_take(table, "classify_every", int, where, base.classify_every),
+        loop=_take(table, "loop", bool, where, base.loop),
+        realtime=_take(table, "realtime", bool, where, base.realtime),
+        zones=parse_zones(_take(table, "zones", list, where, []), f"{where} ({base.name}).zones"),
+    )
 
 
 def parse_zones(value: list, where: str) -> tuple[Polygon, ...]:
@@ -249,11 +250,16 @@ def parse_zones(value: list, where: str) -> tuple[Polygon, ...]:
             raise FacemaskError(f"{where}: zone {number} must be a list of at least 3 [x, y] points")
         points = []
         for point in polygon:
-            if (not isinstance(point, list) or len(point) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
-                    or not all(0.0 <= v <= 1.0 for v in point)):
-                raise FacemaskError(f"{where}: zone {number} has a point that is not [x, y] with x and y from 0 to 1 "
-                                    f"(fractions of the frame): {point!r}")
+            if (
+                not isinstance(point, list)
+                or len(point) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
+                or not all(0.0 <= v <= 1.0 for v in point)
+            ):
+                raise FacemaskError(
+                    f"{where}: zone {number} has a point that is not [x, y] with x and y from 0 to 1 "
+                    f"(fractions of the frame): {point!r}"
+                )
             points.append((float(point[0]), float(point[1])))
         zones.append(tuple(points))
     return tuple(zones)
@@ -273,14 +279,18 @@ def load_config(path: str | Path | None) -> ServeConfig:
         return ServeConfig()
     path = Path(path)
     document = _load_toml(path)
-    _check_unknown(document, {"server", "store", "webhook", "notify", "mqtt", "privacy", "pipeline", "camera"},
-                   "top level")
+    _check_unknown(
+        document, {"server", "store", "webhook", "notify", "mqtt", "privacy", "pipeline", "camera"}, "top level"
+    )
     for table in ("server", "store", "webhook", "notify", "mqtt", "privacy", "pipeline"):
         if not isinstance(document.get(table, {}), dict):
             raise FacemaskError(f"[{table}] must be a table: {path}")
     server = document.get("server", {})
-    _check_unknown(server, {"host", "port", "data", "token", "allowed_hosts", "max_upload_bytes",
-                            "max_upload_pixels", "photo_workers"}, "server")
+    _check_unknown(
+        server,
+        {"host", "port", "data", "token", "allowed_hosts", "max_upload_bytes", "max_upload_pixels", "photo_workers"},
+        "server",
+    )
     store = document.get("store", {})
     _check_unknown(store, {"snapshot_days", "snapshot_megabytes", "event_days"}, "store")
     webhook = document.get("webhook", {})
@@ -289,10 +299,28 @@ def load_config(path: str | Path | None) -> ServeConfig:
     _check_unknown(notify, {"cooldown", "min_flagged", "window"}, "notify")
     mqtt = document.get("mqtt", {})
     if "password" in mqtt:
-        raise FacemaskError("mqtt.password is not read from the file: put it in the environment variable named by "
-                            f"mqtt.password_env (default {MQTT_PASSWORD_ENVIRONMENT})")
-    _check_unknown(mqtt, {"host", "port", "user", "password_env", "tls", "ca_file", "topic_prefix",
-                          "discovery_prefix", "client_id", "state_every", "keepalive", "queue"}, "mqtt")
+        raise FacemaskError(
+            "mqtt.password is not read from the file: put it in the environment variable named by "
+            f"mqtt.password_env (default {MQTT_PASSWORD_ENVIRONMENT})"
+        )
+    _check_unknown(
+        mqtt,
+        {
+            "host",
+            "port",
+            "user",
+            "password_env",
+            "tls",
+            "ca_file",
+            "topic_prefix",
+            "discovery_prefix",
+            "client_id",
+            "state_every",
+            "keepalive",
+            "queue",
+        },
+        "mqtt",
+    )
     privacy = document.get("privacy", {})
     _check_unknown(privacy, {"blur_unflagged"}, "privacy")
     pipeline = document.get("pipeline", {})
@@ -309,16 +337,19 @@ def load_config(path: str | Path | None) -> ServeConfig:
     ca_file = _take(mqtt, "ca_file", str, "mqtt")
     base_mqtt = MqttConfig()
     mqtt_config = MqttConfig(
-        host=_take(mqtt, "host", str, "mqtt", None), port=_take(mqtt, "port", int, "mqtt", base_mqtt.port),
+        host=_take(mqtt, "host", str, "mqtt", None),
+        port=_take(mqtt, "port", int, "mqtt", base_mqtt.port),
         user=_take(mqtt, "user", str, "mqtt", None),
         password_env=_take(mqtt, "password_env", str, "mqtt", base_mqtt.password_env),
-        tls=_take(mqtt, "tls", bool, "mqtt", base_mqtt.tls), ca_file=(path.parent / ca_file) if ca_file else None,
+        tls=_take(mqtt, "tls", bool, "mqtt", base_mqtt.tls),
+        ca_file=(path.parent / ca_file) if ca_file else None,
         topic_prefix=_take(mqtt, "topic_prefix", str, "mqtt", base_mqtt.topic_prefix),
         discovery_prefix=_take(mqtt, "discovery_prefix", str, "mqtt", base_mqtt.discovery_prefix),
         client_id=_take(mqtt, "client_id", str, "mqtt", base_mqtt.client_id),
         state_every=_take(mqtt, "state_every", float, "mqtt", base_mqtt.state_every),
         keepalive=_take(mqtt, "keepalive", int, "mqtt", base_mqtt.keepalive),
-        queue=_take(mqtt, "queue", int, "mqtt", base_mqtt.queue))
+        queue=_take(mqtt, "queue", int, "mqtt", base_mqtt.queue),
+    )
     relative = path.parent  # paths in the file are relative to the file
     return replace(
         config,
@@ -333,18 +364,25 @@ def load_config(path: str | Path | None) -> ServeConfig:
         photo_workers=_take(server, "photo_workers", int, "server", config.photo_workers),
         model=(relative / model) if model else None,
         unmasked_threshold=_take(pipeline, "unmasked_threshold", float, "pipeline", None),
-        store=StoreConfig(_take(store, "snapshot_days", float, "store", StoreConfig.snapshot_days),
-                          _take(store, "snapshot_megabytes", float, "store", StoreConfig.snapshot_megabytes),
-                          _take(store, "event_days", float, "store", StoreConfig.event_days)),
-        webhook=WebhookConfig(_take(webhook, "url", str, "webhook", None),
-                              _take(webhook, "timeout", float, "webhook", WebhookConfig.timeout),
-                              _take(webhook, "retries", int, "webhook", WebhookConfig.retries),
-                              _take(webhook, "queue", int, "webhook", WebhookConfig.queue)),
-        notify=NotifyConfig(_take(notify, "cooldown", float, "notify", NotifyConfig.cooldown),
-                            _take(notify, "min_flagged", int, "notify", NotifyConfig.min_flagged),
-                            _take(notify, "window", float, "notify", NotifyConfig.window)),
+        store=StoreConfig(
+            _take(store, "snapshot_days", float, "store", StoreConfig.snapshot_days),
+            _take(store, "snapshot_megabytes", float, "store", StoreConfig.snapshot_megabytes),
+            _take(store, "event_days", float, "store", StoreConfig.event_days),
+        ),
+        webhook=WebhookConfig(
+            _take(webhook, "url", str, "webhook", None),
+            _take(webhook, "timeout", float, "webhook", WebhookConfig.timeout),
+            _take(webhook, "retries", int, "webhook", WebhookConfig.retries),
+            _take(webhook, "queue", int, "webhook", WebhookConfig.queue),
+        ),
+        notify=NotifyConfig(
+            _take(notify, "cooldown", float, "notify", NotifyConfig.cooldown),
+            _take(notify, "min_flagged", int, "notify", NotifyConfig.min_flagged),
+            _take(notify, "window", float, "notify", NotifyConfig.window),
+        ),
         mqtt=mqtt_config,
-        privacy=PrivacyConfig(_take(privacy, "blur_unflagged", bool, "privacy", PrivacyConfig.blur_unflagged)))
+        privacy=PrivacyConfig(_take(privacy, "blur_unflagged", bool, "privacy", PrivacyConfig.blur_unflagged)),
+    )
 
 
 def finish_config(config: ServeConfig, environment: dict[str, str] | None = None) -> ServeConfig:
@@ -362,8 +400,9 @@ def finish_config(config: ServeConfig, environment: dict[str, str] | None = None
         if names.count(camera.name) > 1:
             raise FacemaskError(f"two cameras are named {camera.name!r}")
         if camera.detection_size < 32 or camera.classify_every < 1:
-            raise FacemaskError(f"camera {camera.name}: detection_size must be at least 32 and classify_every at "
-                                "least 1")
+            raise FacemaskError(
+                f"camera {camera.name}: detection_size must be at least 32 and classify_every at least 1"
+            )
         if not camera.source.strip():
             raise FacemaskError(f"camera {camera.name} has an empty source")
     if not 0 <= config.port <= 65535:
@@ -388,8 +427,10 @@ def finish_config(config: ServeConfig, environment: dict[str, str] | None = None
         raise FacemaskError("notify cooldown must be 0 or more, window above 0 and min_flagged at least 1")
     config = replace(config, mqtt=check_mqtt(config.mqtt, environment))
     if config.needs_token and not config.token:
-        raise FacemaskError(f"listening on {config.host} (not loopback) needs an access token: set token in "
-                            f"[server] or the {TOKEN_ENVIRONMENT} environment variable")
+        raise FacemaskError(
+            f"listening on {config.host} (not loopback) needs an access token: set token in "
+            f"[server] or the {TOKEN_ENVIRONMENT} environment variable"
+        )
     if config.token is not None and len(config.token) < 8:
         raise FacemaskError("the access token must be at least 8 characters")
     return config
@@ -405,8 +446,9 @@ def check_mqtt(mqtt: MqttConfig, environment) -> MqttConfig:
         raise FacemaskError(f"mqtt.port must be 1-65535, got {mqtt.port}")
     for name in ("topic_prefix", "discovery_prefix"):
         if not TOPIC_PART.match(getattr(mqtt, name)):
-            raise FacemaskError(f"mqtt.{name} must be letters, digits, '_' or '-' in parts joined by '/', got "
-                                f"{getattr(mqtt, name)!r}")
+            raise FacemaskError(
+                f"mqtt.{name} must be letters, digits, '_' or '-' in parts joined by '/', got {getattr(mqtt, name)!r}"
+            )
     if not re.match(r"^[A-Za-z0-9_-]{1,64}$", mqtt.client_id):
         raise FacemaskError(f"mqtt.client_id must be 1-64 letters, digits, '_' or '-', got {mqtt.client_id!r}")
     if mqtt.state_every <= 0 or mqtt.keepalive < 5 or mqtt.queue < 1:

@@ -23,8 +23,9 @@ class _LiveState(Collector):
 
     def collect(self):
         fps = GaugeMetricFamily("facemask_camera_fps", "Frames processed per second, recent average", labels=["camera"])
-        online = GaugeMetricFamily("facemask_camera_online", "1 while the camera delivers frames, else 0",
-                                   labels=["camera"])
+        online = GaugeMetricFamily(
+            "facemask_camera_online", "1 while the camera delivers frames, else 0", labels=["camera"]
+        )
         for status in self.statuses():
             is_online = status.state == "online"
             fps.add_metric([status.name], status.fps if is_online else 0.0)
@@ -40,21 +41,40 @@ class SiteMetrics:
 
     def __init__(self, statuses: Callable[[], Iterable], store_sizes: Callable[[], dict[str, int]]) -> None:
         self.registry = CollectorRegistry()
-        self.frames = Counter("facemask_frames_processed", "Frames run through the pipeline", ["camera"],
-                              registry=self.registry)
-        self.people = Counter("facemask_people_seen", "People counted (once per tracked face), by label",
-                              ["camera", "label"], registry=self.registry)
-        self.events = Counter("facemask_events", "Events stored (flagged faces), by label", ["camera", "label"],
-                              registry=self.registry)
-        self.event_latency = Histogram("facemask_event_latency_seconds",
-                                       "From reading the frame to the event committed with its snapshots",
-                                       ["camera"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.notifications = Counter("facemask_notifications", "Events sent on (webhook, MQTT) or held back by "
-                                     "the cooldown and minimum", ["camera", "outcome"], registry=self.registry)
-        self.photo_requests = Counter("facemask_photo_requests", "Photo uploads answered, by HTTP status",
-                                      ["status"], registry=self.registry)
-        self.photo_seconds = Histogram("facemask_photo_request_seconds", "Time to answer a photo upload",
-                                       buckets=PHOTO_BUCKETS, registry=self.registry)
+        self.frames = Counter(
+            "facemask_frames_processed", "Frames run through the pipeline", ["camera"], registry=self.registry
+        )
+        self.people = Counter(
+            "facemask_people_seen",
+            "People counted (once per tracked face), by label",
+            ["camera", "label"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "facemask_events", "Events stored (flagged faces), by label", ["camera", "label"], registry=self.registry
+        )
+        self.event_latency = Histogram(
+            "facemask_event_latency_seconds",
+            "From reading the frame to the event committed with its snapshots",
+            ["camera"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "facemask_notifications",
+            "Events sent on (webhook, MQTT) or held back by the cooldown and minimum",
+            ["camera", "outcome"],
+            registry=self.registry,
+        )
+        self.photo_requests = Counter(
+            "facemask_photo_requests", "Photo uploads answered, by HTTP status", ["status"], registry=self.registry
+        )
+        self.photo_seconds = Histogram(
+            "facemask_photo_request_seconds",
+            "Time to answer a photo upload",
+            buckets=PHOTO_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_LiveState(statuses, store_sizes))
 
     def exposition(self) -> tuple[bytes, str]:

@@ -22,11 +22,13 @@ RECONNECT_DELAYS = (1, 60)  # paho's back-off between reconnection attempts: fro
 QOS = 1
 
 # The sensors of each camera: key in the state message, name, unit, device class, state class.
-SENSORS = (("people_today", "People today", "people", None, "total_increasing"),
-           ("masked_today", "Masked today", "people", None, "total_increasing"),
-           ("flagged_today", "Flagged today", "people", None, "total_increasing"),
-           ("compliance_today", "Compliance rate today", "%", None, "measurement"),
-           ("fps", "Processed FPS", "fps", None, "measurement"))
+SENSORS = (
+    ("people_today", "People today", "people", None, "total_increasing"),
+    ("masked_today", "Masked today", "people", None, "total_increasing"),
+    ("flagged_today", "Flagged today", "people", None, "total_increasing"),
+    ("compliance_today", "Compliance rate today", "%", None, "measurement"),
+    ("fps", "Processed FPS", "fps", None, "measurement"),
+)
 
 
 def object_id(text: str) -> str:
@@ -37,8 +39,9 @@ def object_id(text: str) -> str:
 class MqttPublisher:
     """The site's MQTT client. `event` and `state_changed` never block; `start` connects in the background."""
 
-    def __init__(self, config: MqttConfig, cameras: list[str], state_of: Callable[[str], dict],
-                 version: str = "unknown") -> None:
+    def __init__(
+        self, config: MqttConfig, cameras: list[str], state_of: Callable[[str], dict], version: str = "unknown"
+    ) -> None:
         import paho.mqtt.client as mqtt
 
         self.config = config
@@ -77,25 +80,46 @@ class MqttPublisher:
     def discovery(self, camera: str) -> list[tuple[str, dict]]:
         """Home Assistant's discovery messages for `camera`: (topic, config payload)."""
         camera_id = object_id(camera)
-        device = {"identifiers": [f"{self.node}_{camera_id}"], "name": f"facemask {camera}",
-                  "manufacturer": "facemask", "model": "facemask-serve camera", "sw_version": self.version}
-        common = {"state_topic": self.state_topic(camera), "availability_topic": self.availability,
-                  "payload_available": "online", "payload_not_available": "offline", "device": device,
-                  "origin": {"name": "facemask", "sw_version": self.version}}
+        device = {
+            "identifiers": [f"{self.node}_{camera_id}"],
+            "name": f"facemask {camera}",
+            "manufacturer": "facemask",
+            "model": "facemask-serve camera",
+            "sw_version": self.version,
+        }
+        common = {
+            "state_topic": self.state_topic(camera),
+            "availability_topic": self.availability,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "device": device,
+            "origin": {"name": "facemask", "sw_version": self.version},
+        }
         messages = []
         for key, name, unit, device_class, state_class in SENSORS:
-            payload = {**common, "name": name, "unique_id": f"{self.node}_{camera_id}_{key}",
-                       "object_id": f"facemask_{camera_id}_{key}", "value_template": f"{{{{ value_json.{key} }}}}",
-                       "unit_of_measurement": unit, "state_class": state_class}
+            payload = {
+                **common,
+                "name": name,
+                "unique_id": f"{self.node}_{camera_id}_{key}",
+                "object_id": f"facemask_{camera_id}_{key}",
+                "value_template": f"{{{{ value_json.{key} }}}}",
+                "unit_of_measurement": unit,
+                "state_class": state_class,
+            }
             if device_class:
                 payload["device_class"] = device_class
             messages.append((f"{self.config.discovery_prefix}/sensor/{self.node}/{camera_id}_{key}/config", payload))
-        online = {**common, "name": "Online", "unique_id": f"{self.node}_{camera_id}_online",
-                  "object_id": f"facemask_{camera_id}_online", "device_class": "connectivity",
-                  "value_template": "{{ 'ON' if value_json.online else 'OFF' }}", "payload_on": "ON",
-                  "payload_off": "OFF"}
-        messages.append((f"{self.config.discovery_prefix}/binary_sensor/{self.node}/{camera_id}_online/config",
-                         online))
+        online = {
+            **common,
+            "name": "Online",
+            "unique_id": f"{self.node}_{camera_id}_online",
+            "object_id": f"facemask_{camera_id}_online",
+            "device_class": "connectivity",
+            "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+        }
+        messages.append((f"{self.config.discovery_prefix}/binary_sensor/{self.node}/{camera_id}_online/config", online))
         return messages
 
     # -- what the site calls ----------------------------------------------------------------------------------
@@ -147,8 +171,7 @@ class MqttPublisher:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected and not self._stop.is_set():
-            LOG.warning("mqtt %s:%d: disconnected (%s), reconnecting", self.config.host, self.config.port,
-                        reason_code)
+            LOG.warning("mqtt %s:%d: disconnected (%s), reconnecting", self.config.host, self.config.port, reason_code)
         self.connected = False
 
     def _publish(self, topic: str, payload: str, retain: bool = False) -> None:

@@ -64,8 +64,10 @@ def camera_pipeline(config: ServeConfig, camera: CameraConfig) -> MaskPipeline:
     """A camera's own live-video pipeline (the video tool's defaults), its classifier on one thread: the cameras
     already run side by side, one thread each, so more threads per classifier would only compete."""
     model = defaults.default_model() if config.model is None else config.model
-    return MaskPipeline(create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
-                        MaskClassifier(model, config.unmasked_threshold, threads=1))
+    return MaskPipeline(
+        create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
+        MaskClassifier(model, config.unmasked_threshold, threads=1),
+    )
 
 
 class Site:
@@ -77,23 +79,34 @@ class Site:
         self.store = EventStore(config.data, config.store)
         self.webhook = Webhook(config.webhook, self.stop_event) if config.webhook.url else None
         self.throttle = Throttle(config.notify)
-        self.metrics = SiteMetrics(lambda: [worker.status() for worker in self.workers.values()],
-                                   lambda: {"snapshots": self.store.snapshot_bytes,
-                                            "database": self.store.database_bytes})
+        self.metrics = SiteMetrics(
+            lambda: [worker.status() for worker in self.workers.values()],
+            lambda: {"snapshots": self.store.snapshot_bytes, "database": self.store.database_bytes},
+        )
         self.mqtt = None
         if config.mqtt.host is not None:
             from facemask.monitor.mqtt import MqttPublisher
 
-            self.mqtt = MqttPublisher(config.mqtt, [camera.name for camera in config.cameras], self.camera_state,
-                                      package_version())
+            self.mqtt = MqttPublisher(
+                config.mqtt, [camera.name for camera in config.cameras], self.camera_state, package_version()
+            )
         options = {"unmasked_threshold": config.unmasked_threshold}
         # Photos: `photo_workers` pipelines (each used by one request at a time; more requests wait their turn).
         self._photo_pipelines: queue.Queue[MaskPipeline] = queue.Queue()
         for _ in range(config.photo_workers):
             self._photo_pipelines.put(MaskPipeline.load(config.model, **options))
-        self.workers = {camera.name: CameraWorker(
-            camera, camera_pipeline(config, camera), self.store, self.stop_event, on_event=self.notify,
-            privacy=config.privacy, metrics=self.metrics) for camera in config.cameras}
+        self.workers = {
+            camera.name: CameraWorker(
+                camera,
+                camera_pipeline(config, camera),
+                self.store,
+                self.stop_event,
+                on_event=self.notify,
+                privacy=config.privacy,
+                metrics=self.metrics,
+            )
+            for camera in config.cameras
+        }
         self.started = False
 
     def start(self) -> None:
@@ -104,8 +117,11 @@ class Site:
         for worker in self.workers.values():
             worker.start()
         self.started = True
-        LOG.info("monitoring %d camera(s): %s", len(self.workers),
-                 ", ".join(f"{w.config.name} ({w.config.shown_source})" for w in self.workers.values()))
+        LOG.info(
+            "monitoring %d camera(s): %s",
+            len(self.workers),
+            ", ".join(f"{w.config.name} ({w.config.shown_source})" for w in self.workers.values()),
+        )
 
     def stop(self) -> None:
         """Stop every camera (each finishes the frame and event it is on), the webhook, then close the store."""
@@ -176,10 +192,15 @@ class Site:
         rows = self.today(camera)
         people = sum(row.people for row in rows)
         masked = sum(row.masked for row in rows)
-        return {"online": status.state == "online", "fps": round(status.fps, 1), "people_today": people,
-                "masked_today": masked, "flagged_today": people - masked,
-                "compliance_today": round(100 * masked / people, 1) if people else None,
-                "status": status.state}
+        return {
+            "online": status.state == "online",
+            "fps": round(status.fps, 1),
+            "people_today": people,
+            "masked_today": masked,
+            "flagged_today": people - masked,
+            "compliance_today": round(100 * masked / people, 1) if people else None,
+            "status": status.state,
+        }
 
 
 def local_offset() -> int:

@@ -22,7 +22,7 @@ from facemask.outputs import os_error, publish, recover, temporary_path
 
 SCHEMA_VERSION = 1
 SNAPSHOT_KINDS = ("face", "frame")
-LARGEST_ID = 2 ** 63 - 1  # SQLite's largest integer: an id beyond it names no event
+LARGEST_ID = 2**63 - 1  # SQLite's largest integer: an id beyond it names no event
 DATABASE_NAME = "events.sqlite3"
 PRUNE_EVERY_SECONDS = 600.0
 
@@ -75,11 +75,22 @@ class StoredEvent:
     recorded: float = 0.0  # when the row was committed (epoch seconds)
 
     def to_json(self, prefix: str = "/api/v1") -> dict:
-        snapshots = {kind: f"{prefix}/snapshots/{self.id}/{kind}.jpg"
-                     for kind, kept in (("face", self.face_snapshot), ("frame", self.frame_snapshot)) if kept}
-        return {"id": self.id, "camera": self.camera, "time": iso(self.time), "track": self.track,
-                "label": self.label, "probability": round(self.probability, 4), "box": self.box.as_list(),
-                "frame": self.frame, "snapshots": snapshots}
+        snapshots = {
+            kind: f"{prefix}/snapshots/{self.id}/{kind}.jpg"
+            for kind, kept in (("face", self.face_snapshot), ("frame", self.frame_snapshot))
+            if kept
+        }
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "time": iso(self.time),
+            "track": self.track,
+            "label": self.label,
+            "probability": round(self.probability, 4),
+            "box": self.box.as_list(),
+            "frame": self.frame,
+            "snapshots": snapshots,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,9 +109,13 @@ class CountRow:
 
     def to_json(self) -> dict:
         compliance = self.compliance
-        return {"camera": self.camera, "start": iso(self.start), "counts": dict(sorted(self.counts.items())),
-                "people": sum(self.counts.values()),
-                "compliance": None if compliance is None else round(compliance, 4)}
+        return {
+            "camera": self.camera,
+            "start": iso(self.start),
+            "counts": dict(sorted(self.counts.items())),
+            "people": sum(self.counts.values()),
+            "compliance": None if compliance is None else round(compliance, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -122,8 +137,14 @@ class DayRow:
 
     def to_json(self) -> dict:
         compliance = self.compliance
-        return {"camera": self.camera, "day": self.day, "people": self.people, "masked": self.masked,
-                "flagged": self.flagged, "compliance": None if compliance is None else round(compliance, 4)}
+        return {
+            "camera": self.camera,
+            "day": self.day,
+            "people": self.people,
+            "masked": self.masked,
+            "flagged": self.flagged,
+            "compliance": None if compliance is None else round(compliance, 4),
+        }
 
 
 class EventStore:
@@ -153,8 +174,9 @@ class EventStore:
                 raise FacemaskError(f"event store was written by a newer facemask (schema {version[0]}): {self.path}")
         except sqlite3.DatabaseError as error:
             raise FacemaskError(f"cannot open event store ({error}): {self.path}") from None
-        self._snapshot_bytes = self._db.execute("SELECT COALESCE(SUM(face_bytes + frame_bytes), 0) FROM events"
-                                                ).fetchone()[0]
+        self._snapshot_bytes = self._db.execute(
+            "SELECT COALESCE(SUM(face_bytes + frame_bytes), 0) FROM events"
+        ).fetchone()[0]
         self._last_prune = 0.0
         self._remove_orphans()
         self.prune()
@@ -180,8 +202,17 @@ class EventStore:
             if number > last:
                 path.unlink(missing_ok=True)
 
-    def add_event(self, camera: str, when: float, track: int, label: str, probability: float, box: Box,
-                  frame: int, snapshots: dict[str, bytes]) -> int:
+    def add_event(
+        self,
+        camera: str,
+        when: float,
+        track: int,
+        label: str,
+        probability: float,
+        box: Box,
+        frame: int,
+        snapshots: dict[str, bytes],
+    ) -> int:
         """Store one event with its JPEG snapshots (`{"face": ..., "frame": ...}`) and count its person, in one
         transaction committed before returning; returns the event's id."""
         event_id = None
@@ -191,7 +222,8 @@ class EventStore:
                 cursor = self._db.execute(
                     "INSERT INTO events (camera, time, track, label, probability, x, y, w, h, frame, recorded) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (camera, when, track, label, float(probability), box.x, box.y, box.w, box.h, frame, time.time()))
+                    (camera, when, track, label, float(probability), box.x, box.y, box.w, box.h, frame, time.time()),
+                )
                 event_id = cursor.lastrowid
                 sizes = {}
                 for kind in SNAPSHOT_KINDS:
@@ -199,8 +231,10 @@ class EventStore:
                     if data:
                         self._write_snapshot(self.snapshot_path(event_id, kind), data)
                     sizes[kind] = len(data) if data else 0
-                self._db.execute("UPDATE events SET face_bytes=?, frame_bytes=?, recorded=? WHERE id=?",
-                                 (sizes["face"], sizes["frame"], time.time(), event_id))
+                self._db.execute(
+                    "UPDATE events SET face_bytes=?, frame_bytes=?, recorded=? WHERE id=?",
+                    (sizes["face"], sizes["frame"], time.time(), event_id),
+                )
                 self._count(camera, when, label)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -236,15 +270,30 @@ class EventStore:
                 raise
 
     def _count(self, camera: str, when: float, label: str) -> None:
-        self._db.execute("INSERT INTO counts VALUES (?, ?, ?, 1) ON CONFLICT (camera, minute, label) "
-                         "DO UPDATE SET people = people + 1", (camera, int(when // 60) * 60, label))
+        self._db.execute(
+            "INSERT INTO counts VALUES (?, ?, ?, 1) ON CONFLICT (camera, minute, label) "
+            "DO UPDATE SET people = people + 1",
+            (camera, int(when // 60) * 60, label),
+        )
 
-    def events(self, camera: str | None = None, label: str | None = None, since: float | None = None,
-               until: float | None = None, before_id: int | None = None, limit: int = 50) -> list[StoredEvent]:
+    def events(
+        self,
+        camera: str | None = None,
+        label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[StoredEvent]:
         """Events, newest first, filtered; `before_id` pages on (ids below it)."""
         clauses, values = [], []
-        for clause, value in (("camera = ?", camera), ("label = ?", label), ("time >= ?", since),
-                              ("time < ?", until), ("id < ?", before_id)):
+        for clause, value in (
+            ("camera = ?", camera),
+            ("label = ?", label),
+            ("time >= ?", since),
+            ("time < ?", until),
+            ("id < ?", before_id),
+        ):
             if value is not None:
                 clauses.append(clause)
                 values.append(value)
@@ -252,9 +301,25 @@ class EventStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes, "
-                f"recorded FROM events {where} ORDER BY id DESC LIMIT ?", (*values, int(limit))).fetchall()
-        return [StoredEvent(row[0], row[1], row[2], row[3], row[4], row[5], Box(*row[6:10]), row[10],
-                            row[11] > 0, row[12] > 0, row[13]) for row in rows]
+                f"recorded FROM events {where} ORDER BY id DESC LIMIT ?",
+                (*values, int(limit)),
+            ).fetchall()
+        return [
+            StoredEvent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                Box(*row[6:10]),
+                row[10],
+                row[11] > 0,
+                row[12] > 0,
+                row[13],
+            )
+            for row in rows
+        ]
 
     def event(self, event_id: int) -> StoredEvent | None:
         if not 0 < event_id < LARGEST_ID:
@@ -262,8 +327,9 @@ class EventStore:
         found = self.events(before_id=int(event_id) + 1, limit=1)
         return found[0] if found and found[0].id == event_id else None
 
-    def counts(self, period: int, camera: str | None = None, since: float | None = None,
-               until: float | None = None) -> list[CountRow]:
+    def counts(
+        self, period: int, camera: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[CountRow]:
         """People per camera per `period` seconds (60: minutes, 3600: hours; 0: one row per camera for the whole
         range), oldest first, by label."""
         clauses, values = [], []
@@ -275,21 +341,27 @@ class EventStore:
         bucket = f"(minute / {int(period)}) * {int(period)}" if period else "MIN(minute)"
         group = f"camera, (minute / {int(period)}), label" if period else "camera, label"
         with self._lock:
-            rows = self._db.execute(f"SELECT camera, {bucket}, label, SUM(people) FROM counts {where} "
-                                    f"GROUP BY {group}", values).fetchall()
+            rows = self._db.execute(
+                f"SELECT camera, {bucket}, label, SUM(people) FROM counts {where} GROUP BY {group}", values
+            ).fetchall()
         merged: dict[tuple[str, float], dict[str, int]] = {}
         first: dict[str, float] = {}  # the whole range (period 0) starts at `since`, else at its first minute
         for camera_name, start, label, people in rows:
             first[camera_name] = min(first.get(camera_name, float(start)), float(start))
             merged.setdefault((camera_name, float(start) if period else 0.0), {})[label] = int(people)
         if not period:
-            merged = {(name, float(since) if since is not None else first[name]): counts
-                      for (name, _), counts in merged.items()}
-        return [CountRow(camera_name, start, counts) for (camera_name, start), counts in sorted(
-            merged.items(), key=lambda item: (item[0][1], item[0][0]))]
+            merged = {
+                (name, float(since) if since is not None else first[name]): counts
+                for (name, _), counts in merged.items()
+            }
+        return [
+            CountRow(camera_name, start, counts)
+            for (camera_name, start), counts in sorted(merged.items(), key=lambda item: (item[0][1], item[0][0]))
+        ]
 
-    def daily(self, utc_offset: int = 0, camera: str | None = None, since: float | None = None,
-              until: float | None = None) -> list[DayRow]:
+    def daily(
+        self, utc_offset: int = 0, camera: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[DayRow]:
         """People per camera per day, days starting at midnight `utc_offset` seconds east of UTC; `since` and
         `until` (epoch seconds) bound the minutes counted. Oldest day first."""
         clauses, values = [], [int(utc_offset)]
@@ -302,9 +374,13 @@ class EventStore:
             rows = self._db.execute(
                 f"SELECT camera, (minute + ?) / 86400 AS day, SUM(people), "
                 f"SUM(CASE WHEN label = '{MASKED}' THEN people ELSE 0 END) FROM counts {where} "
-                f"GROUP BY camera, day ORDER BY day, camera", values).fetchall()
-        return [DayRow(name, datetime.fromtimestamp(day * 86400, timezone.utc).date().isoformat(), int(people),
-                       int(masked)) for name, day, people, masked in rows]
+                f"GROUP BY camera, day ORDER BY day, camera",
+                values,
+            ).fetchall()
+        return [
+            DayRow(name, datetime.fromtimestamp(day * 86400, timezone.utc).date().isoformat(), int(people), int(masked))
+            for name, day, people, masked in rows
+        ]
 
     def erase(self, camera: str | None = None, since: float | None = None, until: float | None = None) -> dict:
         """Delete the events (with their snapshots) and the counts of `camera` (None: every camera) between `since`
@@ -323,8 +399,9 @@ class EventStore:
                 rows = self._db.execute(f"SELECT id, face_bytes, frame_bytes FROM events {where}", values).fetchall()
                 self._drop_snapshots([row for row in rows if row[1] + row[2] > 0])
                 self._db.execute(f"DELETE FROM events {where}", values)
-                people = self._db.execute(f"SELECT COALESCE(SUM(people), 0) FROM counts {count_where}",
-                                          count_values).fetchone()[0]
+                people = self._db.execute(
+                    f"SELECT COALESCE(SUM(people), 0) FROM counts {count_where}", count_values
+                ).fetchone()[0]
                 self._db.execute(f"DELETE FROM counts {count_where}", count_values)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -339,12 +416,15 @@ class EventStore:
     @property
     def database_bytes(self) -> int:
         """The database's size on disk, its WAL file included."""
-        return sum(path.stat().st_size for path in (self.path, self.path.with_name(DATABASE_NAME + "-wal"))
-                   if path.exists())
+        return sum(
+            path.stat().st_size for path in (self.path, self.path.with_name(DATABASE_NAME + "-wal")) if path.exists()
+        )
 
     def _maybe_prune(self) -> None:
-        if (time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS
-                or self._snapshot_bytes > self.retention.snapshot_megabytes * 1e6):
+        if (
+            time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS
+            or self._snapshot_bytes > self.retention.snapshot_megabytes * 1e6
+        ):
             self.prune()
 
     def _drop_snapshots(self, rows: list[tuple[int, int, int]]) -> None:
@@ -353,8 +433,9 @@ class EventStore:
             for kind in SNAPSHOT_KINDS:
                 self.snapshot_path(event_id, kind).unlink(missing_ok=True)
             self._snapshot_bytes -= face + frame
-        self._db.executemany("UPDATE events SET face_bytes = 0, frame_bytes = 0 WHERE id = ?",
-                             [(row[0],) for row in rows])
+        self._db.executemany(
+            "UPDATE events SET face_bytes = 0, frame_bytes = 0 WHERE id = ?", [(row[0],) for row in rows]
+        )
 
     def prune(self, now: float | None = None) -> None:
         """Apply the retention limits: snapshots older than `snapshot_days`, then the oldest snapshots until they
@@ -366,23 +447,27 @@ class EventStore:
             self._last_prune = time.monotonic()
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                old = self._db.execute("SELECT id, face_bytes, frame_bytes FROM events WHERE time < ? AND "
-                                       "face_bytes + frame_bytes > 0",
-                                       (now - retention.snapshot_days * 86400,)).fetchall()
+                old = self._db.execute(
+                    "SELECT id, face_bytes, frame_bytes FROM events WHERE time < ? AND face_bytes + frame_bytes > 0",
+                    (now - retention.snapshot_days * 86400,),
+                ).fetchall()
                 self._drop_snapshots(old)
                 limit = retention.snapshot_megabytes * 1e6
                 if self._snapshot_bytes > limit:
                     excess, oldest = self._snapshot_bytes - 0.9 * limit, []
-                    for row in self._db.execute("SELECT id, face_bytes, frame_bytes FROM events WHERE "
-                                                "face_bytes + frame_bytes > 0 ORDER BY id"):
+                    for row in self._db.execute(
+                        "SELECT id, face_bytes, frame_bytes FROM events WHERE face_bytes + frame_bytes > 0 ORDER BY id"
+                    ):
                         oldest.append(row)
                         excess -= row[1] + row[2]
                         if excess <= 0:
                             break
                     self._drop_snapshots(oldest)
                 cutoff = now - retention.event_days * 86400
-                expired = self._db.execute("SELECT id, face_bytes, frame_bytes FROM events WHERE time < ? AND "
-                                           "face_bytes + frame_bytes > 0", (cutoff,)).fetchall()
+                expired = self._db.execute(
+                    "SELECT id, face_bytes, frame_bytes FROM events WHERE time < ? AND face_bytes + frame_bytes > 0",
+                    (cutoff,),
+                ).fetchall()
                 self._drop_snapshots(expired)
                 self._db.execute("DELETE FROM events WHERE time < ?", (cutoff,))
                 self._db.execute("DELETE FROM counts WHERE minute < ?", (int(cutoff // 60) * 60,))

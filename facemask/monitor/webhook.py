@@ -44,9 +44,12 @@ class Webhook:
         self._thread.join(timeout)
 
     def _post(self, payload: dict) -> None:
-        request = urllib.request.Request(self.config.url, data=json.dumps(payload).encode("utf-8"), method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "User-Agent": "facemask-serve"})
+        request = urllib.request.Request(
+            self.config.url,
+            data=json.dumps(payload).encode("utf-8"),
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "facemask-serve"},
+        )
         with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
             response.read()
 
@@ -67,8 +70,9 @@ class Webhook:
                     delay = next(delays, None)
                     if delay is None or self.stop.is_set():
                         self.failed += 1
-                        LOG.warning("webhook %s: event %s not delivered (%s)", self.shown_url, payload.get("id"),
-                                    reason)
+                        LOG.warning(
+                            "webhook %s: event %s not delivered (%s)", self.shown_url, payload.get("id"), reason
+                        )
                         break
                     LOG.info("webhook %s: %s, retrying in %g s", self.shown_url, reason, delay)
                     if self.stop.wait(delay):

@@ -25,8 +25,15 @@ def _outline_polygon(inset: float = 0.0) -> np.ndarray:
     for i in range(count):
         p0, p1, p2, p3 = points[i - 1], points[i], points[(i + 1) % count], points[(i + 2) % count]
         for t in np.linspace(0.0, 1.0, 8, endpoint=False):
-            curve.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t * t
-                                + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3))
+            curve.append(
+                0.5
+                * (
+                    2 * p1
+                    + (p2 - p0) * t
+                    + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t * t
+                    + (3 * p1 - p0 - 3 * p2 + p3) * t**3
+                )
+            )
     curve = np.asarray(curve)
     if inset:
         centre = curve.mean(axis=0)
@@ -90,16 +97,26 @@ def _pleats(canvas: Canvas, count: int, depth: float) -> None:
 
 def _binding(canvas: Canvas, bgr, thickness: float) -> None:
     """A stitched border band along the outline."""
-    cv2.polylines(canvas.colour, [canvas.outline], True, tuple(float(c) for c in bgr),
-                  int(thickness * SUPERSAMPLE * 2), cv2.LINE_AA)
+    cv2.polylines(
+        canvas.colour,
+        [canvas.outline],
+        True,
+        tuple(float(c) for c in bgr),
+        int(thickness * SUPERSAMPLE * 2),
+        cv2.LINE_AA,
+    )
 
 
 def _nose_wire(canvas: Canvas, bgr) -> None:
     anchors = canonical_anchors()
     left, bridge, right = anchors["top_left_mid"], anchors["bridge"], anchors["top_right_mid"]
-    points = canvas.px([(left[0] * 0.7 + bridge[0] * 0.3, left[1] * 0.7 + bridge[1] * 0.3 + 7),
-                        (bridge[0], bridge[1] + 7),
-                        (right[0] * 0.7 + bridge[0] * 0.3, right[1] * 0.7 + bridge[1] * 0.3 + 7)])
+    points = canvas.px(
+        [
+            (left[0] * 0.7 + bridge[0] * 0.3, left[1] * 0.7 + bridge[1] * 0.3 + 7),
+            (bridge[0], bridge[1] + 7),
+            (right[0] * 0.7 + bridge[0] * 0.3, right[1] * 0.7 + bridge[1] * 0.3 + 7),
+        ]
+    )
     cv2.polylines(canvas.colour, [points], False, tuple(float(c) for c in bgr), 3 * SUPERSAMPLE, cv2.LINE_AA)
 
 
@@ -129,8 +146,14 @@ def _welds(canvas: Canvas, bgr) -> None:
     """The dotted heat-welded seam of a respirator, just inside its edge."""
     inner = np.round(_outline_polygon(inset=9.0) * SUPERSAMPLE).astype(np.int32)
     for point in inner[::3]:
-        cv2.circle(canvas.colour, tuple(int(v) for v in point), int(1.6 * SUPERSAMPLE), tuple(float(c) for c in bgr),
-                   -1, cv2.LINE_AA)
+        cv2.circle(
+            canvas.colour,
+            tuple(int(v) for v in point),
+            int(1.6 * SUPERSAMPLE),
+            tuple(float(c) for c in bgr),
+            -1,
+            cv2.LINE_AA,
+        )
 
 
 def _valve(canvas: Canvas, bgr) -> None:
@@ -141,8 +164,14 @@ def _valve(canvas: Canvas, bgr) -> None:
     cv2.circle(canvas.colour, tuple(centre), radius, (60, 60, 60), SUPERSAMPLE * 2, cv2.LINE_AA)
     for k in range(-2, 3):
         y = int(centre[1] + k * 9 * SUPERSAMPLE)
-        cv2.line(canvas.colour, (int(centre[0] - 18 * SUPERSAMPLE), y), (int(centre[0] + 18 * SUPERSAMPLE), y),
-                 tuple(float(c) * 0.6 for c in bgr), SUPERSAMPLE * 2, cv2.LINE_AA)
+        cv2.line(
+            canvas.colour,
+            (int(centre[0] - 18 * SUPERSAMPLE), y),
+            (int(centre[0] + 18 * SUPERSAMPLE), y),
+            tuple(float(c) * 0.6 for c in bgr),
+            SUPERSAMPLE * 2,
+            cv2.LINE_AA,
+        )
 
 
 def _stripes(canvas: Canvas, bgr, spacing: float, angle_degrees: float) -> None:
@@ -158,8 +187,10 @@ def _stripes(canvas: Canvas, bgr, spacing: float, angle_degrees: float) -> None:
 def _plaid(canvas: Canvas, bgr, spacing: float) -> None:
     height, width = canvas.alpha.shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) / SUPERSAMPLE
-    lines = ((np.sin(2 * np.pi * xs / spacing) > 0.6).astype(np.float32)
-             + (np.sin(2 * np.pi * ys / spacing) > 0.6).astype(np.float32)) * 0.5
+    lines = (
+        (np.sin(2 * np.pi * xs / spacing) > 0.6).astype(np.float32)
+        + (np.sin(2 * np.pi * ys / spacing) > 0.6).astype(np.float32)
+    ) * 0.5
     lines = cv2.GaussianBlur(lines, (0, 0), SUPERSAMPLE * 0.8)[..., None]
     canvas.colour[:] = canvas.colour * (1 - lines) + np.asarray(bgr, np.float32) * lines
 
@@ -169,8 +200,14 @@ def _dots(canvas: Canvas, bgr, rng: np.random.Generator, spacing: float, radius:
     for row, y in enumerate(np.arange(0, height / SUPERSAMPLE, spacing)):
         for x in np.arange((row % 2) * spacing / 2, width / SUPERSAMPLE, spacing):
             jitter = rng.normal(0, spacing * 0.06, 2)
-            cv2.circle(canvas.colour, tuple(canvas.px((x + jitter[0], y + jitter[1]))), int(radius * SUPERSAMPLE),
-                       tuple(float(c) for c in bgr), -1, cv2.LINE_AA)
+            cv2.circle(
+                canvas.colour,
+                tuple(canvas.px((x + jitter[0], y + jitter[1]))),
+                int(radius * SUPERSAMPLE),
+                tuple(float(c) for c in bgr),
+                -1,
+                cv2.LINE_AA,
+            )
 
 
 def _flowers(canvas: Canvas, palette, rng: np.random.Generator, count: int) -> None:
@@ -182,10 +219,17 @@ def _flowers(canvas: Canvas, palette, rng: np.random.Generator, count: int) -> N
         for petal in range(5):
             angle = 2 * np.pi * petal / 5 + rng.uniform(0, 1)
             offset = centre + 0.8 * size * np.array([np.cos(angle), np.sin(angle)])
-            cv2.circle(canvas.colour, tuple(canvas.px(offset)), int(size * 0.6 * SUPERSAMPLE),
-                       tuple(float(c) for c in colour), -1, cv2.LINE_AA)
-        cv2.circle(canvas.colour, tuple(canvas.px(centre)), int(size * 0.35 * SUPERSAMPLE), (40, 200, 240), -1,
-                   cv2.LINE_AA)
+            cv2.circle(
+                canvas.colour,
+                tuple(canvas.px(offset)),
+                int(size * 0.6 * SUPERSAMPLE),
+                tuple(float(c) for c in colour),
+                -1,
+                cv2.LINE_AA,
+            )
+        cv2.circle(
+            canvas.colour, tuple(canvas.px(centre)), int(size * 0.35 * SUPERSAMPLE), (40, 200, 240), -1, cv2.LINE_AA
+        )
 
 
 def _camouflage(canvas: Canvas, palette, rng: np.random.Generator) -> None:
@@ -214,6 +258,7 @@ def _surgical(base, pleat_count: int = 3, pleat_depth: float = 18.0, binding=Non
         _binding(canvas, binding or tuple(c * 0.93 for c in base), 5.0)
         _nose_wire(canvas, tuple(min(255.0, c * 1.08) for c in base))
         _cup_shading(canvas, 0.18)
+
     return draw
 
 
@@ -226,6 +271,7 @@ def _respirator(base, valve=None, seam: bool = True):
         if valve is not None:
             _valve(canvas, valve)
         _cup_shading(canvas, 0.28)
+
     return draw
 
 
@@ -237,6 +283,7 @@ def _cloth(base, pattern=None):
         _centre_seam(canvas, 16.0)
         _binding(canvas, tuple(c * 0.8 for c in base), 3.0)
         _cup_shading(canvas, 0.3)
+
     return draw
 
 
@@ -246,26 +293,34 @@ def template_designs() -> list[TemplateDesign]:
         TemplateDesign("surgical_blue", "surgical", _surgical((222, 190, 120))),
         TemplateDesign("surgical_white", "surgical", _surgical((238, 240, 240), binding=(225, 228, 228))),
         TemplateDesign("surgical_black", "surgical", _surgical((48, 46, 45), pleat_depth=10.0)),
-        TemplateDesign("surgical_pleated_green", "surgical", _surgical((190, 205, 150), pleat_count=5,
-                                                                        pleat_depth=26.0)),
+        TemplateDesign(
+            "surgical_pleated_green", "surgical", _surgical((190, 205, 150), pleat_count=5, pleat_depth=26.0)
+        ),
         TemplateDesign("surgical_pink", "surgical", _surgical((200, 180, 240))),
         TemplateDesign("n95_white", "n95", _respirator((232, 236, 238), seam=False), inset=4.0),
-        TemplateDesign("n95_valve", "n95", _respirator((230, 232, 235), valve=(150, 150, 150), seam=False),
-                       inset=4.0),
+        TemplateDesign("n95_valve", "n95", _respirator((230, 232, 235), valve=(150, 150, 150), seam=False), inset=4.0),
         TemplateDesign("kn95_white", "kn95", _respirator((240, 242, 243))),
         TemplateDesign("kn95_black", "kn95", _respirator((40, 40, 42))),
         TemplateDesign("cloth_black", "cloth", _cloth((35, 35, 35))),
         TemplateDesign("cloth_navy", "cloth", _cloth((90, 50, 30))),
         TemplateDesign("cloth_grey", "cloth", _cloth((150, 150, 148))),
         TemplateDesign("cloth_red_plaid", "cloth", _cloth((40, 40, 170), lambda c, r: _plaid(c, (30, 30, 60), 28))),
-        TemplateDesign("cloth_blue_stripes", "cloth",
-                       _cloth((200, 160, 90), lambda c, r: _stripes(c, (250, 250, 250), 22, 90))),
-        TemplateDesign("cloth_polka_dots", "cloth", _cloth((60, 40, 130), lambda c, r: _dots(c, (235, 235, 235), r,
-                                                                                           30, 5))),
-        TemplateDesign("cloth_floral", "cloth", _cloth((210, 230, 240), lambda c, r: _flowers(
-            c, [(90, 80, 220), (180, 120, 230), (200, 150, 80)], r, 40))),
-        TemplateDesign("cloth_camouflage", "cloth", _cloth((70, 110, 100), lambda c, r: _camouflage(
-            c, [(50, 80, 90), (40, 60, 50), (110, 150, 160)], r))),
+        TemplateDesign(
+            "cloth_blue_stripes", "cloth", _cloth((200, 160, 90), lambda c, r: _stripes(c, (250, 250, 250), 22, 90))
+        ),
+        TemplateDesign(
+            "cloth_polka_dots", "cloth", _cloth((60, 40, 130), lambda c, r: _dots(c, (235, 235, 235), r, 30, 5))
+        ),
+        TemplateDesign(
+            "cloth_floral",
+            "cloth",
+            _cloth((210, 230, 240), lambda c, r: _flowers(c, [(90, 80, 220), (180, 120, 230), (200, 150, 80)], r, 40)),
+        ),
+        TemplateDesign(
+            "cloth_camouflage",
+            "cloth",
+            _cloth((70, 110, 100), lambda c, r: _camouflage(c, [(50, 80, 90), (40, 60, 50), (110, 150, 160)], r)),
+        ),
     ]
 
 

@@ -39,8 +39,16 @@ def save_template(template: MaskTemplate, folder: str | Path) -> tuple[Path, Pat
     height, width = template.image.shape[:2]
     with OutputSet() as outputs:
         outputs.add_bytes(picture, encoded.tobytes())
-        outputs.add_json(anchors, {"name": template.name, "kind": template.kind, "image": picture.name,
-                                   "size": [width, height], "anchors": template.anchors})
+        outputs.add_json(
+            anchors,
+            {
+                "name": template.name,
+                "kind": template.kind,
+                "image": picture.name,
+                "size": [width, height],
+                "anchors": template.anchors,
+            },
+        )
         outputs.publish()
     return picture, anchors
 

@@ -8,12 +8,49 @@ from facemask.video.events import Event, EventLog, now_iso
 from facemask.video.monitor import FrameReport, MonitorSettings, MonitorSummary, monitor
 from facemask.video.overlay import RateMeter, draw_overlay
 from facemask.video.recording import DEFAULT_RECORDING_FPS, RECORDING_CODECS, Recorder
-from facemask.video.sources import (STREAM_TIMEOUT_MS, FileSource, FrameSource, LiveSource, SourceInfo, SourceLost,
-                                    is_stream, open_source, parse_source, retry_delays)
+from facemask.video.sources import (
+    STREAM_TIMEOUT_MS,
+    FileSource,
+    FrameSource,
+    LiveSource,
+    SourceInfo,
+    SourceLost,
+    is_stream,
+    open_source,
+    parse_source,
+    retry_delays,
+)
 from facemask.video.tracking import FaceTracker, Track
 
-__all__ = ["Alerts", "DEFAULT_RECORDING_FPS", "DecisionSettings", "Event", "EventLog", "FaceTracker", "FileSource",
-           "FrameReport", "FrameSource", "LiveSource", "MonitorSettings", "MonitorSummary", "PersonDecision",
-           "RECORDING_CODECS", "RateMeter", "Recorder", "STREAM_TIMEOUT_MS", "SourceInfo", "SourceLost", "Track",
-           "draw_overlay", "is_stream", "monitor", "now_iso", "open_source", "parse_command", "parse_source",
-           "play_alert_sound", "retry_delays", "sound_command"]
+__all__ = [
+    "Alerts",
+    "DEFAULT_RECORDING_FPS",
+    "DecisionSettings",
+    "Event",
+    "EventLog",
+    "FaceTracker",
+    "FileSource",
+    "FrameReport",
+    "FrameSource",
+    "LiveSource",
+    "MonitorSettings",
+    "MonitorSummary",
+    "PersonDecision",
+    "RECORDING_CODECS",
+    "RateMeter",
+    "Recorder",
+    "STREAM_TIMEOUT_MS",
+    "SourceInfo",
+    "SourceLost",
+    "Track",
+    "draw_overlay",
+    "is_stream",
+    "monitor",
+    "now_iso",
+    "open_source",
+    "parse_command",
+    "parse_source",
+    "play_alert_sound",
+    "retry_delays",
+    "sound_command",
+]

@@ -20,8 +20,10 @@ def sound_command() -> list[str] | None:
     if sys.platform == "darwin" and shutil.which("afplay"):
         return ["afplay", "/System/Library/Sounds/Ping.aiff"]
     if sys.platform.startswith("linux"):
-        for player, sound in (("paplay", "/usr/share/sounds/freedesktop/stereo/bell.oga"),
-                              ("aplay", "/usr/share/sounds/alsa/Front_Center.wav")):
+        for player, sound in (
+            ("paplay", "/usr/share/sounds/freedesktop/stereo/bell.oga"),
+            ("aplay", "/usr/share/sounds/alsa/Front_Center.wav"),
+        ):
             if shutil.which(player) and Path(sound).is_file():
                 return [player, sound]
     return None
@@ -38,8 +40,13 @@ def play_alert_sound() -> None:
     command = sound_command()
     if command is not None:
         try:
-            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+            subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             return
         except OSError:
             pass

@@ -30,11 +30,14 @@ class DecisionSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.window <= MAX_WINDOW:
-            raise FacemaskError(f"the decision window (--decision-window) must be 1 to {MAX_WINDOW} looks, "
-                                f"got {self.window}")
+            raise FacemaskError(
+                f"the decision window (--decision-window) must be 1 to {MAX_WINDOW} looks, got {self.window}"
+            )
         if not 1 <= self.looks <= self.window:
-            raise FacemaskError(f"the looks a decision needs (--decision-looks) must be 1 to the decision window "
-                                f"({self.window}), got {self.looks}")
+            raise FacemaskError(
+                f"the looks a decision needs (--decision-looks) must be 1 to the decision window "
+                f"({self.window}), got {self.looks}"
+            )
 
     @classmethod
     def single_look(cls) -> DecisionSettings:
@@ -68,7 +71,7 @@ class PersonDecision:
 def decide(faces: Sequence[FaceResult], looks: int, settings: DecisionSettings) -> PersonDecision:
     """The decision on a person's last looks (`faces`, the pipeline's final results, the newest last; only the
     last `settings.window` count); `looks`: how many looks the person has had in all."""
-    recent = list(faces)[-settings.window:]
+    recent = list(faces)[-settings.window :]
     rows = [face.probabilities for face in recent]
     names = sorted({name for row in rows for name in row})
     mean = {name: sum(row.get(name, 0.0) for row in rows) / len(rows) for name in names}

@@ -35,9 +35,16 @@ class Event:
     looks: int
 
     def to_json(self) -> dict:
-        return {"time": self.time, "frame": self.frame, "track": self.track, "label": self.label,
-                "box": self.box.as_list(), "probability": round(self.probability, 4),
-                "not_compliant": round(self.not_compliant, 4), "looks": self.looks}
+        return {
+            "time": self.time,
+            "frame": self.frame,
+            "track": self.track,
+            "label": self.label,
+            "box": self.box.as_list(),
+            "probability": round(self.probability, 4),
+            "not_compliant": round(self.not_compliant, 4),
+            "looks": self.looks,
+        }
 
 
 class EventLog:

@@ -65,11 +65,16 @@ class FrameReport:
     tracker: FaceTracker
 
 
-def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettings,
-            recorder: Recorder | None = None, events: EventLog | None = None,
-            on_event: Callable[[Event], None] = lambda event: None,
-            on_frame: Callable[[FrameReport], None] | None = None,
-            stop: threading.Event | None = None) -> MonitorSummary:
+def monitor(
+    pipeline: MaskPipeline,
+    source: FrameSource,
+    settings: MonitorSettings,
+    recorder: Recorder | None = None,
+    events: EventLog | None = None,
+    on_event: Callable[[Event], None] = lambda event: None,
+    on_frame: Callable[[FrameReport], None] | None = None,
+    stop: threading.Event | None = None,
+) -> MonitorSummary:
     """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
     Ctrl-C, or `stop` is set; returns the summary. Faces are tracked so a tracked face is classified only every
     `settings.classify_every` frames and called from its recent looks together (`settings.decision`); a person
@@ -98,8 +103,16 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
             frame_events = []
             for track, decision in settled:
                 track.reported = True
-                event = Event(now_iso(), index, track.id, decision.label, track.detection.box,
-                              decision.probabilities.get(decision.label, 0.0), decision.probability, decision.looks)
+                event = Event(
+                    now_iso(),
+                    index,
+                    track.id,
+                    decision.label,
+                    track.detection.box,
+                    decision.probabilities.get(decision.label, 0.0),
+                    decision.probability,
+                    decision.looks,
+                )
                 summary.events += 1
                 if events is not None:
                     events.write(event)
@@ -111,8 +124,9 @@ def monitor(pipeline: MaskPipeline, source: FrameSource, settings: MonitorSettin
             if recorder is not None:
                 recorder.write(annotated)
             if on_frame is not None:
-                on_frame(FrameReport(index, frame, annotated, faces, visible, tracker.ended, frame_events, fps,
-                                     tracker))
+                on_frame(
+                    FrameReport(index, frame, annotated, faces, visible, tracker.ended, frame_events, fps, tracker)
+                )
             summary.frames += 1
             if settings.display:
                 cv2.imshow(settings.window, annotated)

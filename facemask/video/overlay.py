@@ -22,13 +22,29 @@ def draw_overlay(frame: np.ndarray, faces: list[FaceResult], fps: float, alert: 
     masked = len(faces) - unmasked
     scale = float(np.clip(min(frame.shape[:2]) / 800.0, 0.45, 2.0))
     thickness = max(1, int(round(scale * 2)))
-    draw_caption(annotated, f"{fps:4.1f} FPS  masked {masked}  unmasked {unmasked}", 0, 0, (40, 40, 40), scale,
-                 thickness, above=False)
+    draw_caption(
+        annotated,
+        f"{fps:4.1f} FPS  masked {masked}  unmasked {unmasked}",
+        0,
+        0,
+        (40, 40, 40),
+        scale,
+        thickness,
+        above=False,
+    )
     if alert and unmasked:
         text = "NO MASK DETECTED"
         (text_w, _), _ = cv2.getTextSize(text, FONT, scale * 1.6, thickness + 1)
-        draw_caption(annotated, text, (frame.shape[1] - text_w) // 2, frame.shape[0], (0, 0, 255), scale * 1.6,
-                     thickness + 1, above=True)
+        draw_caption(
+            annotated,
+            text,
+            (frame.shape[1] - text_w) // 2,
+            frame.shape[0],
+            (0, 0, 255),
+            scale * 1.6,
+            thickness + 1,
+            above=True,
+        )
     return annotated
 
 
@@ -44,7 +60,10 @@ class RateMeter:
         now = time.perf_counter()
         if self._last is not None:
             interval = now - self._last
-            self._interval = interval if self._interval is None else (
-                self.smoothing * self._interval + (1 - self.smoothing) * interval)
+            self._interval = (
+                interval
+                if self._interval is None
+                else (self.smoothing * self._interval + (1 - self.smoothing) * interval)
+            )
         self._last = now
         return 1.0 / self._interval if self._interval else 0.0

@@ -53,15 +53,18 @@ def _open_capture(source: int | str) -> cv2.VideoCapture:
     """cv2.VideoCapture on a camera or stream, quietly; streams time out after STREAM_TIMEOUT_MS."""
     with _quiet_opencv():
         if is_stream(source):
-            return cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
-                                                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+            return cv2.VideoCapture(
+                source,
+                cv2.CAP_ANY,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS],
+            )
         return cv2.VideoCapture(source)
 
 
 def retry_delays(max_retries: int, first: float = 1.0, longest: float = 30.0) -> Iterator[float]:
     """Back-off before each reconnection attempt: 1, 2, 4, ... seconds, at most `longest`, `max_retries` times."""
     for attempt in range(max_retries):
-        yield min(longest, first * 2 ** attempt)
+        yield min(longest, first * 2**attempt)
 
 
 class FrameSource(Protocol):
@@ -95,8 +98,12 @@ class FileSource:
         capture = self._stream.stream
         if not capture.isOpened():
             raise FacemaskError(f"cannot open video file (not a video OpenCV can decode?): {path}")
-        self.info = SourceInfo(path, int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                               int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), float(capture.get(cv2.CAP_PROP_FPS)))
+        self.info = SourceInfo(
+            path,
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            float(capture.get(cv2.CAP_PROP_FPS)),
+        )
 
     def start(self) -> FileSource:
         """Start decoding on the reader thread."""
@@ -117,16 +124,20 @@ class LiveSource:
     """A camera or network stream read on a thread that keeps only the newest frame, so a slow consumer
     skips stale frames instead of falling behind. A stream that drops is reopened with back-off."""
 
-    def __init__(self, source: int | str, max_retries: int = 5,
-                 on_retry: Callable[[str], None] = lambda message: None) -> None:
+    def __init__(
+        self, source: int | str, max_retries: int = 5, on_retry: Callable[[str], None] = lambda message: None
+    ) -> None:
         self.source = source
         self.max_retries = max_retries
         self.on_retry = on_retry
         self._stopped = False
         self.capture = self._connect(initial=True)
-        self.info = SourceInfo(str(source), int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                               int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                               float(self.capture.get(cv2.CAP_PROP_FPS)))
+        self.info = SourceInfo(
+            str(source),
+            int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            float(self.capture.get(cv2.CAP_PROP_FPS)),
+        )
         self._frame: np.ndarray | None = None
         self._fresh = False
         self._failure: str | None = None
@@ -197,8 +208,9 @@ class LiveSource:
         self.capture.release()
 
 
-def open_source(text: str, max_retries: int = 5,
-                on_retry: Callable[[str], None] = lambda message: None) -> FileSource | LiveSource:
+def open_source(
+    text: str, max_retries: int = 5, on_retry: Callable[[str], None] = lambda message: None
+) -> FileSource | LiveSource:
     """A FileSource or LiveSource for a `--source` value (camera index, video file or stream URL), opened but
     not yet started."""
     source = parse_source(text)

@@ -36,8 +36,11 @@ class Track:
         face = replace(self.face, box=self.detection.box, score=self.detection.score)
         if self.decision is None:
             return face
-        return replace(face, label=self.decision.label,
-                       probability=self.decision.probabilities.get(self.decision.label, face.probability))
+        return replace(
+            face,
+            label=self.decision.label,
+            probability=self.decision.probabilities.get(self.decision.label, face.probability),
+        )
 
 
 class FaceTracker:
@@ -48,8 +51,13 @@ class FaceTracker:
     (`look`) updates the track's decision under `decision`.
     """
 
-    def __init__(self, iou_threshold: float = 0.3, patience: int = 10, classify_every: int = 1,
-                 decision: DecisionSettings = DecisionSettings()) -> None:
+    def __init__(
+        self,
+        iou_threshold: float = 0.3,
+        patience: int = 10,
+        classify_every: int = 1,
+        decision: DecisionSettings = DecisionSettings(),
+    ) -> None:
         self.iou_threshold = iou_threshold
         self.patience = patience
         self.classify_every = classify_every
@@ -60,8 +68,12 @@ class FaceTracker:
 
     def update(self, detections: list[Detection]) -> list[Track]:
         """Match this frame's detections to the tracks; returns the tracks seen in this frame."""
-        matches = match_boxes([track.detection.box for track in self.tracks], [d.box for d in detections],
-                              self.iou_threshold, inclusive=True)
+        matches = match_boxes(
+            [track.detection.box for track in self.tracks],
+            [d.box for d in detections],
+            self.iou_threshold,
+            inclusive=True,
+        )
         matched_tracks, matched_detections = set(matches), set(matches.values())
         for t, i in matches.items():
             track = self.tracks[t]
