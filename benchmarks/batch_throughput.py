@@ -28,8 +28,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.batch import parts_folder  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
+from facemask.batch import parts_folder
+from facemask.errors import FacemaskError, run_cli
 
 PHOTOS = 1_000_000
 WORKER_COUNTS = (10, 100)
@@ -76,7 +76,7 @@ def tree_pss_mb(root: int) -> float:
 
 
 def finished_lines(results: Path) -> int:
-    files = [results] + sorted(parts_folder(results).glob("*.jsonl"))
+    files = [results, *sorted(parts_folder(results).glob("*.jsonl"))]
     count = 0
     for path in files:
         try:

@@ -23,21 +23,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import DETECTOR, default_model  # noqa: E402
-from facemask.detection import create_detector  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import DETECTOR, default_model
+from facemask.detection import create_detector
+from facemask.errors import FacemaskError, run_cli
 from facemask.evaluation import (
     MIN_FACE,
     SceneEvaluation,
     choose_threshold,
     evaluate_scene,
-    load_scenes,  # noqa: E402
+    load_scenes,
     summarize,
 )
-from facemask.imageio import read_image  # noqa: E402
-from facemask.metadata import INCORRECT  # noqa: E402
-from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
+from facemask.imageio import read_image
+from facemask.metadata import INCORRECT
+from facemask.pipeline import CropSettings, MaskPipeline
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

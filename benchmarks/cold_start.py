@@ -22,8 +22,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.defaults import default_keras_model  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
+from facemask.defaults import default_keras_model
+from facemask.errors import FacemaskError, run_cli
 
 
 def wall_time(command: list[str]) -> tuple[float, float]:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     tool = [sys.executable, str(REPOSITORY / "detect_mask_image.py"), "--image", str(args.image)]
     commands = {
         "defaults (TFLite float32, no TensorFlow)": tool,
-        "--model mask_detector.keras (TensorFlow)": tool + ["--model", str(default_keras_model())],
+        "--model mask_detector.keras (TensorFlow)": [*tool, "--model", str(default_keras_model())],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}

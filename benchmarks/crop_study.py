@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_model  # noqa: E402
-from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import create_detector  # noqa: E402
-from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize  # noqa: E402
-from facemask.geometry import Detection  # noqa: E402
-from facemask.imageio import read_image  # noqa: E402
-from facemask.pipeline import CropSettings, MaskPipeline  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_model
+from facemask.detection import create_detector
+from facemask.errors import run_cli as run
+from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize
+from facemask.geometry import Detection
+from facemask.imageio import read_image
+from facemask.pipeline import CropSettings, MaskPipeline
 
 
 class Replay:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         widths = [10, 10, 7, 7, 8, 9]
         print(
-            f"{crop.margin:>7.2f}{str(crop.square):>8}"
+            f"{crop.margin:>7.2f}{crop.square!s:>8}"
             + "".join(
                 f"{'n/a' if value is None else format(value, '.3f'):>{width}}" for value, width in zip(values, widths)
             )

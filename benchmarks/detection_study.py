@@ -29,25 +29,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from facemask.defaults import DETECTOR as DEFAULT_DETECTOR  # noqa: E402
+from facemask.defaults import DETECTOR as DEFAULT_DETECTOR
 from facemask.detection import (
     DEFAULT_CONFIDENCE,
     FUSED_PART_CONFIDENCE,
-    CenterFaceDetector,  # noqa: E402
+    CenterFaceDetector,
     FaceDetector,
     FusedDetector,
     YuNetDetector,
     create_detector,
 )
-from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes, size_band  # noqa: E402
-from facemask.geometry import Box, Detection, match_boxes  # noqa: E402
-from facemask.imageio import read_image  # noqa: E402
-from facemask.outputs import write_json_atomic  # noqa: E402
+from facemask.errors import run_cli
+from facemask.evaluation import MATCH_IOU, MIN_FACE, SIZE_BANDS, large_enough, load_scenes, size_band
+from facemask.geometry import Box, Detection, match_boxes
+from facemask.imageio import read_image
+from facemask.outputs import write_json_atomic
 
-from benchmarks.contact_sheets import plot_contact_sheet  # noqa: E402
+from benchmarks.contact_sheets import plot_contact_sheet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SCENES = (SHARED / "scenes-dev", SHARED / "scenes-crowd-dev")

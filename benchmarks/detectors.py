@@ -25,33 +25,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.geometry import Box, Detection  # noqa: E402
-from facemask.metadata import MASKED  # noqa: E402
-from facemask.defaults import default_model  # noqa: E402
-from facemask.errors import run_cli as run  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import default_model
 from facemask.detection import (
     DEFAULT_CONFIDENCE,
     MTCNNDetector,
     SSDDetector,
-    YuNetDetector,  # noqa: E402
+    YuNetDetector,
     create_detector,
 )
+from facemask.errors import run_cli as run
 from facemask.evaluation import (
     AnnotatedFace,
     Scene,
     SceneEvaluation,
     evaluate_scene,
-    load_scenes,  # noqa: E402
+    load_scenes,
     summarize,
 )
-from facemask.imageio import letterbox, read_image  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.geometry import Box, Detection
+from facemask.imageio import letterbox, read_image
+from facemask.metadata import MASKED
+from facemask.pipeline import MaskPipeline
 
-from benchmarks.ssd_tiles import TiledSSDDetector  # noqa: E402
+from benchmarks.ssd_tiles import TiledSSDDetector
 
 
 class DlibHOG:

@@ -20,11 +20,11 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import default_keras_model  # noqa: E402
-from facemask.errors import run_cli  # noqa: E402
-from facemask.evaluation import load_scenes  # noqa: E402
-from facemask.export import QUANTIZATIONS, classifier_accuracy, export_path, export_tflite, scene_crops  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import default_keras_model
+from facemask.errors import run_cli
+from facemask.evaluation import load_scenes
+from facemask.export import QUANTIZATIONS, classifier_accuracy, export_path, export_tflite, scene_crops
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import numpy as np
+from sklearn.model_selection import train_test_split
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.data import group_near_duplicates, load_dataset  # noqa: E402
-from facemask.defaults import default_keras_model  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.metadata import read_metadata  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.data import group_near_duplicates, load_dataset
+from facemask.defaults import default_keras_model
+from facemask.errors import FacemaskError, run_cli
+from facemask.metadata import read_metadata
 
 
 def main(argv: list[str] | None = None) -> int:

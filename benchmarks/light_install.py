@@ -24,7 +24,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
+from facemask.errors import FacemaskError, run_cli
 
 
 def disk_usage_mb(folder: Path) -> int:

@@ -25,23 +25,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crop_study import Replay  # noqa: E402
-
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.defaults import DETECTOR  # noqa: E402
-from facemask.detection import create_detector  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import DETECTOR
+from facemask.detection import create_detector
+from facemask.errors import FacemaskError, run_cli
 from facemask.evaluation import (
     MIN_FACE,
     SceneEvaluation,
     choose_threshold,
-    evaluate_scene,  # noqa: E402
+    evaluate_scene,
     load_scenes,
     summarize,
 )
-from facemask.imageio import read_image  # noqa: E402
-from facemask.metadata import INCORRECT, check_threshold  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.imageio import read_image
+from facemask.metadata import INCORRECT, check_threshold
+from facemask.pipeline import MaskPipeline
+
+from crop_study import Replay
 
 
 class MeanClassifier(MaskClassifier):

@@ -44,12 +44,12 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import load_scenes  # noqa: E402
-from facemask.imageio import letterbox, read_image  # noqa: E402
+from facemask.errors import FacemaskError, run_cli
+from facemask.evaluation import load_scenes
+from facemask.imageio import letterbox, read_image
 
 SIZE = (640, 480)
 FPS = 25.0
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         broker = None if args.no_mqtt else start_broker(folder)
         print(
             f"privacy on (faces not flagged blurred); MQTT: "
-            f"{'a mosquitto on port %d, every event published' % broker[1] if broker else 'off'}",
+            f"{f'a mosquitto on port {broker[1]}, every event published' if broker else 'off'}",
             flush=True,
         )
         print(

@@ -19,19 +19,19 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.defaults import DETECTOR  # noqa: E402
-from facemask.errors import run_cli  # noqa: E402
+from facemask.defaults import DETECTOR
+from facemask.errors import run_cli
 from facemask.evaluation import (
     NOT_COMPLIANT,
     TARGET_FNR,
     TARGET_TNR,
     choose_threshold,
-    evaluate,  # noqa: E402
+    evaluate,
     load_scenes,
     summarize,
 )
-from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
+from facemask.pipeline import MaskPipeline
 
 # The tutorial (res10 SSD at 300x300, a PyImageSearch-trained classifier) on scenes-dev, as quoted in issue 3.
 TUTORIAL = {"recall": "0.54", "tnr": "0.36", "fnr": "0.05"}

@@ -34,8 +34,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.outputs import write_bytes_atomic  # noqa: E402
+from facemask.errors import FacemaskError, run_cli
+from facemask.outputs import write_bytes_atomic
 
 DEV = "../shared/data/scenes-dev"
 CROWD = "../shared/data/scenes-crowd-dev"
@@ -150,7 +150,7 @@ def check(figures: list[Figure]) -> list[str]:
     for figure in figures:
         for file in figure.files:
             registered.setdefault(file, set()).add(figure.name)
-    documents = ["README.md"] + sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md"))
+    documents = ["README.md", *sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md"))]
     for document in documents:
         found = markers_in((REPOSITORY / document).read_text(encoding="utf-8"))
         for name in sorted(found - registered.get(document, set())):

@@ -20,16 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
-from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
+import numpy as np
+from scipy.stats import binomtest
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.errors import run_cli as run  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
-from facemask.geometry import Box, Detection  # noqa: E402
-from facemask.imageio import read_image  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.errors import FacemaskError, run_cli as run
+from facemask.geometry import Box, Detection
+from facemask.imageio import read_image
+from facemask.pipeline import MaskPipeline
 
 
 def read_annotations(scenes: Path) -> dict[str, list[tuple[Box, str]]]:
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':60s} faces  accuracy  bal.acc  recall(mask)  recall(no mask)  AUC     as-incorrect")
     for model, result in results.items():
         print(
-            f"{str(model):60s} {result['faces']:5d}  {result['accuracy']:.4f}    {result['balanced_accuracy']:.4f}  "
+            f"{model!s:60s} {result['faces']:5d}  {result['accuracy']:.4f}    {result['balanced_accuracy']:.4f}  "
             f"{result['recall'].get('with_mask', float('nan')):.4f}        "
             f"{result['recall'].get('without_mask', float('nan')):.4f}           {result['auc']:.4f}  "
             f"{result['predicted_incorrect']}"

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import MIN_FACE, compliance, evaluate, large_enough, load_scenes  # noqa: E402
-from facemask.metadata import INCORRECT, MASKED, check_threshold, read_metadata  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
+from facemask.errors import FacemaskError, run_cli
+from facemask.evaluation import MIN_FACE, compliance, evaluate, large_enough, load_scenes
+from facemask.metadata import INCORRECT, MASKED, check_threshold, read_metadata
+from facemask.pipeline import MaskPipeline
 
 FLOOR = 0.01  # the lowest threshold the grid allows
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata = read_metadata(args.model)
     stored = metadata.unmasked_threshold if metadata else None
     if stored is not None and stored not in thresholds:
-        thresholds = sorted(thresholds + [stored])
+        thresholds = sorted([*thresholds, stored])
     if stored is None:
         raise FacemaskError(f"the model has no stored threshold to compare with: {args.model}")
     for scenes in args.scenes:

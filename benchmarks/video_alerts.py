@@ -37,14 +37,14 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from facemask.detection import Box  # noqa: E402
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.evaluation import load_scenes  # noqa: E402
-from facemask.imageio import letterbox, read_image  # noqa: E402
-from facemask.metadata import INCORRECT, MASKED, UNMASKED  # noqa: E402
+from facemask.detection import Box
+from facemask.errors import FacemaskError, run_cli
+from facemask.evaluation import load_scenes
+from facemask.imageio import letterbox, read_image
+from facemask.metadata import INCORRECT, MASKED, UNMASKED
 
 SIZE = (640, 480)
 FPS = 25.0

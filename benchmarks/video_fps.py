@@ -12,8 +12,9 @@ people standing in front of a camera), then times on it:
   in every frame or tracked faces re-classified every N frames, frames read on a thread or not.
 Every loop draws its annotations and opens no window. Prints FPS, faces seen per frame and the ratio to the
 tutorial's loop, and frames per CPU second (frames / the user + system CPU time the process used meanwhile): on a
-machine loaded by other work the FPS falls with the load while the frames per CPU second hardly change. A .keras model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole
-processes with their start-up: the tutorial's (TensorFlow, .keras) and detect_mask_video.py on its defaults.
+machine loaded by other work the FPS falls with the load while the frames per CPU second hardly change. A .keras
+model is exported to TFLite (float32 and int8) in a temporary folder first. Last, whole processes with their
+start-up: the tutorial's (TensorFlow, .keras) and detect_mask_video.py on its defaults.
 """
 
 from __future__ import annotations
@@ -30,22 +31,20 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-import cv2  # noqa: E402
-import imutils  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import imutils
+import numpy as np
 
-from facemask.classification import MaskClassifier  # noqa: E402
-from facemask.runtime import import_tensorflow  # noqa: E402
-from facemask.defaults import default_keras_model  # noqa: E402
-from facemask.errors import run_cli as run  # noqa: E402
-from facemask.defaults import VIDEO_DETECTION_SIZE as VIDEO_FRAME_SIDE, VIDEO_DETECTOR  # noqa: E402
-from facemask.detection import DETECTORS, create_detector, locate_ssd_files  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
-from facemask.evaluation import load_scenes  # noqa: E402
-from facemask.export import export_path, export_tflite  # noqa: E402
-from facemask.imageio import letterbox, read_image  # noqa: E402
-from facemask.pipeline import MaskPipeline  # noqa: E402
-from facemask.video import FileSource, MonitorSettings, monitor  # noqa: E402
+from facemask.classification import MaskClassifier
+from facemask.defaults import VIDEO_DETECTION_SIZE as VIDEO_FRAME_SIDE, VIDEO_DETECTOR, default_keras_model
+from facemask.detection import DETECTORS, create_detector, locate_ssd_files
+from facemask.errors import FacemaskError, run_cli as run
+from facemask.evaluation import load_scenes
+from facemask.export import export_path, export_tflite
+from facemask.imageio import letterbox, read_image
+from facemask.pipeline import MaskPipeline
+from facemask.runtime import import_tensorflow
+from facemask.video import FileSource, MonitorSettings, monitor
 
 SIZE = (640, 480)
 
@@ -108,11 +107,14 @@ def component_timings(
     for name in DETECTORS:
         other = create_detector(name)
         timings.append(
-            (f"face detector {name}, image settings", milliseconds_per_call(lambda: other.detect(frame), repeats=3))
+            (
+                f"face detector {name}, image settings",
+                milliseconds_per_call(lambda other=other: other.detect(frame), repeats=3),
+            )
         )
     for count in (1, 4):
         faces = np.random.default_rng(0).uniform(0, 255, (count, 224, 224, 3)).astype(np.float32)
-        calls = {"Keras model.predict": lambda: mask_net.predict(faces, batch_size=32, verbose=0)}
+        calls = {"Keras model.predict": lambda faces=faces: mask_net.predict(faces, batch_size=32, verbose=0)}
         calls.update({name: functools.partial(classifier.predict, faces) for name, classifier in classifiers.items()})
         for name, call in calls.items():
             timings.append((f"{name}, {count} face" + ("s" if count > 1 else ""), milliseconds_per_call(call)))

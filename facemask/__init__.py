@@ -22,10 +22,12 @@ if TYPE_CHECKING:  # the names below for IDEs and type checkers; at run time __g
     from facemask.drawing import annotate as annotate
     from facemask.errors import FacemaskError as FacemaskError
     from facemask.imageio import read_image as read_image
-    from facemask.pipeline import CropSettings as CropSettings
-    from facemask.pipeline import FaceResult as FaceResult
-    from facemask.pipeline import ImageResult as ImageResult
-    from facemask.pipeline import MaskPipeline as MaskPipeline
+    from facemask.pipeline import (
+        CropSettings as CropSettings,
+        FaceResult as FaceResult,
+        ImageResult as ImageResult,
+        MaskPipeline as MaskPipeline,
+    )
 
 __version__ = "1.1.0"
 

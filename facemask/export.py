@@ -79,7 +79,7 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
             add_model(
                 outputs,
                 target,
-                lambda temporary: model.export(
+                lambda temporary, optimizations=optimizations: model.export(
                     str(temporary), format="litert", verbose=False, optimizations=optimizations
                 ),
                 metadata,

@@ -127,12 +127,16 @@ def read_metadata(model_path: str | Path, check_hash: bool = True) -> ModelMetad
     except OSError as error:
         raise os_error(error, where, "cannot read model metadata") from None
     metadata = ModelMetadata.from_json(payload, where)
-    if check_hash and metadata.model_sha256 and Path(model_path).is_file():
-        if file_sha256(model_path) != metadata.model_sha256:
-            raise FacemaskError(
-                f"model metadata describes another model file (its model_sha256 differs; the "
-                f"model and its metadata were not replaced together): {where}"
-            )
+    if (
+        check_hash
+        and metadata.model_sha256
+        and Path(model_path).is_file()
+        and file_sha256(model_path) != metadata.model_sha256
+    ):
+        raise FacemaskError(
+            f"model metadata describes another model file (its model_sha256 differs; the "
+            f"model and its metadata were not replaced together): {where}"
+        )
     return metadata
 
 

@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,8 @@ def recover(folder: str | Path) -> None:
 
 
 def _discard(temporary: Path) -> None:
-    try:
+    with suppress(OSError):
         temporary.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def publish(temporary: str | Path, target: str | Path) -> None:

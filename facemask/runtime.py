@@ -54,7 +54,7 @@ def load_keras_model(path: str | Path, purpose: str = "a .keras model"):
         raise FacemaskError(f"not a .keras model: {path}")
     try:
         return keras.models.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a bad file
+    except Exception as error:  # noqa: BLE001 (Keras raises many types for a bad file)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FacemaskError(f"cannot load model {path}: {reason[:200]}") from None
 

@@ -105,7 +105,7 @@ def build_model(num_classes: int, config: TrainingConfig):
     size = config.image_size
     try:
         base = keras.applications.MobileNetV2(weights="imagenet", include_top=False, input_shape=(size, size, 3))
-    except Exception as error:  # no network and no cached weights
+    except Exception as error:  # noqa: BLE001 (no network and no cached weights: any type)
         target = imagenet_weights_file(size)
         raise FacemaskError(
             f"cannot get the ImageNet MobileNetV2 weights ({type(error).__name__}): connect to the "
@@ -214,7 +214,7 @@ def frozen_features(
         size = np.int32(rng.integers(config.low_resolution_sizes[0], config.low_resolution_sizes[1] + 1))
         part = forward(tf.constant(batch), tf.constant(chosen), tf.constant(size)).numpy().astype(np.float16)
         if out is None:
-            out = np.empty((len(images),) + part.shape[1:], np.float16)
+            out = np.empty((len(images), *part.shape[1:]), np.float16)
         out[start : start + len(part)] = part
     return out
 
@@ -247,7 +247,7 @@ def _feature_batches(
         def __getitem__(self, index: int):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
             batch = features[self.variant[rows], rows].astype(np.float32), self.targets[rows]
-            return batch if self.sample_weights is None else batch + (self.sample_weights[rows],)
+            return batch if self.sample_weights is None else (*batch, self.sample_weights[rows])
 
         def on_epoch_end(self) -> None:
             self.order = self.rng.permutation(len(labels))
@@ -477,7 +477,7 @@ def train_on(
         images = data.images(False, config, np.random.default_rng(config.seed + 1000 * (variant + 1)))
         cached = frozen_features(trunk, images, config, seed=config.seed + variant)
         if features is None:
-            features = np.empty((config.variants,) + cached.shape, np.float16)
+            features = np.empty((config.variants, *cached.shape), np.float16)
         features[variant] = cached
     held_features = frozen_features(trunk, data.images(True, config, None), config, seed=None).astype(np.float32)
     stages["frozen_features"] = time.time() - clock

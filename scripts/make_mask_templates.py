@@ -10,10 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facemask.errors import run_cli as run  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
-from facemask.templates import save_template  # noqa: E402
-from facemask.templates.drawing import draw_template, template_designs  # noqa: E402
+from facemask.errors import FacemaskError, run_cli as run
+from facemask.templates import save_template
+from facemask.templates.drawing import draw_template, template_designs
 
 
 def main(argv: list[str] | None = None) -> int:

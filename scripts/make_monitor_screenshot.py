@@ -25,8 +25,8 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from facemask.errors import FacemaskError, run_cli  # noqa: E402
-from facemask.imageio import check_writable, letterbox, read_image  # noqa: E402
+from facemask.errors import FacemaskError, run_cli
+from facemask.imageio import check_writable, letterbox, read_image
 
 SIZE = (640, 480)
 

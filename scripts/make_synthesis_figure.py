@@ -11,19 +11,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from facemask.classification import crop_face  # noqa: E402
-from facemask.defaults import default_templates  # noqa: E402
-from facemask.errors import run_cli as run  # noqa: E402
-from facemask.detection import create_detector  # noqa: E402
-from facemask.errors import FacemaskError  # noqa: E402
-from facemask.geometry import Box  # noqa: E402
-from facemask.imageio import check_writable, read_image  # noqa: E402
-from facemask.outputs import write_bytes_atomic  # noqa: E402
-from facemask.synthesis import FaceLandmarker, MaskPainter, Variation  # noqa: E402
-from facemask.templates import load_templates  # noqa: E402
+from facemask.classification import crop_face
+from facemask.defaults import default_templates
+from facemask.detection import create_detector
+from facemask.errors import FacemaskError, run_cli as run
+from facemask.geometry import Box
+from facemask.imageio import check_writable, read_image
+from facemask.outputs import write_bytes_atomic
+from facemask.synthesis import FaceLandmarker, MaskPainter, Variation
+from facemask.templates import load_templates
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FACES = ("251.jpg", "461.jpg", "0_0_lijian_0012.jpg", "107.jpg", "1_0_aidai_0138.jpg", "augmented_image_148.jpg")

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
-from facemask.geometry import Box
-from facemask.metadata import MASKED, UNMASKED, class_names_for, read_metadata
 from facemask.errors import FacemaskError
+from facemask.geometry import Box
 from facemask.imageio import read_image
+from facemask.metadata import MASKED, UNMASKED, class_names_for, read_metadata
+
 from scenes import annotated_faces
 
 
@@ -83,7 +84,7 @@ def test_missing_model(tmp_path):
 def test_corrupt_model_is_one_error(tmp_path, suffix):
     bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(b"definitely not a zip archive")
-    with pytest.raises(FacemaskError, match="cannot load (TFLite )?model") as raised:
+    with pytest.raises(FacemaskError, match=r"cannot load (TFLite )?model") as raised:
         MaskClassifier(bad)
     assert str(bad) in str(raised.value)
 

@@ -94,7 +94,7 @@ def test_difference_hash_bits_follow_brightness():
 def test_a_rescaled_recompressed_face_is_a_near_copy_and_another_face_is_not(faces_dir):
     first, second = sorted((faces_dir / "without_mask").glob("*.jpg"))[:2]
     face = read_image(first)
-    ok, encoded = cv2.imencode(
+    _ok, encoded = cv2.imencode(
         ".jpg", cv2.resize(face, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 60]
     )
     copy = cv2.imdecode(encoded, cv2.IMREAD_COLOR)

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from facemask.geometry import Box
-from facemask.metadata import read_metadata
 from facemask.imageio import read_image
+from facemask.metadata import read_metadata
 from facemask.pipeline import CropSettings, MaskPipeline
 
 from scenes import annotated_faces, single_face_scenes
@@ -54,7 +54,7 @@ def test_json_follows_the_documented_format(all_scenes, default_model):
             unmasked = face["probabilities"]["without_mask"] >= threshold
             x, y, w, h = face["box"]
             assert set(face) == {"box", "score", "label", "probabilities"}
-            assert 0 <= x and 0 <= y and w > 0 and h > 0
+            assert x >= 0 and y >= 0 and w > 0 and h > 0
             assert x + w <= result["width"] and y + h <= result["height"]
             assert set(face["probabilities"]) == {"with_mask", "without_mask"}
             assert face["label"] == ("without_mask" if unmasked else "with_mask")

@@ -142,7 +142,7 @@ def test_every_backend_finds_clear_faces(examples, name):
     height, width = image.shape[:2]
     for detection in detections:
         box = detection.box
-        assert 0 <= box.x and 0 <= box.y and box.right <= width and box.bottom <= height
+        assert box.x >= 0 and box.y >= 0 and box.right <= width and box.bottom <= height
         assert detector.confidence <= detection.score <= 1.0
     assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
     for detection in (detections[i] for i in matched.values()):  # upright faces: landmarks where a face has them
@@ -172,5 +172,5 @@ def test_unknown_detector_and_bad_ssd_folder_are_errors(tmp_path: Path):
         CenterFaceDetector(model=tmp_path / "absent.onnx")
     with pytest.raises(FacemaskError, match="face detector folder not found"):
         locate_ssd_files(tmp_path / "absent")
-    with pytest.raises(FacemaskError, match="no deploy .prototxt"):
+    with pytest.raises(FacemaskError, match=r"no deploy \.prototxt"):
         locate_ssd_files(tmp_path)

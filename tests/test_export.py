@@ -11,9 +11,9 @@ import sys
 import cv2
 import pytest
 
-from facemask.metadata import metadata_path
 from facemask.evaluation import load_scenes
 from facemask.imageio import read_image
+from facemask.metadata import metadata_path
 
 # Every test here needs the export script's run (TensorFlow start-up and two conversions): minutes on 2 cores.
 pytestmark = pytest.mark.slow

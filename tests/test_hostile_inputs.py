@@ -869,7 +869,7 @@ def test_there_are_many_cases_for_every_tool():
 @pytest.mark.parametrize("name, size", [("one_pixel.png", (1, 1)), ("thin.png", (500, 1))])
 def test_image_tool_describes_a_degenerate_image(name, size, env, tmp_path, capfd):
     before = digest(env.inp)
-    code, out, err = run(
+    code, _out, err = run(
         detect_image.main,
         ["--image", env.inp / name, "--output", tmp_path / "a.png", "--json", tmp_path / "r.json"],
         capfd,
@@ -890,7 +890,7 @@ def test_image_tool_handles_a_hundred_megapixel_photo(env, tmp_path, capfd):
         cv2.resize(photo, (14_000, 14_000 * photo.shape[0] // photo.shape[1])),
         [cv2.IMWRITE_JPEG_QUALITY, 70],
     )
-    code, out, err = run(detect_image.main, ["--image", huge, "--json", tmp_path / "r.json"], capfd)
+    code, _out, err = run(detect_image.main, ["--image", huge, "--json", tmp_path / "r.json"], capfd)
     assert code == 0 and "Traceback" not in err, err
     (result,) = json.loads((tmp_path / "r.json").read_text())
     assert result["width"] * result["height"] >= 100_000_000
@@ -898,7 +898,7 @@ def test_image_tool_handles_a_hundred_megapixel_photo(env, tmp_path, capfd):
 
 
 def test_evaluation_counts_degenerate_scene_images(env, tmp_path, capfd):
-    code, out, err = run(
+    code, _out, err = run(
         evaluate.main, ["--scenes", env.inp / "scenes_degenerate", "--json", tmp_path / "m.json", "-q"], capfd
     )
     assert code == 0 and "Traceback" not in err, err
@@ -922,7 +922,7 @@ def test_an_unused_metadata_file_of_a_keras_model_is_checked_by_export(env, tmp_
     model = tmp_path / "m.keras"
     shutil.copy(default_keras_model(), model)
     metadata_path(model).write_text("[1, 2")
-    code, out, err = run(export.main, ["--model", model, "-o", tmp_path], capfd)
+    code, _out, err = run(export.main, ["--model", model, "-o", tmp_path], capfd)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code != 0 and len(errors) == 1 and "not valid JSON" in errors[0] and str(metadata_path(model)) in errors[0]
     assert not list(tmp_path.glob("*.tflite"))

@@ -199,7 +199,11 @@ def test_killed_augmentation_leaves_no_half_filled_dataset(unmasked_photos, kera
             condition = (
                 appeared(tmp_path, staging)
                 if moment == "staging folder created"
-                else (lambda: sum(1 for folder in tmp_path.glob(staging) for _ in folder.rglob("*.jpg")) >= 4)
+                else (
+                    lambda staging=staging: (
+                        sum(1 for folder in tmp_path.glob(staging) for _ in folder.rglob("*.jpg")) >= 4
+                    )
+                )
             )
             assert signal_when(process, condition)[0], f"augmentation ended before it was killed ({moment})"
             recover(tmp_path)
@@ -209,7 +213,7 @@ def test_killed_augmentation_leaves_no_half_filled_dataset(unmasked_photos, kera
         done = start(
             keras_home, "augment_masks.py", "-i", unmasked_photos, "-o", output, "--dataset", "--quiet", *extra
         )
-        out, err = done.communicate(timeout=400)
+        _out, err = done.communicate(timeout=400)
         assert done.returncode == 0, err
         assert len(list((output / "without_mask").glob("*.jpg"))) == len(inputs)
         assert len(list((output / "with_mask").glob("*.jpg"))) >= len(inputs) // 2

@@ -7,8 +7,10 @@ metrics; a restart on the same data folder with an access token."""
 from __future__ import annotations
 
 import base64
+import csv
 import functools
 import http.server
+import io
 import json
 import os
 import signal
@@ -21,9 +23,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import csv
-import io
 
 import cv2
 import numpy as np
@@ -110,7 +109,7 @@ class VideoHandler(http.server.SimpleHTTPRequestHandler):
 
     downloads: list[str]
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         self.downloads.append(self.path)
         if len(self.downloads) in (2, 3):
             self.send_error(503)
@@ -127,7 +126,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     received: list[dict]
     attempts: list[int]
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.attempts.append(1)
         if len(self.attempts) == 1:
@@ -318,7 +317,7 @@ def test_events_for_the_camera_with_unmasked_people_and_none_for_the_masked_one(
 
 
 def test_counts_per_hour_count_people_once_per_track(site):
-    server, door, hall, _ = site
+    server, _door, _hall, _ = site
     wait_for(lambda: server.get_json("/api/v1/events?camera=door")["events"], 60, "a door event")
     before = len(server.get_json("/api/v1/events?camera=door&limit=500")["events"])
     rows = server.get_json("/api/v1/counts?per=hour")["rows"]
@@ -334,14 +333,14 @@ def test_counts_per_hour_count_people_once_per_track(site):
 
 
 def test_snapshots_are_served_by_event_id(site):
-    server, door, *_ = site
+    server, _door, *_ = site
     event = wait_for(lambda: server.get_json("/api/v1/events?camera=door")["events"], 60, "a door event")[0]
     frame = cv2.imdecode(np.frombuffer(server.request(event["snapshots"]["frame"]).body, np.uint8), cv2.IMREAD_COLOR)
     face_answer = server.request(event["snapshots"]["face"])
     assert face_answer.status == 200 and face_answer.headers["content-type"] == "image/jpeg"
     face = cv2.imdecode(np.frombuffer(face_answer.body, np.uint8), cv2.IMREAD_COLOR)
     assert frame.shape == (SIZE[1], SIZE[0], 3)
-    x, y, w, h = event["box"]
+    _x, _y, w, h = event["box"]
     assert w <= face.shape[1] < SIZE[0] and h <= face.shape[0] < SIZE[1], "the face, with a margin"
     assert server.request(f"/api/v1/snapshots/{event['id']}/other.jpg").status == 404
     assert server.request("/api/v1/snapshots/999999/face.jpg").status == 404
@@ -469,7 +468,7 @@ def test_the_csv_exports_match_the_json(site):
         assert row["face_snapshot"] == event["snapshots"].get("face", "")
     for per in ("minute", "hour", "total"):
 
-        def stable():  # the JSON read before and after the CSV the same: no count moved in between
+        def stable(per=per):  # the JSON read before and after the CSV the same: no count moved in between
             before = server.get_json(f"/api/v1/counts?per={per}")["rows"]
             table = read_csv(server.request(f"/api/v1/counts.csv?per={per}"))
             return before == server.get_json(f"/api/v1/counts?per={per}")["rows"] and (table, before)
@@ -491,7 +490,7 @@ def test_the_csv_exports_match_the_json(site):
 
 
 def test_the_daily_summary_per_camera(site):
-    server, door, *_ = site
+    server, _door, *_ = site
     wait_for(lambda: counted(server, "door") and counted(server, "hall"), 90, "people counted on both")
 
     def same():  # the summary in UTC days and the counts per (UTC) day, read while no count moved
@@ -728,14 +727,14 @@ def test_dashboard_in_a_real_browser(site, browser, tmp_path):
         "the daily summary of door and hall",
     )
     for day, name, people, masked, flagged, rate in rows:
-        assert int(people) == int(masked) + int(flagged) and (rate.endswith("%") or rate == "–"), (day, name)
+        assert int(people) == int(masked) + int(flagged) and (rate.endswith("%") or rate == "\N{EN DASH}"), (day, name)
     assert SECRET not in driver.page_source
     driver.set_window_size(1360, 1500)
     faces = "return ['door', 'hall'].every(n => document.querySelector(`.tile[data-camera=${n}]`).dataset.faces > 0)"
     try:  # a picture with people in view, where the timing allows it
         browser_wait(driver, lambda d: d.execute_script(faces), "people in both views", timeout=15)
         time.sleep(0.8)
-    except Exception:
+    except Exception:  # noqa: BLE001 (no people in view in time: the picture without them)
         pass
     shot = Path(os.environ.get("FACEMASK_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
     assert driver.save_screenshot(str(shot))

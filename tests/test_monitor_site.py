@@ -95,7 +95,7 @@ def pair_video(path: Path, scenes_dir: Path) -> list[dict]:
 class Receiver(http.server.BaseHTTPRequestHandler):
     received: list[dict]
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         self.received.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -256,7 +256,7 @@ def test_a_flagged_person_is_one_mqtt_event_and_the_second_inside_the_cooldown_n
 
 
 def test_home_assistant_discovery_messages(mqtt_site):
-    server, _, listener = mqtt_site
+    _server, _, listener = mqtt_site
     configs = listener.matching(rf"^{DISCOVERY}/")
     states = {camera: json.loads(listener.on(f"{PREFIX}/{camera}/state")[-1]) for camera in ("pair", "zoned")}
     devices = {}

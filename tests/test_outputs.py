@@ -27,10 +27,9 @@ from facemask.outputs import (
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path):
     target = tmp_path / "result.json"
     write_json_atomic(target, {"version": 1})
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as temporary:
-            temporary.write_text("half")
-            raise RuntimeError("crash while writing")
+    with pytest.raises(RuntimeError), atomic_output(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("crash while writing")
     assert json.loads(target.read_text()) == {"version": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
 
@@ -47,10 +46,9 @@ def test_a_set_is_published_whole_or_not_at_all(tmp_path: Path):
     model, meta = tmp_path / "m.bin", tmp_path / "m.json"
     model.write_bytes(b"old model")
     meta.write_text("old meta")
-    with pytest.raises(KeyboardInterrupt):
-        with OutputSet() as outputs:
-            outputs.add_bytes(model, b"new model")
-            raise KeyboardInterrupt  # killed before the metadata was written
+    with pytest.raises(KeyboardInterrupt), OutputSet() as outputs:
+        outputs.add_bytes(model, b"new model")
+        raise KeyboardInterrupt  # killed before the metadata was written
     assert (model.read_bytes(), meta.read_text()) == (b"old model", "old meta")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.json"]
     with OutputSet() as outputs:
@@ -127,10 +125,9 @@ def test_a_staged_folder_not_published_leaves_the_target_and_a_killed_ones_is_cl
     target = tmp_path / "dataset"
     target.mkdir()
     (target / "old.jpg").write_bytes(b"old")
-    with pytest.raises(KeyboardInterrupt):
-        with StagedFolder(target) as staged:
-            (staged.path / "new.jpg").write_bytes(b"new")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), StagedFolder(target) as staged:
+        (staged.path / "new.jpg").write_bytes(b"new")
+        raise KeyboardInterrupt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
     assert [p.name for p in target.iterdir()] == ["old.jpg"]
     killed = tmp_path / f".dataset.{_dead_pid()}.abcd1234{TEMP_SUFFIX}"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
+from facemask.classification import crop_face
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
-from facemask.classification import crop_face
 from facemask.pipeline import CropSettings, MaskPipeline
+
 from scenes import single_face_scenes
 
 
@@ -35,8 +35,8 @@ def test_image_result_carries_size_and_clipped_boxes(pipeline, example_scenes_di
     result = pipeline.process_image(image, str(path))
     assert (result.width, result.height) == (image.shape[1], image.shape[0])
     for face in result.faces:
-        assert 0 <= face.box.x and face.box.right <= result.width
-        assert 0 <= face.box.y and face.box.bottom <= result.height
+        assert face.box.x >= 0 and face.box.right <= result.width
+        assert face.box.y >= 0 and face.box.bottom <= result.height
         assert 0.0 < face.score <= 1.0
     assert result.to_json()["faces"][0]["label"] == result.faces[0].label
 

@@ -47,7 +47,7 @@ def test_a_block_is_replaced_and_the_text_around_it_kept(regenerate):
     ],
 )
 def test_missing_or_broken_markers_are_an_error_naming_the_file(regenerate, text):
-    with pytest.raises(FacemaskError, match="docs/x.md"):
+    with pytest.raises(FacemaskError, match=r"docs/x\.md"):
         regenerate.replace_block(text, "speed", "| t |", "docs/x.md")
 
 

@@ -14,6 +14,7 @@ from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.pipeline import CropSettings
 from facemask.scene_faces import MIN_FACE_SIDE, PATCH_FACE_SIDE, BoxJitter, load_scene_faces
+
 from scenes import make_scene_set
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
+from facemask.errors import FacemaskError
 from facemask.geometry import Box
 from facemask.imageio import read_image
-from facemask.errors import FacemaskError
+
 from scenes import make_scene_set
 from test_data import make_dataset
 
@@ -124,8 +125,8 @@ def test_model_must_be_a_keras_file(faces_dir, tmp_path, run_script):
 def test_low_resolution_augmentation_blurs_the_chosen_real_faces(faces_dir, tmp_path):
     import cv2
 
-    from facemask.runtime import import_tensorflow
     from facemask.data import load_dataset
+    from facemask.runtime import import_tensorflow
     from facemask.training import degrade_resolution
 
     tf = import_tensorflow()

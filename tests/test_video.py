@@ -136,7 +136,7 @@ def test_run_ends_cleanly_at_the_end_of_the_file(headless_run):
 
 
 def test_recording_has_every_frame_at_the_source_size(headless_run):
-    result, output, *_, frames = headless_run
+    _result, output, *_, frames = headless_run
     recorded = read_video(output)
     assert len(recorded) == frames
     assert {frame.shape for frame in recorded} == {(SIZE[1], SIZE[0], 3)}
@@ -366,7 +366,7 @@ def test_a_person_unmasked_in_every_look_is_flagged_once_settled(real_looks, def
 
 
 def test_a_person_masked_but_for_the_first_look_is_called_masked_once_settled(real_looks):
-    decisions = follow([real_looks[UNMASKED][0]] + real_looks[MASKED][:3], DecisionSettings())
+    decisions = follow([real_looks[UNMASKED][0], *real_looks[MASKED][:3]], DecisionSettings())
     assert [decision.label for decision in decisions] == [UNMASKED, MASKED, MASKED, MASKED]
     assert fires(decisions) == []
 

@@ -10,10 +10,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facemask import defaults
 from facemask.batch.results import error_record
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
-from facemask import defaults
 from facemask.pipeline import CropSettings, ImageResult, MaskPipeline
 
 

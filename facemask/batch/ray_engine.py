@@ -97,7 +97,7 @@ def _start(settings: RaySettings):
             ray.init(address=settings.address, **quiet)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
-    except Exception as error:  # noqa: BLE001 - Ray raises plain Exception when its node does not start
+    except Exception as error:  # noqa: BLE001 (Ray raises plain Exception when its node does not start)
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         where = f"the Ray cluster at {settings.address}" if settings.address else "a local Ray instance"
         raise FacemaskError(f"cannot start or reach {where} ({reason[:200]}): --engine ray") from None

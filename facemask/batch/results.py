@@ -107,7 +107,7 @@ def _entries(path: str | Path, report: ReadReport | None = None) -> Iterator[tup
     path = Path(path)
     report = report if report is not None else ReadReport()
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (only open()'s errors get the messages below; `with handle` follows)
     except FileNotFoundError:
         raise FacemaskError(f"no such results file: {path}") from None
     except IsADirectoryError:
@@ -201,19 +201,18 @@ def merge_results(sources: list[str | Path], target: str | Path, order: list[str
     streamed in source order. `target` may be one of the sources."""
     total = sum(1 for source in sources for _ in iter_records(source))
     written = 0
-    with atomic_output(target) as temporary:
-        with open(temporary, "wb") as handle:
-            lines = (line for _, line in iter_unique(sources))
-            if order is not None:  # only the lines are kept in memory while sorting, not the parsed records
-                rank = {image: index for index, image in enumerate(order)}
-                ranked = [
-                    (rank.get(record["image"], len(rank)), sequence, line)
-                    for sequence, (record, line) in enumerate(iter_unique(sources))
-                ]
-                lines = (line for _, _, line in sorted(ranked))
-            for line in lines:
-                handle.write(line)
-                written += 1
+    with atomic_output(target) as temporary, open(temporary, "wb") as handle:
+        lines = (line for _, line in iter_unique(sources))
+        if order is not None:  # only the lines are kept in memory while sorting, not the parsed records
+            rank = {image: index for index, image in enumerate(order)}
+            ranked = [
+                (rank.get(record["image"], len(rank)), sequence, line)
+                for sequence, (record, line) in enumerate(iter_unique(sources))
+            ]
+            lines = (line for _, _, line in sorted(ranked))
+        for line in lines:
+            handle.write(line)
+            written += 1
     return MergeReport(written, total - written)
 
 

@@ -28,7 +28,7 @@ class ResultSummary:
 
     @classmethod
     def of(cls, records: Iterable[dict[str, Any]], class_names: Sequence[str] = ()) -> ResultSummary:
-        summary = cls(labels={name: 0 for name in class_names})
+        summary = cls(labels=dict.fromkeys(class_names, 0))
         for record in records:
             summary.add(record)
         return summary

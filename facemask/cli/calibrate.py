@@ -9,9 +9,9 @@ from pathlib import Path
 
 from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
 from facemask.errors import FacemaskError
-from facemask.resources import require_extra
 from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes
 from facemask.metadata import metadata_path, update_metadata
+from facemask.resources import require_extra
 
 
 def build_parser() -> argparse.ArgumentParser:

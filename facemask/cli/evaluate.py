@@ -9,10 +9,10 @@ from pathlib import Path
 
 from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
 from facemask.errors import FacemaskError
-from facemask.resources import require_extra
 from facemask.evaluation import PLOT_NAMES, evaluate, format_table, load_scenes, summarize, write_plots
 from facemask.imageio import check_writable, make_folder
 from facemask.outputs import write_json_atomic
+from facemask.resources import require_extra
 
 
 def build_parser() -> argparse.ArgumentParser:

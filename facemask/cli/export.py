@@ -10,10 +10,10 @@ from facemask.classification import MaskClassifier
 from facemask.cli.common import run
 from facemask.defaults import default_keras_model
 from facemask.errors import FacemaskError
-from facemask.resources import require_extra
 from facemask.export import QUANTIZATIONS, classifier_accuracy, export_path, export_tflite, scene_crops
 from facemask.imageio import check_writable
 from facemask.metadata import metadata_path
+from facemask.resources import require_extra
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from facemask.cli.common import run, warn
 from facemask.errors import FacemaskError
-from facemask.resources import require_extra
 from facemask.imageio import check_writable
+from facemask.resources import require_extra
 from facemask.training import CLASS_WEIGHTS, TrainingConfig
 
 

@@ -70,7 +70,7 @@ def compliance(faces: Iterable[FaceOutcome]) -> dict:
             for label in NOT_COMPLIANT
         },
         "per_class": per_class,
-        "confusion": {"labels": list(CLASSES), "predicted": list(CLASSES) + [MISSED], "matrix": matrix},
+        "confusion": {"labels": list(CLASSES), "predicted": [*CLASSES, MISSED], "matrix": matrix},
     }
 
 

@@ -10,7 +10,6 @@ from facemask.errors import FacemaskError
 from facemask.evaluation.run import SceneEvaluation
 from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
 
-
 TARGET_TNR, TARGET_FNR = 0.92, 0.03  # what a mask alarm must reach (issue 3)
 THRESHOLD_GRID = tuple(round(0.01 * step, 2) for step in range(1, 100))
 

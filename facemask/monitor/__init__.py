@@ -18,8 +18,8 @@ from facemask.monitor.config import (
     load_config,
     redact_source,
 )
-from facemask.monitor.site import PhotoAnswer, Site, UploadRejected
 from facemask.monitor.notify import Throttle
+from facemask.monitor.site import PhotoAnswer, Site, UploadRejected
 from facemask.monitor.store import CountRow, DayRow, EventStore, StoredEvent
 from facemask.monitor.webhook import Webhook
 

@@ -7,6 +7,7 @@ paho's own network thread connects and reconnects with back-off (1 s doubling to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -146,10 +147,8 @@ class MqttPublisher:
             self._thread.join(timeout=5)
         if self.connected:
             info = self.client.publish(self.availability, "offline", qos=QOS, retain=True)
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=3)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -23,8 +23,10 @@ from facemask.video.sources import (
 from facemask.video.tracking import FaceTracker, Track
 
 __all__ = [
-    "Alerts",
     "DEFAULT_RECORDING_FPS",
+    "RECORDING_CODECS",
+    "STREAM_TIMEOUT_MS",
+    "Alerts",
     "DecisionSettings",
     "Event",
     "EventLog",
@@ -36,10 +38,8 @@ __all__ = [
     "MonitorSettings",
     "MonitorSummary",
     "PersonDecision",
-    "RECORDING_CODECS",
     "RateMeter",
     "Recorder",
-    "STREAM_TIMEOUT_MS",
     "SourceInfo",
     "SourceLost",
     "Track",

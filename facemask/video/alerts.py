@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -87,8 +88,6 @@ class Alerts:
     def close(self, timeout: float = 10.0) -> None:
         """Wait (up to `timeout` seconds each) for alert commands still running."""
         for process in self._running:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self._running = []

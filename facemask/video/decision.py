@@ -49,8 +49,8 @@ class DecisionSettings:
 @dataclass(frozen=True)
 class PersonDecision:
     """What a tracked person is called now: the label; the mean class probabilities of the looks in the window
-    (each look's class probabilities) and their probability of not being compliant (1 - p(with_mask)); how many looks the person has
-    had; whether the call is settled (rests on at least the looks it needs)."""
+    (each look's class probabilities) and their probability of not being compliant (1 - p(with_mask)); how many
+    looks the person has had; whether the call is settled (rests on at least the looks it needs)."""
 
     label: str
     probabilities: dict[str, float]
