@@ -275,12 +275,13 @@ def group_near_duplicates(dataset: Dataset, max_distance: int = NEAR_DUPLICATE_B
 def _fold_count(validation_fraction: float, groups: int) -> tuple[int, int]:
     """(folds, held-back folds): the fewest folds, up to SPLIT_FOLDS and the number of groups, whose whole folds
     come nearest to `validation_fraction`."""
-    best = None
+    best: tuple[float, int, int] | None = None
     for folds in range(2, max(2, min(SPLIT_FOLDS, groups)) + 1):
         held = min(folds - 1, max(1, round(validation_fraction * folds)))
         gap = abs(held / folds - validation_fraction)
         if best is None or gap < best[0] - 1e-9:
             best = (gap, folds, held)
+    assert best is not None  # the range has at least one fold count
     return best[1], best[2]
 
 

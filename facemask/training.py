@@ -216,6 +216,7 @@ def frozen_features(
         if out is None:
             out = np.empty((len(images), *part.shape[1:]), np.float16)
         out[start : start + len(part)] = part
+    assert out is not None, "no images"
     return out
 
 
@@ -479,6 +480,7 @@ def train_on(
         if features is None:
             features = np.empty((config.variants, *cached.shape), np.float16)
         features[variant] = cached
+    assert features is not None, "no variants"
     held_features = frozen_features(trunk, data.images(True, config, None), config, seed=None).astype(np.float32)
     stages["frozen_features"] = time.time() - clock
 

@@ -76,6 +76,7 @@ def resolve_batch_inputs(image: str | Path | None = None, path_list: str | Path 
     if path_list is not None:
         paths = read_path_list(path_list)
         return ImageInputs(paths, _common_folder(paths))
+    assert image is not None  # exactly one of the two was given
     image = Path(image)
     if image.is_dir():
         return ImageInputs(list_images(image), image)

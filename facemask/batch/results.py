@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,12 @@ class ResultWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         data = encode_record(record)
+        fd = self._fd
+        assert fd is not None, "write after close"
         try:
-            written = os.write(self._fd, data)
+            written = os.write(fd, data)
             while written < len(data):  # only for very long lines on unusual file systems
-                written += os.write(self._fd, data[written:])
+                written += os.write(fd, data[written:])
         except OSError as error:
             raise os_error(error, self.path) from None
 
@@ -195,7 +197,7 @@ def iter_unique_records(sources: Iterable[str | Path]) -> Iterator[dict[str, Any
         yield record
 
 
-def merge_results(sources: list[str | Path], target: str | Path, order: list[str] | None = None) -> MergeReport:
+def merge_results(sources: Sequence[str | Path], target: str | Path, order: list[str] | None = None) -> MergeReport:
     """Write the records of `sources` to `target` atomically, one line per image (`iter_unique`), in the order of
     `order` where an image is in it (the run's inputs), the others after them in source order; without `order`,
     streamed in source order. `target` may be one of the sources."""

@@ -130,7 +130,7 @@ def output_paths(inputs: ImageInputs, many: bool, output: Path | None) -> list[P
     if output is None:
         return [None] * len(inputs.paths)
     if many or output.is_dir():
-        targets = []
+        targets: list[Path | None] = []
         for path in inputs.paths:
             target = output / path.absolute().relative_to(inputs.base.absolute())
             if target.suffix.lower() not in WRITABLE_EXTENSIONS:
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         target = targets_of[outcome.path]
         if target is not None or show:
+            assert outcome.image is not None  # kept for annotating
             annotated = annotate(outcome.image, result.faces)
             if target is not None:
                 write_image_atomic(target, annotated)

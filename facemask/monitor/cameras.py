@@ -363,10 +363,10 @@ class CameraWorker:
             problem = None
             frames = self._frames
             try:
-                self._source = self._open()
+                source = self._source = self._open()
                 with self._lock:
-                    self._size = (self._source.info.width, self._source.info.height)
-                self._timed = TimedSource(self._source.start())
+                    self._size = (source.info.width, source.info.height)
+                self._timed = TimedSource(source.start())
                 summary = monitor(self.pipeline, self._timed, settings, on_frame=self._on_frame, stop=self.stop)
                 if summary.stopped_by == "end of video" and not self.stop.is_set() and self.config.kind == "file":
                     self._set("ended", "end of the video file")
@@ -455,6 +455,7 @@ class CameraWorker:
         if self.metrics is not None:
             self.metrics.events.labels(self.config.name, event.label).inc()
             self.metrics.people.labels(self.config.name, event.label).inc()
+            assert self._timed is not None  # events come while the source is being read
             self.metrics.event_latency.labels(self.config.name).observe(time.monotonic() - self._timed.read_at)
         stored = self.store.event(event_id)
         if stored is not None:

@@ -125,6 +125,7 @@ class MqttPublisher:
 
     # -- what the site calls ----------------------------------------------------------------------------------
     def start(self) -> MqttPublisher:
+        assert self.config.host is not None, "MQTT is off without a host"
         self.client.connect_async(self.config.host, self.config.port, self.config.keepalive)
         self.client.loop_start()
         self._thread.start()

@@ -215,7 +215,7 @@ class EventStore:
     ) -> int:
         """Store one event with its JPEG snapshots (`{"face": ..., "frame": ...}`) and count its person, in one
         transaction committed before returning; returns the event's id."""
-        event_id = None
+        event_id: int | None = None
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -224,16 +224,18 @@ class EventStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (camera, when, track, label, float(probability), box.x, box.y, box.w, box.h, frame, time.time()),
                 )
-                event_id = cursor.lastrowid
+                new_id = cursor.lastrowid
+                assert new_id is not None  # set by the INSERT
+                event_id = new_id
                 sizes = {}
                 for kind in SNAPSHOT_KINDS:
                     data = snapshots.get(kind)
                     if data:
-                        self._write_snapshot(self.snapshot_path(event_id, kind), data)
+                        self._write_snapshot(self.snapshot_path(new_id, kind), data)
                     sizes[kind] = len(data) if data else 0
                 self._db.execute(
                     "UPDATE events SET face_bytes=?, frame_bytes=?, recorded=? WHERE id=?",
-                    (sizes["face"], sizes["frame"], time.time(), event_id),
+                    (sizes["face"], sizes["frame"], time.time(), new_id),
                 )
                 self._count(camera, when, label)
                 self._db.execute("COMMIT")
@@ -245,7 +247,7 @@ class EventStore:
                 raise
             self._snapshot_bytes += sum(sizes.values())
         self._maybe_prune()
-        return event_id
+        return new_id
 
     @staticmethod
     def _write_snapshot(path: Path, data: bytes) -> None:
@@ -364,7 +366,8 @@ class EventStore:
     ) -> list[DayRow]:
         """People per camera per day, days starting at midnight `utc_offset` seconds east of UTC; `since` and
         `until` (epoch seconds) bound the minutes counted. Oldest day first."""
-        clauses, values = [], [int(utc_offset)]
+        clauses: list[str] = []
+        values: list[int | float | str] = [int(utc_offset)]
         for clause, value in (("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)):
             if value is not None:
                 clauses.append(clause)

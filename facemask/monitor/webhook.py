@@ -44,6 +44,7 @@ class Webhook:
         self._thread.join(timeout)
 
     def _post(self, payload: dict) -> None:
+        assert self.config.url is not None, "no webhook without a URL"
         request = urllib.request.Request(
             self.config.url,
             data=json.dumps(payload).encode("utf-8"),

@@ -27,9 +27,10 @@ class Recorder:
 
     def __init__(self, path: str | Path, fps: float | None, probe_frames: int = 25) -> None:
         self.path = Path(path)
-        self.codec = RECORDING_CODECS.get(self.path.suffix.lower())
-        if self.codec is None:
+        codec = RECORDING_CODECS.get(self.path.suffix.lower())
+        if codec is None:
             raise FacemaskError(f"recording needs one of the extensions {', '.join(RECORDING_CODECS)}: {self.path}")
+        self.codec = codec
         self.fps = fps if fps is None or 0 < fps <= 240 else DEFAULT_RECORDING_FPS
         self.probe_frames = probe_frames
         self.frames = 0
@@ -38,26 +39,28 @@ class Recorder:
         self._writer: cv2.VideoWriter | None = None
         self._temporary: Path | None = None
 
-    def _open(self, fps: float) -> None:
+    def _open(self, fps: float) -> cv2.VideoWriter:
+        assert self.size is not None, "opened before the first frame"
         recover(self.path.parent)
-        self._temporary = temporary_path(self.path, keep_suffix=True)
+        temporary = self._temporary = temporary_path(self.path, keep_suffix=True)
         try:
-            self._temporary.touch()  # the folder takes files: OpenCV would only say it cannot open a writer
+            temporary.touch()  # the folder takes files: OpenCV would only say it cannot open a writer
         except OSError as error:
             self._temporary = None
             raise os_error(error, self.path) from None
-        self._writer = cv2.VideoWriter(str(self._temporary), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
-        if not self._writer.isOpened():
-            self._temporary.unlink(missing_ok=True)
+        writer = self._writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*self.codec), fps, self.size)
+        if not writer.isOpened():
+            temporary.unlink(missing_ok=True)
             raise FacemaskError(f"cannot record video with codec {self.codec}: {self.path}")
+        return writer
 
     def _release_held(self) -> None:
         """Open the writer at the measured rate and write the frames held back."""
         (first, _), (last, _) = self._held[0], self._held[-1]
         measured = (len(self._held) - 1) / (last - first) if last > first else DEFAULT_RECORDING_FPS
-        self._open(min(240.0, max(1.0, measured)))
+        writer = self._open(min(240.0, max(1.0, measured)))
         for _, frame in self._held:
-            self._writer.write(frame)
+            writer.write(frame)
         self._held = []
 
     def write(self, frame: np.ndarray) -> None:
@@ -83,6 +86,7 @@ class Recorder:
             return
         self._writer.release()
         self._writer = None
+        assert self._temporary is not None, "a writer without its file"
         publish(self._temporary, self.path)
         self._temporary = None
 
