@@ -367,7 +367,7 @@ class MTCNNDetector:
                     if not points
                     else Landmarks(
                         *(
-                            tuple(map(float, points[name]))
+                            (float(points[name][0]), float(points[name][1]))
                             for name in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
                         )
                     )

@@ -75,15 +75,12 @@ def export_tflite(model_path: str | Path, targets: dict[str, Path]) -> list[Expo
                 "source_sha256": file_sha256(model_path),
             }
         )
+
+        def write(temporary: Path, optimizations: list = optimizations) -> None:
+            model.export(str(temporary), format="litert", verbose=False, optimizations=optimizations)
+
         with OutputSet() as outputs:
-            add_model(
-                outputs,
-                target,
-                lambda temporary, optimizations=optimizations: model.export(
-                    str(temporary), format="litert", verbose=False, optimizations=optimizations
-                ),
-                metadata,
-            )
+            add_model(outputs, target, write, metadata)
             outputs.publish()
         exports.append(Export(quantization, target, metadata_path(target), target.stat().st_size))
     return exports

@@ -145,12 +145,13 @@ def load_scene_faces(
 ) -> SceneFaces:
     """Read every annotated face of the scene sets in `folders` (each with `images/` and `annotations.csv`), class
     names sorted. Faces under MIN_FACE_SIDE px are left out; unreadable photos are reported and skipped."""
-    folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(folder) for folder in folders]
-    if not folders:
+    folder_paths = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(folder) for folder in folders]
+    if not folder_paths:
         raise FacemaskError("no scene folder given")
-    names = sorted({face.label for folder in folders for scene in load_scenes(folder) for face in scene.faces})
-    patches, boxes, labels, photo_of, sizes, photos, hashes = [], [], [], [], [], [], []
-    for folder in folders:
+    names = sorted({face.label for folder in folder_paths for scene in load_scenes(folder) for face in scene.faces})
+    photos: list[Path] = []
+    patches, boxes, labels, photo_of, sizes, hashes = [], [], [], [], [], []
+    for folder in folder_paths:
         for scene in load_scenes(folder):
             faces = [face for face in scene.faces if min(face.box.w, face.box.h) >= MIN_FACE_SIDE]
             if not faces:
@@ -171,7 +172,7 @@ def load_scene_faces(
                 photo_of.append(photo)
                 sizes.append(min(face.box.w, face.box.h))
     if not labels:
-        raise FacemaskError(f"no annotated faces of {MIN_FACE_SIDE} px or more in {', '.join(map(str, folders))}")
+        raise FacemaskError(f"no annotated faces of {MIN_FACE_SIDE} px or more in {', '.join(map(str, folder_paths))}")
     groups = _photo_groups(np.asarray(hashes, np.uint64))
     return SceneFaces(
         tuple(patches),
@@ -181,7 +182,7 @@ def load_scene_faces(
         groups[np.asarray(photo_of)],
         np.asarray(sizes, np.int64),
         tuple(photos),
-        tuple(folders),
+        tuple(folder_paths),
     )
 
 

@@ -291,7 +291,7 @@ class MaskPainter:
         premultiplied = picture.astype(np.float32)
         premultiplied[..., :3] *= premultiplied[..., 3:4] / 255.0
         warped = cv2.remap(premultiplied, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        alpha = warped[..., 3] / 255.0
+        alpha: np.ndarray = warped[..., 3] / 255.0
         colour = warped[..., :3] / np.maximum(alpha[..., None], 1e-3)
         inside = alpha > 0.5
         if inside.any():
@@ -329,7 +329,8 @@ class MaskPainter:
         shading = np.clip(shading / max(float(shading[weight].mean()), 1.0), 0.55, 1.45) ** 0.7
         detail = luminance - cv2.GaussianBlur(luminance, (0, 0), 1.0)
         noise_level = 1.4826 * float(np.median(np.abs(detail[weight])))
-        noise = rng.normal(0.0, max(noise_level, 0.5), luminance.shape).astype(np.float32)
+        shape: tuple[int, ...] = luminance.shape  # typed: numpy's stubs take an untyped size for the scalar case
+        noise = rng.normal(0.0, max(noise_level, 0.5), shape).astype(np.float32)
         return colour * gain * cast[None, None, :] * shading[..., None] + noise[..., None]
 
 

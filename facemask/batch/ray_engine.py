@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facemask.batch.local import progress_bar
 from facemask.batch.process import PipelineOptions, process_path
@@ -86,7 +87,7 @@ def _start(settings: RaySettings):
 
     if ray.is_initialized():
         return ray, False
-    quiet = {
+    quiet: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": False,
         "logging_level": logging.ERROR,

@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -385,11 +386,11 @@ def load_config(path: str | Path | None) -> ServeConfig:
     )
 
 
-def finish_config(config: ServeConfig, environment: dict[str, str] | None = None) -> ServeConfig:
+def finish_config(config: ServeConfig, environment: Mapping[str, str] | None = None) -> ServeConfig:
     """The config checked as a whole, with the token from the environment (FACEMASK_TOKEN) where the file has
     none: an error for bad values, duplicate camera names, and an address other machines reach without a token."""
-    environment = os.environ if environment is None else environment
-    token = config.token or environment.get(TOKEN_ENVIRONMENT) or None
+    variables = os.environ if environment is None else environment
+    token = config.token or variables.get(TOKEN_ENVIRONMENT) or None
     config = replace(config, token=token)
     if not config.cameras:
         raise FacemaskError("no camera: give [[camera]] tables in --config or --source")
@@ -425,7 +426,7 @@ def finish_config(config: ServeConfig, environment: dict[str, str] | None = None
     notify = config.notify
     if notify.cooldown < 0 or notify.window <= 0 or notify.min_flagged < 1:
         raise FacemaskError("notify cooldown must be 0 or more, window above 0 and min_flagged at least 1")
-    config = replace(config, mqtt=check_mqtt(config.mqtt, environment))
+    config = replace(config, mqtt=check_mqtt(config.mqtt, variables))
     if config.needs_token and not config.token:
         raise FacemaskError(
             f"listening on {config.host} (not loopback) needs an access token: set token in "

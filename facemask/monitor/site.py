@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from facemask import defaults
 from facemask.classification import MaskClassifier
@@ -90,7 +91,7 @@ class Site:
             self.mqtt = MqttPublisher(
                 config.mqtt, [camera.name for camera in config.cameras], self.camera_state, package_version()
             )
-        options = {"unmasked_threshold": config.unmasked_threshold}
+        options: dict[str, Any] = {"unmasked_threshold": config.unmasked_threshold}
         # Photos: `photo_workers` pipelines (each used by one request at a time; more requests wait their turn).
         self._photo_pipelines: queue.Queue[MaskPipeline] = queue.Queue()
         for _ in range(config.photo_workers):

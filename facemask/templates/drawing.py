@@ -34,12 +34,12 @@ def _outline_polygon(inset: float = 0.0) -> np.ndarray:
                     + (3 * p1 - p0 - 3 * p2 + p3) * t**3
                 )
             )
-    curve = np.asarray(curve)
+    points = np.asarray(curve)
     if inset:
-        centre = curve.mean(axis=0)
-        direction = curve - centre
-        curve = curve - inset * direction / np.linalg.norm(direction, axis=1, keepdims=True)
-    return curve
+        centre = points.mean(axis=0)
+        direction = points - centre
+        points = points - inset * direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    return points
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _fabric(canvas: Canvas, base_bgr, rng: np.random.Generator, grain: float) ->
     """Fill with a colour, fine woven noise and a gentle top-lit gradient."""
     height, width = canvas.alpha.shape
     canvas.colour[:] = np.asarray(base_bgr, np.float32)
-    noise = rng.normal(0.0, grain, (height // 2 + 1, width // 2 + 1)).astype(np.float32)
+    noise: np.ndarray = rng.normal(0.0, grain, (height // 2 + 1, width // 2 + 1)).astype(np.float32)
     noise = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
     gradient = np.linspace(1.04, 0.93, height, dtype=np.float32)[:, None]
     canvas.colour[...] *= gradient[..., None]
@@ -86,7 +86,7 @@ def _pleats(canvas: Canvas, count: int, depth: float) -> None:
     top = anchors["jaw_0"][1] + 12
     bottom = anchors["inner_lower"][1] + 25
     height, width = canvas.alpha.shape
-    shade = np.zeros((height, width), np.float32)
+    shade: np.ndarray = np.zeros((height, width), np.float32)
     for y in np.linspace(top, bottom, count):
         y_px = int(round(y * SUPERSAMPLE))
         cv2.line(shade, (0, y_px), (width, y_px + 6 * SUPERSAMPLE), -depth, 4 * SUPERSAMPLE)
@@ -235,7 +235,7 @@ def _flowers(canvas: Canvas, palette, rng: np.random.Generator, count: int) -> N
 def _camouflage(canvas: Canvas, palette, rng: np.random.Generator) -> None:
     height, width = canvas.alpha.shape
     for colour in palette:
-        field = rng.normal(0, 1, (height // 40 + 2, width // 40 + 2)).astype(np.float32)
+        field: np.ndarray = rng.normal(0, 1, (height // 40 + 2, width // 40 + 2)).astype(np.float32)
         field = cv2.resize(field, (width, height), interpolation=cv2.INTER_CUBIC)
         blob = cv2.GaussianBlur((field > 0.7).astype(np.float32), (0, 0), SUPERSAMPLE)[..., None]
         canvas.colour[:] = canvas.colour * (1 - blob) + np.asarray(colour, np.float32) * blob
