@@ -12,7 +12,7 @@ from facemask.classification import MaskClassifier, crop_face
 from facemask.errors import FacemaskError
 from facemask.geometry import Box
 from facemask.imageio import read_image
-from facemask.metadata import MASKED, UNMASKED, class_names_for, read_metadata
+from facemask.metadata import MASKED, UNMASKED, class_names_for, is_flagged
 
 from scenes import annotated_faces
 
@@ -54,7 +54,7 @@ def test_a_face_gets_the_same_answer_alone_and_in_a_batch_and_the_threshold_deci
         for name in classifier.class_names:
             assert together.probabilities[name] == pytest.approx(single.probabilities[name], abs=1e-5)
         flagged = 1.0 - together.probabilities[MASKED] >= classifier.unmasked_threshold
-        assert (together.label == UNMASKED) == flagged
+        assert is_flagged(together.label) == flagged
         assert together.probability == together.probabilities[together.label]
     assert len({round(p.probabilities[UNMASKED], 4) for p in batch}) == 3
 
@@ -92,11 +92,14 @@ def test_corrupt_model_is_one_error(tmp_path, suffix):
 def test_class_names_come_from_metadata(default_model, tmp_path):
     copy = tmp_path / "model.tflite"
     shutil.copy(default_model, copy)
-    assert class_names_for(copy, read_metadata(copy), 2) == ("with_mask", "without_mask")  # no metadata: defaults
-    assert MaskClassifier(copy).class_names == ("with_mask", "without_mask")
-    copy.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))
-    with pytest.raises(FacemaskError, match="names 3 classes but the model has 2"):
+    with pytest.raises(FacemaskError, match="model has 3 outputs and no metadata naming its classes"):
+        MaskClassifier(copy)  # without metadata only a two-class model gets the default names
+    assert class_names_for(copy, None, 2) == ("with_mask", "without_mask")
+    copy.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b"]}))
+    with pytest.raises(FacemaskError, match="names 2 classes but the model has 3"):
         MaskClassifier(copy)
+    shutil.copy(default_model.with_suffix(".json"), copy.with_suffix(".json"))
+    assert MaskClassifier(copy).class_names == ("mask_worn_incorrectly", "with_mask", "without_mask")
 
 
 def test_the_stored_threshold_travels_with_the_model_and_must_be_valid(default_model, tmp_path):

@@ -107,7 +107,7 @@ def env(tmp_path_factory) -> SimpleNamespace:
     (models / "garbage.keras").write_bytes(b"PK\x03\x04 not really a zip")
     for name, meta in [
         ("bad_json", "{not json"),
-        ("three_classes", json.dumps({"class_names": ["a", "b", "c"]})),
+        ("two_classes", json.dumps({"class_names": ["a", "b"]})),
         ("other_hash", json.dumps({"class_names": ["with_mask", "without_mask"], "model_sha256": "0" * 64})),
     ]:
         shutil.copy(shipped, models / f"{name}.tflite")
@@ -334,9 +334,9 @@ CASES = [
     case(
         "image-metadata-wrong-class-count",
         IMAGE,
-        lambda e, o: ["--image", e.inp / "photo.jpg", "-m", e.inp / "models/three_classes.tflite"],
-        "names 3 classes but the model has 2",
-        lambda e, o: e.inp / "models/three_classes.json",
+        lambda e, o: ["--image", e.inp / "photo.jpg", "-m", e.inp / "models/two_classes.tflite"],
+        "names 2 classes but the model has 3",
+        lambda e, o: e.inp / "models/two_classes.json",
     ),
     case(
         "image-metadata-for-another-model",
@@ -604,7 +604,7 @@ CASES = [
         "calibrate-write-without-metadata",
         CALIBRATE,
         lambda e, o: ["--scenes", e.inp / "scenes_good", "-m", e.inp / "models/no_metadata.tflite", "--write", "-q"],
-        "metadata file, which is missing",
+        "model has 3 outputs and no metadata naming its classes",
         lambda e, o: e.inp / "models/no_metadata.json",
     ),
     case(
