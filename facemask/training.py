@@ -27,7 +27,6 @@ from facemask.runtime import import_tensorflow
 from facemask.scene_faces import BoxJitter, SceneFaces, load_scene_faces
 
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
-CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,6 @@ class TrainingConfig:
     variants: int = 4  # augmented versions of each training face, passed once through the frozen layers
     low_resolution_fraction: float = 0.5
     low_resolution_sizes: tuple[int, int] = (12, 64)
-    class_weight: str = "none"  # "balanced": each class weighs the same in the loss, however many faces it has
     jitter: BoxJitter = BoxJitter()  # scene faces: how far a crop's box strays from the annotated box
 
     def __post_init__(self) -> None:
@@ -56,8 +54,6 @@ class TrainingConfig:
             raise FacemaskError(
                 f"the low-resolution fraction must be between 0 and 1, got {self.low_resolution_fraction}"
             )
-        if self.class_weight not in CLASS_WEIGHTS:
-            raise FacemaskError(f"class weight must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weight!r}")
 
 
 @dataclass
@@ -75,22 +71,6 @@ def imagenet_weights_file(size: int) -> Path:
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     nearest = size if size in IMAGENET_SIZES else 224
     return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{nearest}_no_top.h5"
-
-
-def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> dict[int, float] | None:
-    """Loss weight per class index for `mode`: None for "none"; for "balanced", n_samples / (n_classes * n_class)
-    as scikit-learn computes it, so a class with half the faces of another counts twice per face."""
-    if mode not in CLASS_WEIGHTS:
-        raise FacemaskError(f"class weight must be one of {', '.join(CLASS_WEIGHTS)}, got {mode!r}")
-    if mode == "none":
-        return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    present = np.unique(labels)
-    if len(present) < num_classes:
-        raise FacemaskError("balanced class weights need faces of every class in the training split")
-    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=labels)
-    return {index: float(weight) for index, weight in enumerate(weights)}
 
 
 def build_model(num_classes: int, config: TrainingConfig):
@@ -226,7 +206,6 @@ def _feature_batches(
     num_classes: int,
     batch_size: int,
     seed: int,
-    weights: dict[int, float] | None,
 ):
     """Keras batches over cached features (variants x faces x ...): every epoch each face once, in a new order,
     as one of its variants drawn at random."""
@@ -237,9 +216,6 @@ def _feature_batches(
             super().__init__()
             self.rng = np.random.default_rng(seed)
             self.targets = np.eye(num_classes, dtype=np.float32)[labels]
-            self.sample_weights = (
-                None if weights is None else np.asarray([weights[int(label)] for label in labels], np.float32)
-            )
             self.on_epoch_end()
 
         def __len__(self) -> int:
@@ -247,8 +223,7 @@ def _feature_batches(
 
         def __getitem__(self, index: int):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
-            batch = features[self.variant[rows], rows].astype(np.float32), self.targets[rows]
-            return batch if self.sample_weights is None else (*batch, self.sample_weights[rows])
+            return features[self.variant[rows], rows].astype(np.float32), self.targets[rows]
 
         def on_epoch_end(self) -> None:
             self.order = self.rng.permutation(len(labels))
@@ -464,7 +439,6 @@ def train_on(
     started = time.time() - sum(stages.values())
     class_names = data.class_names
     labels, held_labels = data.labels(held=False), data.labels(held=True)
-    weights = class_weights(labels, len(class_names), config.class_weight)
 
     import_tensorflow()
     import keras
@@ -485,7 +459,7 @@ def train_on(
     stages["frozen_features"] = time.time() - clock
 
     clock = time.time()
-    batches = _feature_batches(features, labels, len(class_names), config.batch_size, config.seed, weights)
+    batches = _feature_batches(features, labels, len(class_names), config.batch_size, config.seed)
     schedule = keras.optimizers.schedules.InverseTimeDecay(
         config.learning_rate, decay_steps=len(batches) * config.epochs, decay_rate=1.0
     )
@@ -515,7 +489,6 @@ def train_on(
             },
             "settings": asdict(config),
             "dataset": data.record,
-            "class_weights": None if weights is None else {class_names[i]: round(w, 4) for i, w in weights.items()},
             "held_back": metrics,
             "history": history,
             "stages_seconds": stages,

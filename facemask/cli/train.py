@@ -10,7 +10,7 @@ from facemask.cli.common import run, warn
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
 from facemask.resources import require_extra
-from facemask.training import CLASS_WEIGHTS, TrainingConfig
+from facemask.training import TrainingConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,13 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of training faces shrunk to 12-64 px and enlarged back, like the small faces "
         f"of real scenes (default: {defaults.low_resolution_fraction}; 0 turns it off)",
     )
-    parser.add_argument(
-        "--class-weight",
-        choices=CLASS_WEIGHTS,
-        default=defaults.class_weight,
-        help="'balanced' weighs each class the same in the loss however many faces it has, e.g. "
-        f"when drawn masks double one class (default: {defaults.class_weight})",
-    )
     parser.add_argument("--force", action="store_true", help="overwrite existing model, plot and metadata")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress bar")
     return parser
@@ -126,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         fine_tune_layers=args.fine_tune_layers,
         variants=args.variants,
         low_resolution_fraction=args.low_resolution,
-        class_weight=args.class_weight,
     )
     result = train(
         datasets,
