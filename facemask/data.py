@@ -304,7 +304,8 @@ def split_groups(
     number = len(np.unique(groups))
     if number < 2:
         raise FacemaskError("every image is a near-copy of the others: no split can keep the held-back part apart")
-    folds, held_folds = _fold_count(validation_fraction, number)
+    # StratifiedGroupKFold needs at least as many faces of every class as folds
+    folds, held_folds = _fold_count(validation_fraction, min(number, int(smallest)))
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     held = np.sort(
         np.concatenate([test for _, (_, test) in zip(range(held_folds), splitter.split(labels, labels, groups))])

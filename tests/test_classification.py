@@ -131,9 +131,9 @@ def test_unmasked_threshold_decides_the_label_and_travels_with_the_model(default
     for threshold in (0.001, 0.2, 0.999):
         predictions = MaskClassifier(copy, threshold).predict(crops)
         for prediction in predictions:
-            unmasked = prediction.probabilities[UNMASKED] >= threshold
-            assert (prediction.label == UNMASKED) == unmasked
-        flagged[threshold] = sum(p.label == UNMASKED for p in predictions)
+            not_compliant = 1.0 - prediction.probabilities[MASKED] >= threshold
+            assert is_flagged(prediction.label) == not_compliant
+        flagged[threshold] = sum(is_flagged(p.label) for p in predictions)
     assert [p.label for p in stored.predict(crops)] == [p.label for p in MaskClassifier(copy, 0.2).predict(crops)]
     assert flagged[0.001] >= flagged[0.2] >= flagged[0.999] and flagged[0.001] > flagged[0.999] > 0, flagged
     copy.with_suffix(".json").write_text(json.dumps({**metadata, "unmasked_threshold": 1.5}))

@@ -19,6 +19,7 @@ from facemask.data import (
     near_duplicate_pairs,
     sources_manifest,
     split_dataset,
+    split_groups,
 )
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
@@ -171,6 +172,16 @@ def test_grouped_split_keeps_groups_apart_and_is_stratified():
     assert again.paths == train.paths and other.paths != train.paths
     _, quarter = split_dataset(dataset, 0.3, seed=7, grouping=grouping)
     assert abs(len(quarter.paths) / len(dataset.paths) - 0.3) < 0.05
+
+
+def test_a_tiny_set_splits_whatever_the_fraction():
+    """Eight faces a class: the folds never outnumber a class's faces (scikit-learn refuses that)."""
+    labels = np.repeat([0, 1, 2], 8)
+    groups = np.arange(len(labels))
+    for fraction in (0.1, 0.15, 0.2, 0.3):
+        train, held = split_groups(labels, groups, fraction, seed=1)
+        assert len(held) and len(train) + len(held) == len(labels)
+        assert set(labels[held]) == {0, 1, 2}
 
 
 @pytest.mark.slow  # reads all 3,960 training faces (7-20 s)

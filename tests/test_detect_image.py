@@ -51,13 +51,18 @@ def test_json_follows_the_documented_format(all_scenes, default_model):
     for result in results:
         assert set(result) == {"image", "width", "height", "faces"}
         for face in result["faces"]:
-            unmasked = face["probabilities"]["without_mask"] >= threshold
+            probabilities = face["probabilities"]
+            flagged = 1.0 - probabilities["with_mask"] >= threshold
             x, y, w, h = face["box"]
             assert set(face) == {"box", "score", "label", "probabilities"}
             assert x >= 0 and y >= 0 and w > 0 and h > 0
             assert x + w <= result["width"] and y + h <= result["height"]
-            assert set(face["probabilities"]) == {"with_mask", "without_mask"}
-            assert face["label"] == ("without_mask" if unmasked else "with_mask")
+            assert set(probabilities) == {"mask_worn_incorrectly", "with_mask", "without_mask"}
+            assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+            # a flagged face gets the likelier of the two labels that are not compliant
+            worn = probabilities["mask_worn_incorrectly"] > probabilities["without_mask"]
+            expected = ("mask_worn_incorrectly" if worn else "without_mask") if flagged else "with_mask"
+            assert face["label"] == expected
 
 
 def test_the_tools_probabilities_are_the_pipelines_on_its_crop(

@@ -99,14 +99,15 @@ def test_video_script_runs_an_int8_model(exported, scenes_dir, run_script, tmp_p
     frame = cv2.resize(image, (640, 640 * image.shape[0] // image.shape[1]))
     video = tmp_path / "person.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (frame.shape[1], frame.shape[0]))
-    for _ in range(6):
+    for _ in range(15):
         writer.write(frame)
     writer.release()
     events = tmp_path / "events.jsonl"
     result = run_script("detect_mask_video.py", "--source", video, "--model", int8, "--events", events, "--no-display")
     assert result.returncode == 0, result.stderr
-    assert "6 frames" in result.stdout
-    assert [json.loads(line)["frame"] for line in events.read_text().splitlines()] == [0]
+    assert "15 frames" in result.stdout
+    # one person, looked at every 5 frames: the event comes with the third look, the decision's default
+    assert [json.loads(line)["frame"] for line in events.read_text().splitlines()] == [10]
 
 
 def test_existing_exports_are_not_overwritten_and_only_keras_models_export(

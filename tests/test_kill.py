@@ -121,14 +121,15 @@ def test_killed_training_leaves_the_earlier_model_set_whole(moment, tiny_dataset
         "--model",
         model,
         "--epochs",
-        "1",
+        "20",
         "--batch-size",
         "8",
         "--force",
         "--quiet",
     )
     ready = {
-        "while training": after(12.0, lambda: True),  # TensorFlow is up, the faces load or train
+        # TensorFlow starting, the faces loading or training (the whole run takes about 15 s here)
+        "while training": after(6.0, lambda: True),
         "plot being written": appeared(tmp_path, ".m.png.*facemask-tmp*"),
     }[moment]  # model and metadata done
     killed, _ = signal_when(process, ready)
