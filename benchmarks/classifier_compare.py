@@ -37,7 +37,8 @@ from facemask.evaluation import (
 )
 from facemask.imageio import read_image
 from facemask.metadata import INCORRECT
-from facemask.pipeline import CropSettings, MaskPipeline
+from facemask.pipeline import MaskPipeline
+from facemask.settings import CropSettings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -26,7 +26,8 @@ from facemask.errors import run_cli as run
 from facemask.evaluation import SceneEvaluation, evaluate_scene, load_scenes, summarize
 from facemask.geometry import Detection
 from facemask.imageio import read_image
-from facemask.pipeline import CropSettings, MaskPipeline
+from facemask.pipeline import MaskPipeline
+from facemask.settings import CropSettings
 
 
 class Replay:

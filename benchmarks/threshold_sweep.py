@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     thresholds = sorted({check_threshold(t, "--thresholds") for t in args.thresholds})
     # a missing or broken model fails here
-    pipeline = MaskPipeline.load(args.model, unmasked_threshold=FLOOR)
+    pipeline = MaskPipeline.load(model=args.model, unmasked_threshold=FLOOR)
     metadata = read_metadata(args.model)
     stored = metadata.unmasked_threshold if metadata else None
     if stored is not None and stored not in thresholds:

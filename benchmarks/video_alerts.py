@@ -283,7 +283,7 @@ def run_baseline(video: Path, model: Path | None) -> list[dict]:
     from facemask.video import DecisionSettings, FileSource, MonitorSettings, monitor
 
     args = build_parser().parse_args(["--no-display"] + ([] if model is None else ["--model", str(model)]))
-    pipeline = load_pipeline(args, frame_side=args.detection_size)
+    pipeline = load_pipeline(args)
     events: list[dict] = []
     settings = MonitorSettings(classify_every=args.classify_every, decision=DecisionSettings.single_look())
     source = FileSource(str(video))

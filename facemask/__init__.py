@@ -23,17 +23,18 @@ if TYPE_CHECKING:  # the names below for IDEs and type checkers; at run time __g
     from facemask.errors import FacemaskError as FacemaskError
     from facemask.imageio import read_image as read_image
     from facemask.pipeline import (
-        CropSettings as CropSettings,
         FaceResult as FaceResult,
         ImageResult as ImageResult,
         MaskPipeline as MaskPipeline,
     )
+    from facemask.settings import CropSettings as CropSettings, PipelineConfig as PipelineConfig
 
 __version__ = "1.1.0"
 
 _EXPORTS = {
     "MaskPipeline": "facemask.pipeline",
-    "CropSettings": "facemask.pipeline",
+    "PipelineConfig": "facemask.settings",
+    "CropSettings": "facemask.settings",
     "FaceResult": "facemask.pipeline",
     "ImageResult": "facemask.pipeline",
     "MaskClassifier": "facemask.classification",

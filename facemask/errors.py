@@ -13,6 +13,21 @@ class FacemaskError(Exception):
     """
 
 
+class SettingError(FacemaskError):
+    """A setting out of its range: `setting` names it as the settings objects and the TOML do (`crop_margin`),
+    `rule` says what is wrong (`must be between 0 and 1, got 1.5`). The command-line tools name the flag instead
+    (`--crop-margin must be ...`), the monitor the table's key (`pipeline.crop_margin must be ...`)."""
+
+    def __init__(self, setting: str, rule: str) -> None:
+        super().__init__(f"{setting} {rule}")
+        self.setting = setting
+        self.rule = rule
+
+    def named(self, name: str) -> FacemaskError:
+        """The same problem, the setting called `name` (a flag, or a table's key)."""
+        return FacemaskError(f"{name} {self.rule}")
+
+
 def print_error(message: str) -> None:
     """Print a one-line error to stderr."""
     print(f"error: {message}", file=sys.stderr)

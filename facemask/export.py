@@ -13,8 +13,8 @@ from facemask.evaluation import Scene
 from facemask.imageio import read_image
 from facemask.metadata import ModelMetadata, add_model, class_names_for, file_sha256, metadata_path, read_metadata
 from facemask.outputs import OutputSet
-from facemask.pipeline import CropSettings
 from facemask.runtime import import_tensorflow, load_keras_model
+from facemask.settings import CropSettings
 
 QUANTIZATIONS = ("float32", "int8")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from facemask.errors import FacemaskError
+from facemask.errors import FacemaskError, SettingError
 from facemask.outputs import OutputSet, os_error, write_json_atomic
 
 MASKED, UNMASKED, INCORRECT = "with_mask", "without_mask", "mask_worn_incorrectly"
@@ -35,7 +35,7 @@ def is_flagged(label: str | None) -> bool:
 def check_threshold(value: float, name: str = "--unmasked-threshold") -> float:
     """The one valid range of a decision threshold: strictly between 0 (everyone flagged) and 1 (no one)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < float(value) < 1.0:
-        raise FacemaskError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+        raise SettingError(name, f"must be between 0 and 1 (exclusive), got {value!r}")
     return float(value)
 
 

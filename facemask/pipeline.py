@@ -4,46 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeAlias
 
 import numpy as np
 
-from facemask import defaults
 from facemask.classification import MaskClassifier, Prediction, crop_face
 from facemask.detection import FaceDetector, create_detector
 from facemask.drawing import annotate
 from facemask.errors import FacemaskError
 from facemask.geometry import Box, Detection
 from facemask.imageio import as_bgr8, read_image, write_image_atomic
+from facemask.inputs import resolve_batch_inputs
 from facemask.metadata import INCORRECT, MASKED, UNMASKED, is_flagged
+from facemask.settings import CropSettings, PipelineConfig
 
 # What MaskPipeline.predict reads: an image file, a folder, a glob pattern or a decoded array, or a list of them.
 ImageSource: TypeAlias = "str | os.PathLike[str] | np.ndarray"
 Source: TypeAlias = "ImageSource | Sequence[ImageSource]"
 # The labels every result counts (ImageResult.counts), in the order they are listed.
 LABELS = (MASKED, UNMASKED, INCORRECT)
-
-
-def check_margin(value: float, name: str) -> float:
-    """Reject a crop margin (fraction of the box per side) outside -0.4 (narrowed to a fifth) to 1 (tripled)."""
-    if not -0.4 <= value <= 1.0:
-        raise FacemaskError(f"{name} must be between -0.4 and 1, got {value}")
-    return value
-
-
-@dataclass(frozen=True)
-class CropSettings:
-    """How a detector box becomes the classifier's input: the box widened by `margin` of its size per side
-    (negative narrows it), grown to a square first if `square`. The training crops of scene faces are cut the same
-    way (facemask.training), so a model sees at inference what it learned from."""
-
-    margin: float = -0.05
-    square: bool = False
-
-    def __post_init__(self) -> None:
-        check_margin(self.margin, "the crop margin")
 
 
 @dataclass(frozen=True)
@@ -135,34 +116,19 @@ class MaskPipeline:
         self.crop = crop
 
     @classmethod
-    def load(
-        cls,
-        model_path: str | Path | None = None,
-        detector: str = defaults.DETECTOR,
-        confidence: float | None = None,
-        face_folder: str | Path | None = None,
-        crop: CropSettings = CropSettings(),
-        frame_side: int = 0,
-        unmasked_threshold: float | None = None,
-        threads: int | None = None,
-    ) -> MaskPipeline:
-        """Load the named detector (at its default confidence unless given; `frame_side`: its live-video setting,
-        see create_detector) and the classifier at `model_path` (default: the shipped TFLite model; see
-        MaskClassifier for `unmasked_threshold`; `threads`: the classifier's CPU threads, default every core)."""
-        model = defaults.default_model() if model_path is None else model_path
+    def load(cls, config: PipelineConfig | None = None, /, **changes) -> MaskPipeline:
+        """Load the pipeline `config` describes (default: PipelineConfig(), the photo tool's defaults), any of its
+        fields changed by keyword: `MaskPipeline.load(model="my.tflite", unmasked_threshold=0.4)`,
+        `MaskPipeline.load(PipelineConfig.video())`. The detector and the classifier are loaded once, here; a
+        missing or unreadable model raises FacemaskError naming it."""
+        config = PipelineConfig() if config is None else config
+        if changes:
+            config = replace(config, **changes)
         return cls(
-            create_detector(detector, confidence, face_folder, frame_side),
-            MaskClassifier(model, unmasked_threshold, threads),
-            crop,
+            create_detector(config.detector, config.confidence, config.face_folder, config.detection_size),
+            MaskClassifier(config.model_path, config.unmasked_threshold, config.threads),
+            config.crop,
         )
-
-    @classmethod
-    def load_for_video(
-        cls, model_path: str | Path | None = None, detection_size: int = defaults.VIDEO_DETECTION_SIZE, **options
-    ) -> MaskPipeline:
-        """The live-video pipeline: the video default detector as one pass at `detection_size` pixels."""
-        options.setdefault("detector", defaults.VIDEO_DETECTOR)
-        return cls.load(model_path, frame_side=detection_size, **options)
 
     def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """The classifier's input for each box (CropSettings), one RGB crop per box."""
@@ -224,8 +190,6 @@ def _resolve_sources(source: object) -> list[tuple[Path | np.ndarray, str]]:
 
 
 def _resolve_one(item: object, array_name: str) -> list[tuple[Path | np.ndarray, str]]:
-    from facemask.batch.inputs import resolve_batch_inputs  # here: the batch package imports this module
-
     if isinstance(item, np.ndarray):
         return [(as_bgr8(item, array_name), array_name)]
     if isinstance(item, (str, os.PathLike)):

@@ -314,7 +314,7 @@ class TrainingData:
     def images(self, held: bool, config: TrainingConfig, rng: np.random.Generator | None) -> np.ndarray:
         """The training (or held-back) faces as RGB crops: folder images as they are, scene faces cut as the
         pipeline cuts a detection (its first view, CropSettings) from their box, jittered with `rng`."""
-        from facemask.pipeline import CropSettings
+        from facemask.settings import CropSettings
 
         crop = CropSettings()
         folders, scenes = (self.folder_held, self.scene_held) if held else (self.folder_train, self.scene_train)
@@ -433,7 +433,7 @@ def train_on(
     stages: dict[str, float] | None = None,
 ) -> TrainingResult:
     """`train` on faces already read and split; `stages`: seconds already spent (recorded with the others)."""
-    from facemask.pipeline import CropSettings
+    from facemask.settings import CropSettings
 
     stages = dict(stages or {})
     started = time.time() - sum(stages.values())

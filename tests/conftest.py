@@ -142,4 +142,4 @@ def default_pipeline(default_model):
     shared by every module that only runs it."""
     from facemask.pipeline import MaskPipeline
 
-    return MaskPipeline.load(default_model)
+    return MaskPipeline.load(model=default_model)

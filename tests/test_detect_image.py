@@ -15,7 +15,8 @@ from PIL import Image
 from facemask.geometry import Box
 from facemask.imageio import read_image
 from facemask.metadata import read_metadata
-from facemask.pipeline import CropSettings, MaskPipeline
+from facemask.pipeline import MaskPipeline
+from facemask.settings import CropSettings
 
 from scenes import annotated_faces, single_face_scenes
 

@@ -30,6 +30,7 @@ from facemask.monitor.config import (
     redact_source,
 )
 from facemask.monitor.store import EventStore
+from facemask.settings import CropSettings, PipelineConfig
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "two_people.jpg"
 
@@ -141,19 +142,33 @@ port = 9000
 data = "store"
 [store]
 snapshot_days = 7
+[pipeline]
+model = "models/site.tflite"
+detector = "centerface"
+confidence = 0.4
+unmasked_threshold = 0.3
+crop_margin = 0.1
 [[camera]]
 name = "front"
 source = "rtsp://user:pw@10.0.0.5:554/stream1?auth=secret"
 detection_size = 448
+unmasked_threshold = 0.6
 [[camera]]
 source = 0
 """)
     loaded = load_config(config)
     assert loaded.port == 9000 and loaded.data == tmp_path / "store" and loaded.store.snapshot_days == 7
-    assert [(c.name, c.kind, c.detection_size) for c in loaded.cameras] == [
-        ("front", "stream", 448),
-        ("camera2", "camera", 320),
-    ]
+    # [pipeline]: the photo endpoint's pipeline, every option; paths relative to the file
+    photo = loaded.pipeline
+    assert (photo.model, photo.detector, photo.confidence) == (tmp_path / "models/site.tflite", "centerface", 0.4)
+    assert (photo.unmasked_threshold, photo.crop, photo.detection_size) == (0.3, CropSettings(0.1), 0)
+    # cameras: the live-video detector, the site's classifier settings, their own table over both
+    front, second = (camera.pipeline for camera in loaded.cameras)
+    assert [(c.name, c.kind) for c in loaded.cameras] == [("front", "stream"), ("camera2", "camera")]
+    assert (front.detector, front.detection_size, front.unmasked_threshold) == ("yunet", 448, 0.6)
+    assert (second.detector, second.detection_size, second.unmasked_threshold) == ("yunet", 320, 0.3)
+    assert second.model == photo.model and second.crop == photo.crop and second.threads == 1
+    assert loaded.with_model(Path("other.tflite")).cameras[0].pipeline.model == Path("other.tflite")
     assert loaded.cameras[0].shown_source == "rtsp://10.0.0.5:554/stream1"
     with pytest.raises(FacemaskError, match="needs an access token"):
         finish_config(loaded, environment={})
@@ -161,6 +176,16 @@ source = 0
     config.write_text("[server]\nport = 'eighty'\n")
     with pytest.raises(FacemaskError, match=r"server\.port must be int"):
         load_config(config)
+    for table, message in (
+        ("[pipeline]\nconfidence = 1.5\n", r"pipeline\.confidence must be between 0 and 1, got 1\.5"),
+        ("[pipeline]\ndetector = 'haar'\n", r"pipeline\.detector must be one of yunet\+centerface, .*'haar'"),
+        ("[[camera]]\nsource = 0\ndetection_size = 8\n", r"camera 1\.detection_size must be 0 .* or at least 32"),
+        ("[[camera]]\nsource = 0\ncrop_margin = 3\n", r"camera 1\.crop_margin must be between -0\.4 and 1"),
+        ("[pipeline]\nunmasked_threshold = 1\n", r"pipeline\.unmasked_threshold must be between 0 and 1"),
+    ):
+        config.write_text(table)
+        with pytest.raises(FacemaskError, match=message):
+            load_config(config)
     config.write_text("[[camera]]\nsource = 'a.mp4'\nspeed = 2\n")
     with pytest.raises(FacemaskError, match=r"unknown setting in \[camera 1\]: speed"):
         load_config(config)
@@ -176,8 +201,9 @@ def test_sources_shown_without_credentials():
     assert redact_source("rtsp://admin:hunter2@[fe80::1]:8554/live?token=abc#x") == "rtsp://[fe80::1]:8554/live"
     assert redact_source("http://cam.local/video.mjpg") == "http://cam.local/video.mjpg"
     assert redact_source("clips/door.mp4") == "clips/door.mp4"
-    assert camera_from_argument("door=rtsp://u:p@h/s?a=b", 1) == CameraConfig("door", "rtsp://u:p@h/s?a=b")
-    assert camera_from_argument("rtsp://h/s?a=b", 2) == CameraConfig("camera2", "rtsp://h/s?a=b")
+    site = PipelineConfig()
+    assert camera_from_argument("door=rtsp://u:p@h/s?a=b", 1, site) == CameraConfig("door", "rtsp://u:p@h/s?a=b")
+    assert camera_from_argument("rtsp://h/s?a=b", 2, site) == CameraConfig("camera2", "rtsp://h/s?a=b")
 
 
 def test_site_settings_zones_notify_mqtt_privacy_and_hosts(tmp_path):

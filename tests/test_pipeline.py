@@ -8,7 +8,8 @@ import pytest
 from facemask.classification import crop_face
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
-from facemask.pipeline import CropSettings, MaskPipeline
+from facemask.pipeline import MaskPipeline
+from facemask.settings import CropSettings
 
 from scenes import single_face_scenes
 
@@ -48,7 +49,7 @@ def test_a_photo_without_faces_gives_no_faces(pipeline):
 
 def test_crop_settings_are_checked():
     for bad in ({"margin": -0.5}, {"margin": 1.5}):
-        with pytest.raises(FacemaskError, match="crop margin"):
+        with pytest.raises(FacemaskError, match="crop_margin must be between -0.4 and 1"):
             CropSettings(**bad)
 
 

@@ -12,8 +12,8 @@ from facemask.errors import FacemaskError
 from facemask.evaluation import load_scenes
 from facemask.geometry import Box
 from facemask.imageio import read_image
-from facemask.pipeline import CropSettings
 from facemask.scene_faces import MIN_FACE_SIDE, PATCH_FACE_SIDE, BoxJitter, load_scene_faces
+from facemask.settings import CropSettings
 
 from scenes import make_scene_set
 

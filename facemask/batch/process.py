@@ -10,37 +10,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facemask import defaults
 from facemask.batch.results import error_record
 from facemask.errors import FacemaskError
 from facemask.imageio import read_image
-from facemask.pipeline import CropSettings, ImageResult, MaskPipeline
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """The choices a pipeline is loaded from, small enough to send to other processes and machines, each of
-    which loads its own pipeline. `model` None: the classifier shipped inside the installed facemask package,
-    found where the pipeline is loaded (so a Ray worker uses its own installation's copy)."""
-
-    model: Path | None = None
-    detector: str = defaults.DETECTOR
-    confidence: float | None = None
-    face_folder: Path | None = None
-    crop: CropSettings = CropSettings()
-    unmasked_threshold: float | None = None
-
-    def load(self, threads: int | None = None) -> MaskPipeline:
-        """The pipeline (`threads`: the classifier's CPU threads, default every core)."""
-        return MaskPipeline.load(
-            self.model,
-            self.detector,
-            self.confidence,
-            self.face_folder,
-            self.crop,
-            unmasked_threshold=self.unmasked_threshold,
-            threads=threads,
-        )
+from facemask.pipeline import ImageResult, MaskPipeline
 
 
 @dataclass

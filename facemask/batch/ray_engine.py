@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from facemask.batch.local import progress_bar
-from facemask.batch.process import PipelineOptions, process_path
+from facemask.batch.process import process_path
 from facemask.batch.results import ResultWriter, fold_shards, parts_folder
 from facemask.batch.summary import ResultSummary
 from facemask.errors import FacemaskError
+from facemask.pipeline import MaskPipeline
 from facemask.resources import require_extra
+from facemask.settings import PipelineConfig
 
 # CPUs left free of actors for Ray Data's tasks (see the module docstring).
 READ_RESERVE = 0.5
@@ -62,8 +64,8 @@ class ImageWorker:
     their absolute path on the driver (a worker's current folder is not the driver's); results name each image as
     the user gave it, as the single process does."""
 
-    def __init__(self, options: PipelineOptions, shard_folder: str, threads: int) -> None:
-        self.pipeline = options.load(threads=threads)
+    def __init__(self, config: PipelineConfig, shard_folder: str, threads: int) -> None:
+        self.pipeline = MaskPipeline.load(config, threads=threads)
         folder = Path(shard_folder)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
@@ -106,7 +108,7 @@ def _start(settings: RaySettings):
 
 
 def run_ray(
-    options: PipelineOptions,
+    config: PipelineConfig,
     paths: Sequence[Path],
     results: str | Path,
     settings: RaySettings,
@@ -135,7 +137,7 @@ def run_ray(
                 [{"image": str(path), "file": str(path.absolute())} for path in paths],
                 override_num_blocks=max(1, min(len(paths) // settings.batch_size, 10_000)),
             )
-            worker = {"options": options, "shard_folder": str(parts_folder(results)), "threads": max(1, round(cpus))}
+            worker = {"config": config, "shard_folder": str(parts_folder(results)), "threads": max(1, round(cpus))}
             lines = dataset.map_batches(
                 ImageWorker,
                 batch_size=settings.batch_size,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facemask.cli.common import check_probability, run
+from facemask.cli.common import run
 from facemask.data import SOURCES_MANIFEST, sources_manifest
 from facemask.defaults import DETECTOR as DEFAULT_DETECTOR, default_templates
 from facemask.detection import DEFAULT_CONFIDENCE, DETECTORS, create_detector
@@ -19,6 +19,7 @@ from facemask.imageio import encode_image, list_images, make_folder, read_image
 from facemask.metadata import INCORRECT, MASKED as WITH_MASK, UNMASKED as WITHOUT_MASK
 from facemask.outputs import StagedFolder, os_error
 from facemask.resources import require_extra
+from facemask.settings import check_unit
 from facemask.templates import load_templates
 
 
@@ -151,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     require_extra("train", "augment_masks.py")
     from facemask.synthesis import FaceLandmarker, MaskPainter, mask_faces
 
-    check_probability(args.incorrect_fraction, "--incorrect-fraction")
+    check_unit(args.incorrect_fraction, "--incorrect-fraction")
     if args.confidence is not None:
-        check_probability(args.confidence, "--confidence")
+        check_unit(args.confidence, "--confidence")
     if args.per_face < 1:
         raise FacemaskError(f"--per-face must be at least 1, got {args.per_face}")
     check_folders(args.input, args.output)

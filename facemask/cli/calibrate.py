@@ -7,10 +7,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
+from facemask.cli.common import add_pipeline_arguments, pipeline_config, run
 from facemask.errors import FacemaskError
 from facemask.evaluation import TARGET_FNR, TARGET_TNR, choose_threshold, evaluate, load_scenes
 from facemask.metadata import metadata_path, update_metadata
+from facemask.pipeline import MaskPipeline
 from facemask.resources import require_extra
 
 
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.folds < 2:
         raise FacemaskError(f"--folds must be at least 2, got {args.folds}")
     scenes = load_scenes(args.scenes)
-    pipeline = load_pipeline(args)
-    meta = metadata_path(args.model)
+    config = pipeline_config(args)
+    pipeline = MaskPipeline.load(config)
+    meta = metadata_path(config.model_path)
     if args.write and not meta.is_file():
         raise FacemaskError(f"--write needs the model's metadata file, which is missing: {meta}")
     try:
-        choice = choose_threshold(evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed)
+        choice = choose_threshold(
+            evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed
+        )
     except FacemaskError as problem:  # the scenes cannot decide a threshold: name them
         raise FacemaskError(f"{problem}: {args.scenes}") from None
     print(f"threshold {choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} on {args.scenes}")
@@ -59,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.write:
         update_metadata(
-            args.model,
+            config.model_path,
             unmasked_threshold=choice.threshold,
             unmasked_threshold_choice={
                 "scenes": str(args.scenes),
-                "detector": args.detector,
-                "confidence": pipeline.detector.confidence,
-                "crop": asdict(pipeline.crop),
+                "detector": config.detector,
+                "confidence": config.detection_confidence,
+                "crop": asdict(config.crop),
                 "targets": {"tnr": TARGET_TNR, "fnr": TARGET_FNR},
                 **asdict(choice),
             },

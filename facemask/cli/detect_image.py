@@ -12,7 +12,6 @@ import cv2
 from facemask.batch import (
     ImageInputs,
     ImageOutcome,
-    PipelineOptions,
     RaySettings,
     ResultSummary,
     iter_records,
@@ -25,10 +24,10 @@ from facemask.batch import (
 )
 from facemask.cli.common import (
     add_pipeline_arguments,
-    crop_settings,
     display_available,
     error,
     load_pipeline,
+    pipeline_config,
     run,
     warn,
 )
@@ -36,6 +35,7 @@ from facemask.drawing import annotate, label_text
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable, make_folder, write_image_atomic
 from facemask.outputs import write_json_atomic
+from facemask.pipeline import MaskPipeline
 from facemask.resources import require_extra
 
 WRITABLE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -245,21 +245,13 @@ def print_line(text: str, stream) -> None:
 def run_on_ray(args: argparse.Namespace, inputs: ImageInputs) -> int:
     """--engine ray: check the choices here (a one-line error for a bad model or detector), then let the actors
     load the pipeline themselves (the default model from their own installation)."""
-    user_model = args.model
-    class_names = load_pipeline(args).classifier.class_names  # validates every pipeline option
-    options = PipelineOptions(
-        None if user_model is None else user_model.absolute(),
-        args.detector,
-        args.confidence,
-        None if args.face is None else args.face.absolute(),
-        crop_settings(args),
-        args.unmasked_threshold,
-    )
+    config = pipeline_config(args)
+    class_names = MaskPipeline.load(config).classifier.class_names  # a bad model is a one-line error here
     order = [str(path) for path in inputs.paths]
     done = prepare_results(args.jsonl, args.resume, args.force, order)
     paths = pending(inputs.paths, done)
     summary = run_ray(
-        options,
+        config.absolute(),
         paths,
         args.jsonl,
         RaySettings(args.address, args.workers),

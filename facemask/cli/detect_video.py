@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 from facemask import defaults
-from facemask.cli.common import add_pipeline_arguments, display_available, load_pipeline, run, warn
+from facemask.cli.common import add_pipeline_arguments, display_available, pipeline_config, run, warn
 from facemask.errors import FacemaskError
 from facemask.imageio import check_writable
+from facemask.pipeline import MaskPipeline
+from facemask.settings import PipelineConfig
 from facemask.video import (
     RECORDING_CODECS,
     Alerts,
@@ -94,16 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"classifications are not compliant (default: {decision.looks}; 1 with a window of 1: "
         "the first such classification)",
     )
-    parser.add_argument(
-        "--detection-size",
-        type=int,
-        default=defaults.VIDEO_DETECTION_SIZE,
-        help="yunet: detect on the frame scaled to this long side in pixels; larger finds smaller "
-        f"faces but costs more time (default: {defaults.VIDEO_DETECTION_SIZE}, faces from about "
-        "20 px in 640x480 video)",
-    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output video")
-    add_pipeline_arguments(parser, detector=defaults.VIDEO_DETECTOR)
+    add_pipeline_arguments(parser, PipelineConfig.video())
     return parser
 
 
@@ -126,10 +120,9 @@ def print_event(event: Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.max_retries < 0 or args.classify_every < 1 or args.detection_size < 32:
-        raise FacemaskError(
-            "--max-retries must be 0 or more, --classify-every at least 1 and --detection-size at least 32"
-        )
+    if args.max_retries < 0 or args.classify_every < 1:
+        raise FacemaskError("--max-retries must be 0 or more and --classify-every at least 1")
+    config = pipeline_config(args)
     if args.output is not None:
         if Path(args.source).exists() and Path(args.source).resolve() == args.output.resolve():
             raise FacemaskError(f"--output would overwrite the --source video: {args.output}")
@@ -152,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         display = not args.no_display and display_available()
         if not args.no_display and not display:
             warn("no display found, running without a window")
-        pipeline = load_pipeline(args, frame_side=args.detection_size)
+        pipeline = MaskPipeline.load(config)
         settings = MonitorSettings(
             classify_every=args.classify_every, decision=decision, display=display, alerts=alerts
         )

@@ -7,11 +7,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from facemask.cli.common import add_pipeline_arguments, load_pipeline, run
+from facemask.cli.common import add_pipeline_arguments, pipeline_config, run
 from facemask.errors import FacemaskError
 from facemask.evaluation import PLOT_NAMES, evaluate, format_table, load_scenes, summarize, write_plots
 from facemask.imageio import check_writable, make_folder
 from facemask.outputs import write_json_atomic
+from facemask.pipeline import MaskPipeline
 from facemask.resources import require_extra
 
 
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.json, args.force)
     if args.plots is not None:
         check_plot_folder(args.plots, args.force)
-    pipeline = load_pipeline(args)
+    config = pipeline_config(args)
+    pipeline = MaskPipeline.load(config)
     evaluation = evaluate(pipeline, scenes, progress=not args.quiet)
     summary = summarize(evaluation)
     print(format_table(summary))
@@ -65,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             args.json,
             {
                 "scenes": str(args.scenes),
-                "detector": args.detector,
-                "model": str(args.model),
-                "confidence": pipeline.detector.confidence,
+                "detector": config.detector,
+                "model": str(config.model_path),
+                "confidence": config.detection_confidence,
                 "unmasked_threshold": pipeline.classifier.unmasked_threshold,
-                "crop": asdict(pipeline.crop),
+                "crop": asdict(config.crop),
                 **summary,
             },
         )

@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="data folder for the event database and snapshots (default ./facemask-data)",
     )
     parser.add_argument(
-        "--model", "-m", type=Path, default=None, help="mask classifier (default: the shipped float32 TFLite model)"
+        "--model",
+        "-m",
+        type=Path,
+        default=None,
+        help="mask classifier of every pipeline, the config's included (default: the shipped float32 TFLite model)",
     )
     parser.add_argument("--loop", action="store_true", help="video files given with --source start over at the end")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
@@ -111,18 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     if args.erase_camera is not None or args.erase_day is not None:
         return erase(args.data or config.data, config.store, args.erase_camera, args.erase_day)
+    if args.model is not None:
+        config = config.with_model(args.model)
     added = tuple(
-        replace(camera_from_argument(text, len(config.cameras) + number), loop=args.loop)
+        replace(camera_from_argument(text, len(config.cameras) + number, config.pipeline), loop=args.loop)
         for number, text in enumerate(args.source, 1)
     )
     overrides = {
         key: value
-        for key, value in (("host", args.host), ("port", args.port), ("data", args.data), ("model", args.model))
+        for key, value in (("host", args.host), ("port", args.port), ("data", args.data))
         if value is not None
     }
     config = finish_config(replace(config, cameras=config.cameras + added, **overrides))
-    if config.model is not None and config.model.suffix == ".keras":
-        raise FacemaskError(f"facemask-serve runs TFLite models only (no TensorFlow in the server): {config.model}")
+    for pipeline in (config.pipeline, *(camera.pipeline for camera in config.cameras)):
+        if pipeline.model is not None and pipeline.model.suffix == ".keras":
+            raise FacemaskError(
+                f"facemask-serve runs TFLite models only (no TensorFlow in the server): {pipeline.model}"
+            )
 
     import uvicorn
 

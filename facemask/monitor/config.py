@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from facemask import defaults
-from facemask.errors import FacemaskError
-from facemask.metadata import check_threshold
+from facemask.errors import FacemaskError, SettingError
+from facemask.settings import CropSettings, PipelineConfig
 from facemask.video.sources import is_stream, parse_source
 
 TOKEN_ENVIRONMENT = "FACEMASK_TOKEN"
@@ -28,12 +28,26 @@ LOOPBACK_NAMES = {"localhost"}
 # The Host header values every server answers (with or without a port): its loopback names and addresses.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
+# The pipeline settings a [pipeline] or [[camera]] table takes: PipelineConfig's fields, the crop's flattened.
+PIPELINE_KEYS = {
+    "model",
+    "detector",
+    "confidence",
+    "face_folder",
+    "detection_size",
+    "unmasked_threshold",
+    "crop_margin",
+    "square_crop",
+    "threads",
+}
+
 Polygon = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """One camera: a name (URL-safe), its source (camera index, video file or stream URL) and how it runs.
+    """One camera: a name (URL-safe), its source (camera index, video file or stream URL), its pipeline (the
+    live-video tool's, `camera_pipeline`) and how it runs.
 
     `loop` starts a video file over at its end; `realtime` reads a video file at its own frame rate and skips
     the frames the pipeline cannot keep up with, as a camera does (otherwise every frame is processed, as fast
@@ -42,7 +56,7 @@ class CameraConfig:
 
     name: str
     source: str
-    detection_size: int = defaults.VIDEO_DETECTION_SIZE
+    pipeline: PipelineConfig = field(default_factory=lambda: camera_pipeline(PipelineConfig()))
     classify_every: int = defaults.CLASSIFY_EVERY
     loop: bool = False
     realtime: bool = True
@@ -132,13 +146,20 @@ class ServeConfig:
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_pixels: int = 50_000_000
     photo_workers: int = 1
-    model: Path | None = None
-    unmasked_threshold: float | None = None
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # the photo endpoint's ([pipeline])
     store: StoreConfig = field(default_factory=StoreConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+
+    def with_model(self, model: Path) -> ServeConfig:
+        """The same settings with every pipeline (the photo endpoint's and each camera's) on `model`."""
+        return replace(
+            self,
+            pipeline=replace(self.pipeline, model=model),
+            cameras=tuple(replace(camera, pipeline=replace(camera.pipeline, model=model)) for camera in self.cameras),
+        )
 
     @property
     def needs_token(self) -> bool:
@@ -224,17 +245,51 @@ def _check_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
         raise FacemaskError(f"unknown setting{'s' if len(unknown) > 1 else ''} in [{where}]: {', '.join(unknown)}")
 
 
-def camera_from_table(table: dict[str, Any], number: int) -> CameraConfig:
-    """One `[[camera]]` table."""
+def camera_pipeline(site: PipelineConfig) -> PipelineConfig:
+    """A camera's pipeline before its own table: the live-video tool's detector (one YuNet pass per frame) with
+    the site's classifier settings (`site`: the [pipeline] table's model, threshold and crop), its classifier on
+    one thread (the cameras already run side by side, a thread each)."""
+    return PipelineConfig.video(model=site.model, unmasked_threshold=site.unmasked_threshold, crop=site.crop, threads=1)
+
+
+def pipeline_from_table(table: dict[str, Any], base: PipelineConfig, where: str, folder: Path) -> PipelineConfig:
+    """`base` with the pipeline settings of a [pipeline] or [[camera]] table (PIPELINE_KEYS; paths relative to
+    `folder`, the config file's); an error naming `where`.key for a bad value."""
+    changes: dict[str, Any] = {}
+    for key, kind in (
+        ("detector", str),
+        ("confidence", float),
+        ("detection_size", int),
+        ("unmasked_threshold", float),
+        ("threads", int),
+    ):
+        if key in table:
+            changes[key] = _take(table, key, kind, where)
+    for key in ("model", "face_folder"):
+        if key in table:
+            changes[key] = folder / _take(table, key, str, where)
+    if "face_folder" in changes and "detector" not in changes:
+        changes["detector"] = "ssd"  # as the tools' --face
+    margin = _take(table, "crop_margin", float, where, base.crop.margin)
+    square = _take(table, "square_crop", bool, where, base.crop.square)
+    try:
+        return replace(base, crop=CropSettings(margin, square), **changes)
+    except SettingError as problem:
+        raise problem.named(f"{where}.{problem.setting}") from None
+
+
+def camera_from_table(table: dict[str, Any], number: int, site: PipelineConfig, folder: Path) -> CameraConfig:
+    """One `[[camera]]` table (`site`: the [pipeline] settings its pipeline starts from; `folder`: the config
+    file's)."""
     where = f"camera {number}"
-    _check_unknown(table, {"name", "source", "detection_size", "classify_every", "loop", "realtime", "zones"}, where)
+    _check_unknown(table, {"name", "source", "classify_every", "loop", "realtime", "zones", *PIPELINE_KEYS}, where)
     source = _take(table, "source", (str, int), where)
     if source is None:
         raise FacemaskError(f"[[camera]] {number} has no 'source'")
     base = CameraConfig(name=_take(table, "name", str, where, f"camera{number}"), source=str(source))
     return replace(
         base,
-        detection_size=_take(table, "detection_size", int, where, base.detection_size),
+        pipeline=pipeline_from_table(table, camera_pipeline(site), where, folder),
         classify_every=_take(table, "classify_every", int, where, base.classify_every),
         loop=_take(table, "loop", bool, where, base.loop),
         realtime=_take(table, "realtime", bool, where, base.realtime),
@@ -266,12 +321,13 @@ def parse_zones(value: list, where: str) -> tuple[Polygon, ...]:
     return tuple(zones)
 
 
-def camera_from_argument(text: str, number: int) -> CameraConfig:
-    """A `--source` value: `SOURCE` or `NAME=SOURCE` (a name of letters, digits, `_.-` before the first `=`)."""
+def camera_from_argument(text: str, number: int, site: PipelineConfig) -> CameraConfig:
+    """A `--source` value: `SOURCE` or `NAME=SOURCE` (a name of letters, digits, `_.-` before the first `=`); its
+    pipeline from the site's ([pipeline]) settings."""
     name, _, rest = text.partition("=")
-    if rest and "://" not in name and CAMERA_NAME.match(name):
-        return CameraConfig(name=name, source=rest)
-    return CameraConfig(name=f"camera{number}", source=text)
+    if not (rest and "://" not in name and CAMERA_NAME.match(name)):
+        name, rest = f"camera{number}", text
+    return CameraConfig(name=name, source=rest, pipeline=camera_pipeline(site))
 
 
 def load_config(path: str | Path | None) -> ServeConfig:
@@ -325,13 +381,12 @@ def load_config(path: str | Path | None) -> ServeConfig:
     privacy = document.get("privacy", {})
     _check_unknown(privacy, {"blur_unflagged"}, "privacy")
     pipeline = document.get("pipeline", {})
-    _check_unknown(pipeline, {"model", "unmasked_threshold"}, "pipeline")
+    _check_unknown(pipeline, PIPELINE_KEYS, "pipeline")
     cameras = document.get("camera", [])
     if not isinstance(cameras, list):
         raise FacemaskError(f"cameras are [[camera]] tables: {path}")
     config = ServeConfig()
     data = _take(server, "data", str, "server")
-    model = _take(pipeline, "model", str, "pipeline")
     hosts = _take(server, "allowed_hosts", list, "server", [])
     if not all(isinstance(host, str) for host in hosts):
         raise FacemaskError(f"server.allowed_hosts must be a list of host names, got {hosts!r}")
@@ -352,9 +407,10 @@ def load_config(path: str | Path | None) -> ServeConfig:
         queue=_take(mqtt, "queue", int, "mqtt", base_mqtt.queue),
     )
     relative = path.parent  # paths in the file are relative to the file
+    site = pipeline_from_table(pipeline, config.pipeline, "pipeline", relative)
     return replace(
         config,
-        cameras=tuple(camera_from_table(table, number) for number, table in enumerate(cameras, 1)),
+        cameras=tuple(camera_from_table(table, number, site, relative) for number, table in enumerate(cameras, 1)),
         host=_take(server, "host", str, "server", config.host),
         port=_take(server, "port", int, "server", config.port),
         data=(relative / data) if data else config.data,
@@ -363,8 +419,7 @@ def load_config(path: str | Path | None) -> ServeConfig:
         max_upload_bytes=_take(server, "max_upload_bytes", int, "server", config.max_upload_bytes),
         max_upload_pixels=_take(server, "max_upload_pixels", int, "server", config.max_upload_pixels),
         photo_workers=_take(server, "photo_workers", int, "server", config.photo_workers),
-        model=(relative / model) if model else None,
-        unmasked_threshold=_take(pipeline, "unmasked_threshold", float, "pipeline", None),
+        pipeline=site,
         store=StoreConfig(
             _take(store, "snapshot_days", float, "store", StoreConfig.snapshot_days),
             _take(store, "snapshot_megabytes", float, "store", StoreConfig.snapshot_megabytes),
@@ -400,10 +455,8 @@ def finish_config(config: ServeConfig, environment: Mapping[str, str] | None = N
             raise FacemaskError(f"camera name must be 1-64 letters, digits, '_', '.' or '-': {camera.name!r}")
         if names.count(camera.name) > 1:
             raise FacemaskError(f"two cameras are named {camera.name!r}")
-        if camera.detection_size < 32 or camera.classify_every < 1:
-            raise FacemaskError(
-                f"camera {camera.name}: detection_size must be at least 32 and classify_every at least 1"
-            )
+        if camera.classify_every < 1:
+            raise FacemaskError(f"camera {camera.name}: classify_every must be at least 1")
         if not camera.source.strip():
             raise FacemaskError(f"camera {camera.name} has an empty source")
     if not 0 <= config.port <= 65535:
@@ -412,8 +465,6 @@ def finish_config(config: ServeConfig, environment: Mapping[str, str] | None = N
         raise FacemaskError("max_upload_bytes and max_upload_pixels must be at least 1024")
     if not 1 <= config.photo_workers <= 16:
         raise FacemaskError(f"photo_workers must be 1-16, got {config.photo_workers}")
-    if config.unmasked_threshold is not None:
-        check_threshold(config.unmasked_threshold, "unmasked_threshold")
     if min(config.store.snapshot_days, config.store.snapshot_megabytes, config.store.event_days) <= 0:
         raise FacemaskError("store retention settings must be above 0")
     if config.webhook.url is not None and not config.webhook.url.startswith(("http://", "https://")):

@@ -11,16 +11,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from facemask import defaults
-from facemask.classification import MaskClassifier
-from facemask.detection import create_detector
 from facemask.drawing import annotate
 from facemask.errors import FacemaskError
 from facemask.imageio import decode_image
 from facemask.monitor.cameras import CameraWorker, encode_jpeg
-from facemask.monitor.config import CameraConfig, ServeConfig
+from facemask.monitor.config import ServeConfig
 from facemask.monitor.metrics import SiteMetrics
 from facemask.monitor.notify import Throttle
 from facemask.monitor.store import DayRow, EventStore
@@ -61,16 +57,6 @@ class PhotoAnswer:
     annotated: bytes | None
 
 
-def camera_pipeline(config: ServeConfig, camera: CameraConfig) -> MaskPipeline:
-    """A camera's own live-video pipeline (the video tool's defaults), its classifier on one thread: the cameras
-    already run side by side, one thread each, so more threads per classifier would only compete."""
-    model = defaults.default_model() if config.model is None else config.model
-    return MaskPipeline(
-        create_detector(defaults.VIDEO_DETECTOR, frame_side=camera.detection_size),
-        MaskClassifier(model, config.unmasked_threshold, threads=1),
-    )
-
-
 class Site:
     """Everything `facemask-serve` runs. Construction loads the pipelines and opens the store."""
 
@@ -91,15 +77,14 @@ class Site:
             self.mqtt = MqttPublisher(
                 config.mqtt, [camera.name for camera in config.cameras], self.camera_state, package_version()
             )
-        options: dict[str, Any] = {"unmasked_threshold": config.unmasked_threshold}
         # Photos: `photo_workers` pipelines (each used by one request at a time; more requests wait their turn).
         self._photo_pipelines: queue.Queue[MaskPipeline] = queue.Queue()
         for _ in range(config.photo_workers):
-            self._photo_pipelines.put(MaskPipeline.load(config.model, **options))
+            self._photo_pipelines.put(MaskPipeline.load(config.pipeline))
         self.workers = {
             camera.name: CameraWorker(
                 camera,
-                camera_pipeline(config, camera),
+                MaskPipeline.load(camera.pipeline),
                 self.store,
                 self.stop_event,
                 on_event=self.notify,

@@ -1,4 +1,5 @@
-"""Which images a batch run reads: one file, a folder (recursively), a glob pattern, or a text file of paths.
+"""Which images a run reads (the batch engines, and MaskPipeline.predict): one file, a folder (recursively), a glob
+pattern, or a text file of paths.
 
 A path list has one image path per line (blank lines and lines starting with `#` are skipped; relative paths are
 taken from the current folder, as a shell would). Its entries are not checked here: a missing or unreadable entry
