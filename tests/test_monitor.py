@@ -214,14 +214,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def wait_for(condition, timeout: float = 90.0, what: str = "condition"):
-    """Poll `condition()` until it returns something true; its value."""
+def wait_for(condition, timeout: float = 90.0, what: str = "condition", every: float = 0.5):
+    """Poll `condition()` every `every` seconds until it returns something true; its value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.5)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 

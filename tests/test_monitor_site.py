@@ -7,6 +7,7 @@ frame snapshot, the MQTT password nowhere in answers or the log, erasing a camer
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -108,12 +110,19 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 class Listener:
     """A real MQTT subscriber on every topic, keeping what it receives in order."""
 
-    def __init__(self, port: int, client_id: str = "test-listener") -> None:
+    def __init__(
+        self, port: int, client_id: str = "test-listener", ca_file: Path | None = None, check_hostname: bool = True
+    ) -> None:
+        """Over TLS where `ca_file` is given (the broker's certificate checked against it, and its host name unless
+        `check_hostname` is false)."""
         self.port = port
         self.messages: list[tuple[str, str, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
+            self.client.tls_insecure_set(not check_hostname)
         self.client.on_connect = lambda client, *args: client.subscribe("#", qos=1)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
@@ -132,17 +141,17 @@ class Listener:
             return {name: payload for name, payload, _ in self.messages if re.match(pattern, name)}
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network thread then ends at once, not after its 1 s wait
         self.client.loop_stop()
-        self.client.disconnect()
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    """mosquitto on a free loopback port, anonymous clients refused (skips where the binary is missing)."""
+@contextlib.contextmanager
+def mosquitto(folder: Path, tls: tuple[Path, Path] | None = None) -> Iterator[int]:
+    """mosquitto on a free loopback port, anonymous clients refused, its log in `folder`/broker.log; with `tls`
+    (certificate, key files) its one listener speaks TLS only. Yields the port; skips where the binary is missing."""
     binary = mosquitto_binary()
     if binary is None:
         pytest.skip("mosquitto not installed (apt-get install mosquitto; .ci/run installs it)")
-    folder = tmp_path_factory.mktemp("broker")
     subprocess.run(
         ["mosquitto_passwd", "-b", "-c", str(folder / "passwords"), MQTT_USER, MQTT_PASSWORD],
         check=True,
@@ -155,24 +164,33 @@ def broker(tmp_path_factory):
         f"listener {port} 127.0.0.1\nallow_anonymous false\n"
         f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         f"password_file {folder / 'passwords'}\npersistence false\n"
-        "log_dest stderr\n"
+        "log_dest stderr\n" + (f"certfile {tls[0]}\nkeyfile {tls[1]}\n" if tls else "")
     )
     process = subprocess.Popen(
         [binary, "-c", str(folder / "mosquitto.conf")],
         stdout=subprocess.DEVNULL,
         stderr=(folder / "broker.log").open("wb"),
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "broker.log").read_text()
-            time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, (folder / "broker.log").read_text()
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """mosquitto on a free loopback port, anonymous clients refused (skips where the binary is missing)."""
+    with mosquitto(tmp_path_factory.mktemp("broker")) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

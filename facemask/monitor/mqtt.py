@@ -12,6 +12,7 @@ import json
 import logging
 import queue
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -67,9 +68,11 @@ class MqttPublisher:
         client.reconnect_delay_set(*RECONNECT_DELAYS)
         client.max_queued_messages_set(config.queue)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         self.client = client
         self.connected = False
+        self._failing = False  # a connection attempt failed (logged once) and none has succeeded since
 
     # -- topics -----------------------------------------------------------------------------------------------
     def state_topic(self, camera: str) -> str:
@@ -166,8 +169,17 @@ class MqttPublisher:
             LOG.warning("mqtt %s:%d refused the connection: %s", self.config.host, self.config.port, reason_code)
             return
         self.connected = True
+        self._failing = False
         LOG.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
         self._announce.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        """An attempt that failed before the broker could answer (unreachable, a TLS certificate not trusted or not
+        for this host): logged once until a connection succeeds; paho tries again with back-off."""
+        if not self._failing:
+            self._failing = True
+            error = sys.exc_info()[1]  # paho calls this inside its `except OSError` around the attempt
+            LOG.warning("mqtt %s:%d: cannot connect (%s), retrying", self.config.host, self.config.port, error)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected and not self._stop.is_set():
