@@ -254,6 +254,7 @@ zones = [[[0, 0], [0.5, 0], [0.5, 1]], [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]]]
         ({"notify": NotifyConfig(min_flagged=0)}, "min_flagged"),
         ({"mqtt": MqttConfig(host="b", topic_prefix="a/#")}, "topic_prefix"),
         ({"mqtt": MqttConfig(host="mqtt://b")}, "no scheme"),
+        ({"mqtt": MqttConfig(host="b", ca_file=config)}, r"ca_file is for TLS connections: set mqtt\.tls = true"),
     ):
         with pytest.raises(FacemaskError, match=problem):
             finish_config(ServeConfig(cameras=cameras, **settings), environment={})

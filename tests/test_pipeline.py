@@ -49,7 +49,7 @@ def test_a_photo_without_faces_gives_no_faces(pipeline):
 
 def test_crop_settings_are_checked():
     for bad in ({"margin": -0.5}, {"margin": 1.5}):
-        with pytest.raises(FacemaskError, match="crop_margin must be between -0.4 and 1"):
+        with pytest.raises(FacemaskError, match=r"crop_margin must be between -0\.4 and 1"):
             CropSettings(**bad)
 
 

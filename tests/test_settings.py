@@ -86,5 +86,5 @@ def test_load_loads_what_the_config_says(default_model):
     changed = MaskPipeline.load(model=str(default_model), crop=CropSettings(0.2, True))
     assert changed.crop == CropSettings(0.2, True)
     assert changed.classifier.unmasked_threshold != 0.3, "the model's own stored threshold"
-    with pytest.raises(FacemaskError, match="nothing.tflite"):
+    with pytest.raises(FacemaskError, match=r"nothing\.tflite"):
         MaskPipeline.load(model="nothing.tflite")

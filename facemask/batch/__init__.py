@@ -2,7 +2,6 @@
 killed run resumes from, the single-process and Ray engines, merging shards, and summaries. One module per concern;
 the names below are the package's public interface (Ray itself is imported only when the Ray engine runs)."""
 
-from facemask.inputs import ImageInputs, expand_glob, is_glob, read_path_list, resolve_batch_inputs
 from facemask.batch.local import pending, prepare_results, progress_bar, run_local, show_progress
 from facemask.batch.process import ImageOutcome, process_path
 from facemask.batch.ray_engine import RaySettings, actor_cpus, run_ray
@@ -24,6 +23,7 @@ from facemask.batch.results import (
     shard_files,
 )
 from facemask.batch.summary import ResultSummary
+from facemask.inputs import ImageInputs, expand_glob, is_glob, read_path_list, resolve_batch_inputs
 
 __all__ = [
     "ImageInputs",

@@ -50,9 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write and not meta.is_file():
         raise FacemaskError(f"--write needs the model's metadata file, which is missing: {meta}")
     try:
-        choice = choose_threshold(
-            evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed
-        )
+        choice = choose_threshold(evaluate(pipeline, scenes, progress=not args.quiet), args.folds, args.seed)
     except FacemaskError as problem:  # the scenes cannot decide a threshold: name them
         raise FacemaskError(f"{problem}: {args.scenes}") from None
     print(f"threshold {choice.threshold:.2f}: TNR {choice.tnr:.3f}, FNR {choice.fnr:.3f} on {args.scenes}")

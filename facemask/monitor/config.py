@@ -505,6 +505,8 @@ def check_mqtt(mqtt: MqttConfig, environment) -> MqttConfig:
         raise FacemaskError(f"mqtt.client_id must be 1-64 letters, digits, '_' or '-', got {mqtt.client_id!r}")
     if mqtt.state_every <= 0 or mqtt.keepalive < 5 or mqtt.queue < 1:
         raise FacemaskError("mqtt state_every must be above 0, keepalive at least 5 and queue at least 1")
+    if mqtt.ca_file is not None and not mqtt.tls:  # the user meant TLS: never send the password in the clear
+        raise FacemaskError("mqtt.ca_file is for TLS connections: set mqtt.tls = true")
     if mqtt.ca_file is not None and not mqtt.ca_file.is_file():
         raise FacemaskError(f"mqtt.ca_file not found: {mqtt.ca_file}")
     password = environment.get(mqtt.password_env) or None
