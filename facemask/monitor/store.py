@@ -147,6 +147,14 @@ class DayRow:
         }
 
 
+def _where(filters: tuple[tuple[str, object], ...]) -> tuple[str, list]:
+    """A WHERE clause of the (condition, value) pairs whose value is given, joined by AND (empty: none), and
+    their values in order."""
+    given = [(condition, value) for condition, value in filters if value is not None]
+    where = f"WHERE {' AND '.join(condition for condition, _ in given)}" if given else ""
+    return where, [value for _, value in given]
+
+
 class EventStore:
     """The SQLite event store in `folder` (created if needed). Safe to use from many threads (one connection
     behind a lock; events are rare and reads small)."""
@@ -288,18 +296,15 @@ class EventStore:
         limit: int = 50,
     ) -> list[StoredEvent]:
         """Events, newest first, filtered; `before_id` pages on (ids below it)."""
-        clauses, values = [], []
-        for clause, value in (
-            ("camera = ?", camera),
-            ("label = ?", label),
-            ("time >= ?", since),
-            ("time < ?", until),
-            ("id < ?", before_id),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                values.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, values = _where(
+            (
+                ("camera = ?", camera),
+                ("label = ?", label),
+                ("time >= ?", since),
+                ("time < ?", until),
+                ("id < ?", before_id),
+            )
+        )
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, camera, time, track, label, probability, x, y, w, h, frame, face_bytes, frame_bytes, "
@@ -334,12 +339,7 @@ class EventStore:
     ) -> list[CountRow]:
         """People per camera per `period` seconds (60: minutes, 3600: hours; 0: one row per camera for the whole
         range), oldest first, by label."""
-        clauses, values = [], []
-        for clause, value in (("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)):
-            if value is not None:
-                clauses.append(clause)
-                values.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, values = _where((("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)))
         bucket = f"(minute / {int(period)}) * {int(period)}" if period else "MIN(minute)"
         group = f"camera, (minute / {int(period)}), label" if period else "camera, label"
         with self._lock:
@@ -366,13 +366,8 @@ class EventStore:
     ) -> list[DayRow]:
         """People per camera per day, days starting at midnight `utc_offset` seconds east of UTC; `since` and
         `until` (epoch seconds) bound the minutes counted. Oldest day first."""
-        clauses: list[str] = []
-        values: list[int | float | str] = [int(utc_offset)]
-        for clause, value in (("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)):
-            if value is not None:
-                clauses.append(clause)
-                values.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, filters = _where((("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)))
+        values: list[int | float | str] = [int(utc_offset), *filters]
         with self._lock:
             rows = self._db.execute(
                 f"SELECT camera, (minute + ?) / 86400 AS day, SUM(people), "
@@ -388,12 +383,7 @@ class EventStore:
     def erase(self, camera: str | None = None, since: float | None = None, until: float | None = None) -> dict:
         """Delete the events (with their snapshots) and the counts of `camera` (None: every camera) between `since`
         and `until` (epoch seconds; None: unbounded); counts go by their minute. Returns how many were removed."""
-        clauses, values = [], []
-        for clause, value in (("camera = ?", camera), ("time >= ?", since), ("time < ?", until)):
-            if value is not None:
-                clauses.append(clause)
-                values.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, values = _where((("camera = ?", camera), ("time >= ?", since), ("time < ?", until)))
         count_where = where.replace("time", "minute")
         count_values = [value if isinstance(value, str) else int(value // 60) * 60 for value in values]
         with self._lock:
