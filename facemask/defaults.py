@@ -13,7 +13,8 @@ from facemask.resources import shipped
 DETECTOR = "yunet+centerface"
 VIDEO_DETECTOR = "yunet"
 VIDEO_DETECTION_SIZE = 320
-# Live video classifies a tracked face again every CLASSIFY_EVERY frames (new faces at once).
+# Live video classifies a tracked face every other frame until its call is settled (the looks a decision needs:
+# facemask.video.tracking, facemask.video.decision), then again every CLASSIFY_EVERY frames.
 CLASSIFY_EVERY = 5
 
 # The shipped classifier: the float32 TFLite export runs every inference tool (no TensorFlow); the .keras model

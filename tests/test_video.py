@@ -28,8 +28,8 @@ from facemask.video import DecisionSettings, FaceTracker, retry_delays
 from scenes import single_face_scenes
 
 SIZE = (640, 480)
-SCENE_FRAMES = 25  # 1 s at 25 FPS: 5 looks at the default cadence, more than a decision needs
-CLASSIFY_EVERY = 5  # the default cadence (facemask.defaults.CLASSIFY_EVERY)
+SCENE_FRAMES = 25  # 1 s at 25 FPS: 6 looks at the default cadence, more than a decision needs
+CLASSIFY_EVERY = 5  # the default cadence once a call is settled (facemask.defaults.CLASSIFY_EVERY)
 GAP_FRAMES = 12  # longer than the tracker's patience (10 frames), so each scene's face is a new person
 
 
@@ -157,10 +157,10 @@ def test_each_unmasked_person_is_one_event_and_masked_ones_none(headless_run):
         else:
             assert len(inside) == 1, f"{segment.name} (unmasked, {SCENE_FRAMES} frames) raised {inside}"
             event = inside[0]
-            # classified at the track's first frame and every CLASSIFY_EVERY frames after: the event comes with
-            # the look that settles the decision, and says how many looks that took
-            assert (event["frame"] - segment.first) % CLASSIFY_EVERY == 0
-            assert event["looks"] == (event["frame"] - segment.first) // CLASSIFY_EVERY + 1 >= looks_needed
+            # classified every other frame from the track's first until the call is settled, then every
+            # CLASSIFY_EVERY frames: the event comes with a look, and says how many looks that took
+            assert event["looks"] >= looks_needed
+            assert event["frame"] - segment.first == look_frames(looks_needed, CLASSIFY_EVERY)[event["looks"] - 1]
             assert Box(*event["box"]).iou(segment.box) > 0.3
             assert event["label"] != "with_mask" and 0.0 < event["not_compliant"] <= 1.0
             assert 0.0 < event["probability"] <= 1.0
@@ -175,6 +175,14 @@ def test_alert_command_gets_each_event_and_banner_shows_while_unmasked(headless_
     for segment in segments:
         middle = recorded[(segment.first + segment.last) // 2]
         assert banner_is_red(middle) == (segment.label != "with_mask"), segment.name
+
+
+def look_frames(settling: int, every: int, count: int = 50) -> list[int]:
+    """The frames, counted from a track's first, of its first `count` looks when it is seen in every frame: one
+    every other frame (every frame if `every` is 1) until the call has its `settling` looks, then one every
+    `every` frames."""
+    gap = min(2, every)
+    return [n * gap if n < settling else (settling - 1) * gap + (n - settling + 1) * every for n in range(count)]
 
 
 class OneVideoServer:
@@ -282,32 +290,61 @@ def test_outputs_are_checked_before_anything_runs(scene_video, run_script, tmp_p
     assert existing.read_bytes() == b"keep me"
 
 
-def test_tracker_follows_moving_faces_and_forgets_them_after_its_patience(scenes_dir):
+def test_tracker_follows_moving_faces_looks_until_settled_and_forgets_them_after_its_patience(
+    scenes_dir, default_pipeline
+):
     scene = next(
         scene
         for scene in load_scenes(scenes_dir)
         if len(scene.faces) >= 2 and min(face.box.w for face in scene.faces) >= 50
     )
-    found = create_detector("ssd").detect(read_image(scene.path))
+    image = read_image(scene.path)
+    found = create_detector("ssd").detect(image)
     assert len(found) >= 2
-    tracker = FaceTracker(iou_threshold=0.3, patience=3, classify_every=2)
+    looks = default_pipeline.classify(image, found)  # real classifications of these faces
 
     def moved(step: int) -> list[Detection]:
         shift = step * max(1, min(d.box.w for d in found) // 20)
         return [Detection(Box(d.box.x + shift, d.box.y, d.box.w, d.box.h), d.score) for d in found]
 
-    first = tracker.update(moved(0))
-    ids = [track.id for track in first]
-    assert len(set(ids)) == len(found)
-    assert tracker.due(first) == first  # new faces are classified at once
-    for track in first:
-        track.face, track.since_classified = object(), 0
-    for step in range(1, 5):
-        visible = tracker.update(moved(step))
-        assert [track.id for track in visible] == ids
-        assert (tracker.due(visible) == visible) == (step % 2 == 0)
-        for track in tracker.due(visible):
-            track.since_classified = 0
+    def looked(tracker: FaceTracker, steps: int, unseen: tuple[int, ...] = ()) -> list[int]:
+        """The steps at which the tracker looks at the moving faces (all of them at once: they appeared
+        together), classifying them as the monitor does; the faces are not detected at the `unseen` steps."""
+        at, ids = [], []
+        for step in range(steps):
+            visible = tracker.update([] if step in unseen else moved(step))
+            if step in unseen:
+                assert visible == []
+                continue
+            ids = ids or [track.id for track in visible]
+            assert [track.id for track in visible] == ids and len(set(ids)) == len(found)
+            due = tracker.due(visible)
+            assert due in (visible, [])
+            if due:
+                at.append(step)
+            for track, face in zip(due, looks):
+                decision = tracker.look(track, face)
+                assert decision.settled == (track.looks >= tracker.decision.looks)
+        return at
+
+    steps = 3 * CLASSIFY_EVERY
+    # a look every other frame until the call rests on the looks it needs, then one every CLASSIFY_EVERY frames
+    tracker = FaceTracker(iou_threshold=0.3, patience=3, classify_every=CLASSIFY_EVERY)
+    assert looked(tracker, steps) == [0, 2, 4, 4 + CLASSIFY_EVERY, 4 + 2 * CLASSIFY_EVERY]
+    assert looked(FaceTracker(classify_every=CLASSIFY_EVERY), steps) == [
+        frame for frame in look_frames(DecisionSettings().looks, CLASSIFY_EVERY) if frame < steps
+    ]
+    assert all(track.looks == 5 and track.decision.settled for track in tracker.tracks)
+    ids = [track.id for track in tracker.tracks]
+    # a face missed when its next settling look was due gets it the next frame it is seen
+    assert looked(FaceTracker(classify_every=CLASSIFY_EVERY), 8, unseen=(2,)) == [0, 3, 5]
+    # every frame when the cadence is 1; a call that needs one look is settled at once
+    assert looked(FaceTracker(classify_every=1), 6) == list(range(6))
+    assert looked(FaceTracker(classify_every=CLASSIFY_EVERY, decision=DecisionSettings.single_look()), steps) == [
+        0,
+        CLASSIFY_EVERY,
+        2 * CLASSIFY_EVERY,
+    ]
     for _ in range(3):
         assert tracker.update([]) == [] and len(tracker.tracks) == len(found)
     tracker.update([])

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--classify-every",
         type=int,
         default=defaults.CLASSIFY_EVERY,
-        help="classify a tracked face again every N frames; new faces are classified at once "
+        help="classify a tracked face again every N frames once its call is settled; until then (its first "
+        "--decision-looks classifications) it is classified every other frame "
         f"(default: {defaults.CLASSIFY_EVERY}; 1 classifies every face in every frame)",
     )
     decision = DecisionSettings()

@@ -76,8 +76,9 @@ def monitor(
     stop: threading.Event | None = None,
 ) -> MonitorSummary:
     """Run every frame of `source` through the pipeline until the source ends, `q` is pressed in the window,
-    Ctrl-C, or `stop` is set; returns the summary. Faces are tracked so a tracked face is classified only every
-    `settings.classify_every` frames and called from its recent looks together (`settings.decision`); a person
+    Ctrl-C, or `stop` is set; returns the summary. Faces are tracked so a tracked face is classified every other
+    frame until its call is settled (the looks `settings.decision` needs; FaceTracker) and only every
+    `settings.classify_every` frames after, and called from its recent looks together; a person
     makes one event, at the first look where that call is not compliant and settled, not one per frame. The
     faces drawn and reported carry the person's call. `on_frame` gets each processed frame's FrameReport (after
     its events)."""

@@ -1,5 +1,6 @@
-"""Following faces from frame to frame, so a tracked face is classified every few frames, called from its
-looks together (facemask.video.decision) and reported once."""
+"""Following faces from frame to frame, so a tracked face is classified every other frame until its call is
+settled and every few frames after, called from its looks together (facemask.video.decision) and reported
+once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from dataclasses import dataclass, field, replace
 from facemask.geometry import Detection, match_boxes
 from facemask.pipeline import FaceResult
 from facemask.video.decision import MAX_WINDOW, DecisionSettings, PersonDecision, decide
+
+# Until its call is settled a track is classified every SETTLING_GAP frames (or every `classify_every` frames,
+# if that is fewer): the looks a call needs come soon after a face appears, but not from consecutive frames,
+# which are nearly the same picture (docs/video.md, "Events": every frame flagged more masked people).
+SETTLING_GAP = 2
 
 
 @dataclass
@@ -46,9 +52,11 @@ class Track:
 class FaceTracker:
     """Follows faces from frame to frame by box overlap (greedy, highest IoU first).
 
-    A track survives `patience` frames without a matching detection. `classify_every` says how many frames a
-    tracked face keeps its classification before it is classified again (1: every frame). Each classification
-    (`look`) updates the track's decision under `decision`.
+    A track survives `patience` frames without a matching detection. Each classification (`look`) updates the
+    track's decision under `decision`. A new track is classified at once and, until its call is settled (it has
+    had the `decision.looks` looks the call needs), every SETTLING_GAP frames, so a person's event can fire
+    within a few frames of their appearing; after that `classify_every` says how many frames it keeps its
+    classification before it is classified again (1: every frame, settling or not).
     """
 
     def __init__(
@@ -92,8 +100,16 @@ class FaceTracker:
         return [track for track in self.tracks if track.missed == 0]
 
     def due(self, visible: list[Track]) -> list[Track]:
-        """The visible tracks to classify in this frame: new ones and those classified `classify_every` ago."""
-        return [track for track in visible if track.face is None or track.since_classified >= self.classify_every]
+        """The visible tracks to classify in this frame: new ones, those whose call is not settled yet (fewer
+        looks than the decision needs) classified SETTLING_GAP frames ago, and the others classified
+        `classify_every` frames ago."""
+        settling = min(SETTLING_GAP, self.classify_every)
+        return [
+            track
+            for track in visible
+            if track.face is None
+            or track.since_classified >= (settling if track.looks < self.decision.looks else self.classify_every)
+        ]
 
     def look(self, track: Track, face: FaceResult) -> PersonDecision:
         """Record a classification of `track` (the pipeline's final result) and decide the person again."""
