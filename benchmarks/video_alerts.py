@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Alerts per person on a camera-like video made from the photos of an annotated scene set.
 
-    .venv/bin/python benchmarks/video_alerts.py --scenes DIR [--model PATH] [--no-baseline]
+    .venv/bin/python benchmarks/video_alerts.py --scenes DIR [--model PATH] [--no-baseline] [-- OPTIONS]
 
 The video: every photo of the scene set (`images/` + `annotations.csv`) letterboxed into a 640x480 frame and
 shown for 2 s at 25 FPS with a slow zoom (1.0 to 1.12) and pan (about 6 % of the frame) and Gaussian sensor
@@ -9,13 +9,13 @@ noise, so each face looks a little different in every frame; 15 grey frames betw
 tracker's patience, so every track ends between photos. The annotated boxes are carried into frame coordinates
 frame by frame. The video is written once to a cache folder under the system's temporary folder and reused.
 
-It is run through `detect_mask_video.py --source VIDEO --events FILE --no-display` on its defaults (a
-subprocess, as a user runs it; `--model` is passed on), and each event is matched to the annotated face under its
-box at the event's frame: the face with the highest IoU (at least 0.3), else the smallest face holding the
-event box's centre. A person is an annotated face that is at least 20 px on its shorter side and wholly inside
-the frame in every frame of its photo; smaller or cut faces are not counted either way (events on them are
-counted apart). Prints, per label, the share of people alerted, events under no annotated face, extra events for
-one person and the latency of each person's first event from the first frame of its photo.
+It is run through `detect_mask_video.py --source VIDEO --events FILE --no-display` on its defaults (a subprocess, as
+a user runs it; `--model` and any options after `--` are passed on), and each event is matched to the annotated face
+under its box at the event's frame: the face with the highest IoU (at least 0.3), else the smallest face holding the
+event box's centre. A person is an annotated face that is at least 20 px on its shorter side and wholly inside the
+frame in every frame of its photo; smaller or cut faces are not counted either way (events on them are counted
+apart). Prints, per label, the share of people alerted, events under no annotated face, extra events for one person
+and the latency of each person's first event from the first frame of its photo.
 
 With the baseline (default; `--no-baseline` skips it), the same video also runs through the library's monitor
 (facemask.video.monitor) with the same pipeline and the rule that fired on a track's first non-compliant look
@@ -257,8 +257,9 @@ def measure(events: list[dict], people: list[Person]) -> Figures:
     return Figures(tally, alerted, len(events), unmatched, uncounted, extra, tuple(latency))
 
 
-def run_script(video: Path, model: Path | None, events: Path) -> str:
-    """detect_mask_video.py on its defaults, headless, logging events to `events`; returns its summary line."""
+def run_script(video: Path, options: list[str], events: Path) -> str:
+    """detect_mask_video.py on its defaults (changed by `options`), headless, logging events to `events`; returns
+    its summary line."""
     command = [
         sys.executable,
         str(REPOSITORY / "detect_mask_video.py"),
@@ -267,7 +268,8 @@ def run_script(video: Path, model: Path | None, events: Path) -> str:
         "--events",
         str(events),
         "--no-display",
-    ] + ([] if model is None else ["--model", str(model)])
+        *options,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
@@ -275,14 +277,14 @@ def run_script(video: Path, model: Path | None, events: Path) -> str:
     return next((line for line in result.stdout.splitlines() if " frames in " in line), "")
 
 
-def run_baseline(video: Path, model: Path | None) -> list[dict]:
-    """The library's monitor on the same defaults (the CLI's own parser and loader), with the rule that fired on
-    a track's first non-compliant look; the events as the events file would hold them."""
+def run_baseline(video: Path, options: list[str]) -> list[dict]:
+    """The library's monitor on the same settings (the CLI's own parser and loader, `options` included), with the
+    rule that fired on a track's first non-compliant look; the events as the events file would hold them."""
     from facemask.cli.common import load_pipeline
     from facemask.cli.detect_video import build_parser
     from facemask.video import DecisionSettings, FileSource, MonitorSettings, monitor
 
-    args = build_parser().parse_args(["--no-display"] + ([] if model is None else ["--model", str(model)]))
+    args = build_parser().parse_args(["--no-display", *options])
     pipeline = load_pipeline(args)
     events: list[dict] = []
     settings = MonitorSettings(classify_every=args.classify_every, decision=DecisionSettings.single_look())
@@ -310,7 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the run of the rule that fired on a track's first non-compliant look",
     )
+    parser.add_argument(
+        "options",
+        nargs=argparse.REMAINDER,
+        help="after --: more options for detect_mask_video.py (e.g. -- --detection-size 448)",
+    )
     args = parser.parse_args(argv)
+    options = [option for option in args.options if option != "--"]
+    if args.model is not None:
+        options += ["--model", str(args.model)]
     if args.model is not None and not args.model.is_file():
         raise FacemaskError(f"model file not found: {args.model}")
     settings = VideoSettings()
@@ -323,14 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "events.jsonl"
         started = time.perf_counter()
-        last = run_script(video, args.model, log)
+        last = run_script(video, options, log)
         print(f"detect_mask_video.py ({time.perf_counter() - started:.0f} s): {last}")
         events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    for line in measure(events, people).lines("per person (the defaults)"):
+    setting = f"the defaults with {' '.join(options)}" if options else "the defaults"
+    for line in measure(events, people).lines(f"per person ({setting})"):
         print(line)
     if not args.no_baseline:
         started = time.perf_counter()
-        baseline = run_baseline(video, args.model)
+        baseline = run_baseline(video, options)
         print(f"baseline run ({time.perf_counter() - started:.0f} s)")
         for line in measure(baseline, people).lines("first non-compliant look (baseline)"):
             print(line)
