@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facemask.classification import MaskClassifier, crop_face
+from facemask.cli.train import build_parser
 from facemask.errors import FacemaskError
 from facemask.geometry import Box
 from facemask.imageio import read_image
@@ -47,6 +49,13 @@ def tiny_model(faces_dir, train_scenes_dir, tmp_path_factory, run_script):
     )
     assert done.returncode == 0, done.stderr
     return model, done, scenes
+
+
+def test_repeated_dataset_flags_add_up():
+    """`--dataset A --dataset B` trains on both (it once kept only the last), as `--scenes` does."""
+    args = build_parser().parse_args(["--dataset", "a", "b", "--dataset", "c", "--scenes", "s", "--scenes", "t"])
+    assert args.dataset == [Path("a"), Path("b"), Path("c")] and args.scenes == [Path("s"), Path("t")]
+    assert build_parser().parse_args([]).dataset is None
 
 
 @pytest.mark.slow

@@ -24,9 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-d",
         type=Path,
         nargs="+",
+        action="extend",
         default=None,
         help="folder(s) with one sub-folder of images per class; the class folders of several "
-        "folders are merged by name (default: dataset/, unless --scenes is given)",
+        "folders are merged by name; repeatable (default: dataset/, unless --scenes is given)",
     )
     parser.add_argument(
         "--scenes",
