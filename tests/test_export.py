@@ -11,9 +11,13 @@ import sys
 import cv2
 import pytest
 
+from facemask.defaults import CLASSIFY_EVERY
 from facemask.evaluation import load_scenes
 from facemask.imageio import read_image
 from facemask.metadata import metadata_path
+from facemask.video import DecisionSettings
+
+from test_video import look_frames
 
 # Every test here needs the export script's run (TensorFlow start-up and two conversions): minutes on 2 cores.
 pytestmark = pytest.mark.slow
@@ -106,8 +110,11 @@ def test_video_script_runs_an_int8_model(exported, scenes_dir, run_script, tmp_p
     result = run_script("detect_mask_video.py", "--source", video, "--model", int8, "--events", events, "--no-display")
     assert result.returncode == 0, result.stderr
     assert "15 frames" in result.stdout
-    # one person, looked at every 5 frames: the event comes with the third look, the decision's default
-    assert [json.loads(line)["frame"] for line in events.read_text().splitlines()] == [10]
+    # one person, unmasked in every frame: the event comes with the look that settles the call (the third, by the
+    # decision's default), at the frame the tracker's schedule takes it
+    looks = DecisionSettings().looks
+    expected = look_frames(looks, CLASSIFY_EVERY)[looks - 1]
+    assert [json.loads(line)["frame"] for line in events.read_text().splitlines()] == [expected]
 
 
 def test_existing_exports_are_not_overwritten_and_only_keras_models_export(
