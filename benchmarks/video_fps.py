@@ -42,6 +42,7 @@ from facemask.errors import FacemaskError, run_cli as run
 from facemask.evaluation import load_scenes
 from facemask.export import export_path, export_tflite
 from facemask.imageio import letterbox, read_image
+from facemask.metadata import MASKED, read_metadata
 from facemask.pipeline import MaskPipeline
 from facemask.runtime import import_tensorflow
 from facemask.video import FileSource, MonitorSettings, monitor
@@ -121,9 +122,18 @@ def component_timings(
     return timings
 
 
-def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, float, float]:
+def masked_column(model: Path) -> int:
+    """The with_mask column of the model's output, from the class names in its metadata."""
+    metadata = read_metadata(model)
+    if metadata is None or MASKED not in metadata.class_names:
+        raise FacemaskError(f"the model's metadata names no {MASKED} class: {model}")
+    return metadata.class_names.index(MASKED)
+
+
+def tutorial_loop(video: Path, mask_net, confidence: float, masked: int) -> tuple[float, float, float]:
     """The tutorial's detect_mask_video.py loop on a file, without its window: (FPS, faces per frame, frames per
-    CPU second of this process)."""
+    CPU second of this process). `masked`: the with_mask column of the model's output (its mask probability
+    against the likeliest other class, as the tutorial's two-class "Mask" against "No Mask")."""
     prototxt, weights = locate_ssd_files(None)
     face_net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
     mask_net.predict(np.zeros((1, 224, 224, 3), np.float32), verbose=0)  # first-call set-up outside the timing
@@ -152,7 +162,8 @@ def tutorial_loop(video: Path, mask_net, confidence: float) -> tuple[float, floa
                 faces.append(face.astype("float32"))  # the model scales 0-255 itself (preprocess_input's job)
                 locations.append((start_x, start_y, end_x, end_y))
         predictions = mask_net.predict(np.array(faces), batch_size=32, verbose=0) if faces else []
-        for (start_x, start_y, end_x, end_y), (mask, without_mask) in zip(locations, predictions):
+        for (start_x, start_y, end_x, end_y), row in zip(locations, predictions):
+            mask, without_mask = row[masked], max(p for index, p in enumerate(row) if index != masked)
             label = "Mask" if mask > without_mask else "No Mask"
             colour = (0, 255, 0) if label == "Mask" else (0, 0, 255)
             cv2.putText(
@@ -314,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         loops = [
             (
                 "tutorial: SSD 300 + Keras model.predict every frame",
-                functools.partial(tutorial_loop, video, mask_net, 0.5),
+                functools.partial(tutorial_loop, video, mask_net, 0.5, masked_column(args.model)),
             )
         ]
         loops += [
@@ -396,7 +407,7 @@ def tutorial_process(video: Path, model: Path) -> int:
     import_tensorflow()
     import keras
 
-    tutorial_loop(video, keras.models.load_model(model, compile=False), 0.5)
+    tutorial_loop(video, keras.models.load_model(model, compile=False), 0.5, masked_column(model))
     return 0
 
 
