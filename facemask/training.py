@@ -39,7 +39,7 @@ class TrainingConfig:
     validation_fraction: float = 0.15
     seed: int = 42
     image_size: int = 224
-    fine_tune_layers: int = 30  # the top three blocks of MobileNetV2 adapt to small, blurred faces
+    fine_tune_layers: int = 47  # MobileNetV2's last five blocks (12-16) and final conv adapt to small, blurred faces
     variants: int = 4  # augmented versions of each training face, passed once through the frozen layers
     low_resolution_fraction: float = 0.5
     low_resolution_sizes: tuple[int, int] = (12, 64)
