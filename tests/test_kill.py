@@ -44,10 +44,13 @@ def temporaries(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".") and "facemask-" in p.name]
 
 
-def start(keras_home: str | None, script: str, *args) -> subprocess.Popen:
+def start(keras_home: str | None, script: str, *args, temporary_folder: Path | None = None) -> subprocess.Popen:
+    """`script` with `args` in a process of its own; `temporary_folder`: its TMPDIR (the system's by default)."""
     env = dict(os.environ)
     if keras_home:
         env["KERAS_HOME"] = keras_home
+    if temporary_folder is not None:
+        env["TMPDIR"] = str(temporary_folder)
     return subprocess.Popen(
         [sys.executable, str(REPOSITORY / script), *map(str, args)],
         cwd=REPOSITORY,
@@ -158,9 +161,22 @@ def test_killed_export_leaves_the_earlier_export_whole(moment, keras_home, tmp_p
         target.write_bytes(f"an earlier {kind} export".encode())
         metadata_path(target).write_text(json.dumps({"class_names": ["with_mask", "without_mask"], "earlier": kind}))
         old[kind] = (sha(target), sha(metadata_path(target)))
-    process = start(keras_home, "export_tflite.py", "--model", source, "-o", tmp_path, "--force", "-q", "float32")
+    scratch = tmp_path / "scratch"  # the export's TMPDIR: the converter's working files appear there
+    scratch.mkdir()
+    process = start(
+        keras_home,
+        "export_tflite.py",
+        "--model",
+        source,
+        "-o",
+        tmp_path,
+        "--force",
+        "-q",
+        "float32",
+        temporary_folder=scratch,
+    )
     ready = {
-        "while converting": after(10.0, lambda: True),  # TensorFlow starting or converting to float32
+        "while converting": appeared(scratch, "*"),  # converting to float32, nothing published yet
         "model being written": appeared(tmp_path, "*float32.tflite.*facemask-tmp*"),
     }[moment]
     killed, _ = signal_when(process, ready)
